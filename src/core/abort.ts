@@ -1,0 +1,86 @@
+/**
+ * AbortSignal helpers built on an injected {@link Clock}, so a timeout is testable and a hook
+ * that ignores its signal still cannot wedge the machine.
+ *
+ * @module
+ */
+import type { Clock } from './clock.js';
+import { AbortError, TimeoutError } from './errors.js';
+
+/** The reason a signal was aborted, as an error to throw. */
+export function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new AbortError(String(reason ?? 'Operation aborted'));
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortReason(signal);
+}
+
+/** A signal aborted by `parent` or, after `timeoutMs` on `clock`, with a {@link TimeoutError}. */
+export function deadlineSignal(
+  parent: AbortSignal,
+  timeoutMs: number | undefined,
+  clock: Clock,
+  what: string,
+): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onParentAbort = () => controller.abort(parent.reason);
+  if (parent.aborted) controller.abort(parent.reason);
+  else parent.addEventListener('abort', onParentAbort, { once: true });
+  const timer =
+    timeoutMs !== undefined && Number.isFinite(timeoutMs)
+      ? clock.setTimeout(() => controller.abort(new TimeoutError(what, timeoutMs)), timeoutMs)
+      : undefined;
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      parent.removeEventListener('abort', onParentAbort);
+      if (timer !== undefined) clock.clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * Settles with `work`, or rejects as soon as `signal` aborts, whichever is first. A hook that
+ * ignores its signal is abandoned rather than awaited forever.
+ */
+export function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => {});
+    return Promise.reject(abortReason(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      work.catch(() => {});
+      reject(abortReason(signal));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Waits `ms` on `clock`, rejecting early if `signal` aborts. */
+export function sleep(ms: number, clock: Clock, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(abortReason(signal));
+    const onAbort = () => {
+      clock.clearTimeout(timer);
+      reject(abortReason(signal!));
+    };
+    const timer = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

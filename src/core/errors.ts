@@ -1,0 +1,246 @@
+/**
+ * The error model of otakit: one base class with a stable `code`, a few subclasses where a
+ * caller would `catch` differently, and guards that work across realms (iframes, workers,
+ * duplicated copies of the package) because they check a registered symbol and the `code`,
+ * not only `instanceof`.
+ *
+ * @module
+ */
+
+/** Every code an otakit error can carry. Stable: codes are added, never renamed. */
+export const OTA_ERROR_CODES = [
+  'MANIFEST_INVALID',
+  'MANIFEST_EXPIRED',
+  'TRANSPORT',
+  'TIMEOUT',
+  'ABORTED',
+  'CHECK',
+  'DOWNLOAD',
+  'INTEGRITY',
+  'INSTALL',
+  'HEALTH_CHECK',
+  'COMMIT',
+  'ROLLBACK',
+  'REPORT',
+  'STATE',
+  'STATE_LOOP',
+  'STORE',
+  'CONFIG',
+] as const;
+
+export type OtaErrorCode = (typeof OTA_ERROR_CODES)[number];
+
+// A registered symbol is shared by every realm of one agent, so a second copy of otakit
+// (or an error crossing from a worker via structured clone of its fields) is still recognised.
+const BRAND = Symbol.for('otakit.error');
+
+export interface OtaErrorOptions {
+  cause?: unknown;
+  /** Whether trying the same step again may succeed. */
+  retryable?: boolean;
+}
+
+/** Base class of every error otakit throws or reports. */
+export class OtaError extends Error {
+  override name = 'OtaError';
+  readonly code: OtaErrorCode;
+  /** Whether the machine may try the failed step again within its retry budget. */
+  readonly retryable: boolean;
+
+  constructor(code: OtaErrorCode, message: string, options: OtaErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /** A plain, JSON-serialisable form for snapshots, reports and logs. */
+  toJSON(): SerializedOtaError {
+    return { name: this.name, code: this.code, message: this.message, retryable: this.retryable };
+  }
+}
+
+/** What a serialised {@link OtaError} looks like in snapshots and reports. */
+export interface SerializedOtaError {
+  name: string;
+  code: OtaErrorCode;
+  message: string;
+  retryable: boolean;
+}
+
+/** One problem found while validating input: where, and what was expected there. */
+export interface ValidationIssue {
+  /** Dotted path with array indices, e.g. `artifacts[0].md5`; empty for the root. */
+  path: string;
+  /** What was expected at that path, e.g. `32 lowercase hex characters (MD5)`. */
+  expected: string;
+}
+
+/** Input (a manifest, a wire message, a persisted record) did not match its schema. */
+export class ManifestError extends OtaError {
+  override name = 'ManifestError';
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(what: string, issues: readonly ValidationIssue[], options: OtaErrorOptions = {}) {
+    const listed = issues
+      .slice(0, 5)
+      .map((issue) => `${issue.path || '(root)'}: expected ${issue.expected}`)
+      .join('; ');
+    const more = issues.length > 5 ? ` (and ${issues.length - 5} more)` : '';
+    super('MANIFEST_INVALID', `Invalid ${what}: ${listed}${more}`, options);
+    this.issues = issues;
+  }
+}
+
+/** A network or protocol-level failure talking to a remote peer. Retryable by default. */
+export class TransportError extends OtaError {
+  override name = 'TransportError';
+  /** HTTP status, when there was a response. */
+  readonly status: number | undefined;
+
+  constructor(message: string, options: OtaErrorOptions & { status?: number } = {}) {
+    super('TRANSPORT', message, { retryable: true, ...options });
+    this.status = options.status;
+  }
+}
+
+/** A step did not finish within its time budget. Retryable by default. */
+export class TimeoutError extends OtaError {
+  override name = 'TimeoutError';
+  readonly timeoutMs: number;
+
+  constructor(what: string, timeoutMs: number, options: OtaErrorOptions = {}) {
+    super('TIMEOUT', `${what} timed out after ${timeoutMs} ms`, { retryable: true, ...options });
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The operation was canceled through `cancel()` or an `AbortSignal`. Never retried. */
+export class AbortError extends OtaError {
+  override name = 'AbortError';
+
+  constructor(message = 'Operation aborted', options: OtaErrorOptions = {}) {
+    super('ABORTED', message, { ...options, retryable: false });
+  }
+}
+
+/** A downloaded artifact does not match its expected size or digest. Never retried as-is. */
+export class IntegrityError extends OtaError {
+  override name = 'IntegrityError';
+  readonly algorithm: string;
+  readonly expected: string;
+  readonly actual: string;
+
+  constructor(
+    subject: string,
+    detail: { algorithm: string; expected: string; actual: string },
+    options: OtaErrorOptions = {},
+  ) {
+    super(
+      'INTEGRITY',
+      `${subject}: ${detail.algorithm} mismatch, expected ${detail.expected}, got ${detail.actual}`,
+      { ...options, retryable: false },
+    );
+    this.algorithm = detail.algorithm;
+    this.expected = detail.expected;
+    this.actual = detail.actual;
+  }
+
+  override toJSON(): SerializedOtaError & { algorithm: string; expected: string; actual: string } {
+    return { ...super.toJSON(), algorithm: this.algorithm, expected: this.expected, actual: this.actual };
+  }
+}
+
+/** Installing (or committing, or rolling back) an update failed. */
+export class InstallError extends OtaError {
+  override name = 'InstallError';
+
+  constructor(message: string, options: OtaErrorOptions & { code?: 'INSTALL' | 'COMMIT' | 'ROLLBACK' } = {}) {
+    super(options.code ?? 'INSTALL', message, options);
+  }
+}
+
+/** A state transition that the transition table forbids, or a call made in the wrong state. */
+export class StateError extends OtaError {
+  override name = 'StateError';
+  readonly from: string | undefined;
+  readonly to: string | undefined;
+
+  constructor(message: string, options: OtaErrorOptions & { from?: string; to?: string } = {}) {
+    super('STATE', message, options);
+    this.from = options.from;
+    this.to = options.to;
+  }
+}
+
+/** Reading or writing the persistent state store failed, or it held a corrupt record. */
+export class StoreError extends OtaError {
+  override name = 'StoreError';
+
+  constructor(message: string, options: OtaErrorOptions = {}) {
+    super('STORE', message, options);
+  }
+}
+
+interface ErrorByCode {
+  MANIFEST_INVALID: ManifestError;
+  TRANSPORT: TransportError;
+  TIMEOUT: TimeoutError;
+  ABORTED: AbortError;
+  INTEGRITY: IntegrityError;
+  STATE: StateError;
+  STORE: StoreError;
+}
+
+/** The error type a given code narrows to. */
+export type OtaErrorFor<C extends OtaErrorCode> = C extends keyof ErrorByCode ? ErrorByCode[C] : OtaError;
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(OTA_ERROR_CODES);
+
+/**
+ * Whether `value` is an otakit error, optionally with a given code. Works across realms and
+ * across duplicated copies of the package.
+ *
+ * @example
+ * ```ts
+ * try { await machine.apply(manifest) } catch (error) {
+ *   if (isOtaError(error, 'MANIFEST_INVALID')) console.log(error.issues)
+ * }
+ * ```
+ */
+export function isOtaError<C extends OtaErrorCode>(value: unknown, code?: C): value is OtaErrorFor<C> {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as { code?: unknown; [BRAND]?: unknown };
+  if (candidate[BRAND] !== true) return false;
+  if (typeof candidate.code !== 'string' || !KNOWN_CODES.has(candidate.code)) return false;
+  return code === undefined || candidate.code === code;
+}
+
+/** Whether `value` looks like a serialised otakit error (from a snapshot or a report). */
+export function isSerializedOtaError(value: unknown): value is SerializedOtaError {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Record<string, unknown>;
+  return (
+    typeof candidate.code === 'string' &&
+    KNOWN_CODES.has(candidate.code) &&
+    typeof candidate.message === 'string' &&
+    typeof candidate.name === 'string'
+  );
+}
+
+/**
+ * Turns anything thrown by a hook into an {@link OtaError}. Errors that already are otakit errors
+ * pass through; anything else is wrapped with `fallback` as its code and kept as `cause`.
+ */
+export function toOtaError(value: unknown, fallback: OtaErrorCode, retryable = false): OtaError {
+  if (isOtaError(value)) return value;
+  const message = value instanceof Error ? value.message : String(value);
+  return new OtaError(fallback, message, { cause: value, retryable });
+}
+
+/** Rebuilds a live error from its serialised form (e.g. a persisted `lastError`). */
+export function fromSerializedError(value: SerializedOtaError): OtaError {
+  const error = new OtaError(value.code, value.message, { retryable: value.retryable });
+  error.name = value.name;
+  return error;
+}

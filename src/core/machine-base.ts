@@ -1,0 +1,239 @@
+/**
+ * What device machines and trackers share: loading and persisting the record, the history,
+ * the snapshot and the typed events. Persist first, then emit: a listener never sees a state
+ * that a crash could take back.
+ *
+ * @module
+ */
+import { EventEmitter } from 'eventemitter3';
+import { type Clock, systemClock } from './clock.js';
+import { type OtaError, type SerializedOtaError, StoreError } from './errors.js';
+import type { UpdateMachineEvents } from './events.js';
+import { type Logger, noopLogger } from './logger.js';
+import {
+  type HistoryEntry,
+  type MachineRecord,
+  MachineRecordSchema,
+  type MachineRole,
+  type Progress,
+  type UpdateSnapshot,
+} from './record.js';
+import type { UpdateState } from './states.js';
+import { type JsonValue, MemoryStore, type StateStore } from './store.js';
+import { safeParseWith } from './validate.js';
+
+export interface MachineCommonOptions {
+  /** Identifies the device (or the device a tracker follows). Also the store key. */
+  id: string;
+  /**
+   * Where transitions are persisted.
+   * @default new MemoryStore()
+   */
+  store?: StateStore;
+  /** @default systemClock */
+  clock?: Clock;
+  /** @default noopLogger */
+  logger?: Logger;
+  /**
+   * Transitions kept in the history (oldest dropped first).
+   * @default 100
+   */
+  historyLimit?: number;
+}
+
+/** The store key a machine with this id uses. */
+export function machineStoreKey(id: string): string {
+  return `otakit/machine/${id}`;
+}
+
+export interface EnterOptions {
+  resumed?: boolean;
+  skipped?: UpdateState[];
+  error?: SerializedOtaError | null;
+}
+
+export abstract class MachineBase extends EventEmitter<UpdateMachineEvents> {
+  readonly id: string;
+  abstract readonly role: MachineRole;
+  protected readonly store: StateStore;
+  protected readonly clock: Clock;
+  protected readonly logger: Logger;
+  readonly #historyLimit: number;
+  #record: MachineRecord | undefined;
+  #loading: Promise<MachineRecord> | undefined;
+
+  constructor(options: MachineCommonOptions) {
+    super();
+    if (typeof options.id !== 'string' || options.id.length === 0) {
+      throw new StoreError('Machine option "id" must be a non-empty string');
+    }
+    this.id = options.id;
+    this.store = options.store ?? new MemoryStore();
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? noopLogger;
+    this.#historyLimit = options.historyLimit ?? 100;
+  }
+
+  /** The current record; throws if `load()` has not completed. */
+  protected get record(): MachineRecord {
+    if (this.#record === undefined) throw new StoreError(`Machine "${this.id}" used before load()`);
+    return this.#record;
+  }
+
+  protected get loaded(): boolean {
+    return this.#record !== undefined;
+  }
+
+  /**
+   * Reads the persisted record (or starts a fresh one). Idempotent. A corrupt record is reported
+   * as a `STORE` error and left untouched, so nothing is lost by trying.
+   */
+  async load(): Promise<UpdateSnapshot> {
+    if (this.#record === undefined) {
+      this.#loading ??= this.#read();
+      try {
+        this.#record = await this.#loading;
+      } finally {
+        this.#loading = undefined;
+      }
+    }
+    return this.snapshot();
+  }
+
+  async #read(): Promise<MachineRecord> {
+    let stored: JsonValue | undefined;
+    try {
+      stored = await this.store.get(machineStoreKey(this.id));
+    } catch (cause) {
+      throw new StoreError(`Reading the state of machine "${this.id}" failed`, { cause, retryable: true });
+    }
+    if (stored === undefined) return this.#freshRecord();
+    const parsed = safeParseWith(MachineRecordSchema, stored, 'persisted machine record');
+    if (!parsed.success) {
+      throw new StoreError(`Stored state of machine "${this.id}" is corrupt: ${parsed.error.message}`, {
+        cause: parsed.error,
+      });
+    }
+    if (parsed.data.role !== this.role) {
+      throw new StoreError(
+        `Stored state of machine "${this.id}" belongs to a ${parsed.data.role}, not a ${this.role}`,
+      );
+    }
+    return parsed.data;
+  }
+
+  #freshRecord(): MachineRecord {
+    return {
+      format: 'otakit.machine/1',
+      machineId: this.id,
+      role: this.role,
+      state: 'idle',
+      update: null,
+      current: null,
+      manifest: null,
+      staged: null,
+      checkpoint: null,
+      steps: 0,
+      installStarted: false,
+      awaitingReboot: false,
+      lastError: null,
+      lastOutcome: null,
+      progress: null,
+      history: [],
+      updatedAt: new Date(this.clock.now()).toISOString(),
+    };
+  }
+
+  /** Writes `next` durably, then makes it the current record. On failure nothing changes. */
+  protected async persist(next: MachineRecord): Promise<void> {
+    try {
+      await this.store.put(machineStoreKey(this.id), next as unknown as JsonValue);
+    } catch (cause) {
+      throw new StoreError(`Persisting the state of machine "${this.id}" failed`, { cause, retryable: true });
+    }
+    this.#record = next;
+  }
+
+  /**
+   * Persists a transition to `to` with `patch` applied, then emits `transition`. The caller has
+   * already checked legality; this is the single place a state changes.
+   */
+  protected async enter(to: UpdateState, patch: Partial<MachineRecord> = {}, options: EnterOptions = {}) {
+    const current = this.record;
+    const at = new Date(this.clock.now()).toISOString();
+    const next: MachineRecord = { ...current, ...patch, state: to, updatedAt: at };
+    const entry: HistoryEntry = { from: current.state, to, at, updateId: next.update?.id ?? null };
+    if (options.resumed) entry.resumed = true;
+    if (options.skipped && options.skipped.length > 0) entry.skipped = options.skipped;
+    if (options.error) entry.error = options.error;
+    next.history = [...current.history, entry].slice(-this.#historyLimit);
+    await this.persist(next);
+    this.logger.debug('otakit transition', {
+      machine: this.id,
+      from: entry.from,
+      to,
+      update: entry.updateId,
+    });
+    this.notify('transition', {
+      machineId: this.id,
+      from: entry.from,
+      to,
+      at,
+      update: next.update,
+      resumed: options.resumed ?? false,
+      skipped: options.skipped ?? [],
+      error: options.error ?? null,
+    });
+    return next;
+  }
+
+  /** Updates the in-memory progress; it is persisted with the next transition. */
+  protected setProgress(progress: Progress | null): void {
+    if (this.#record !== undefined) this.#record = { ...this.#record, progress };
+  }
+
+  /**
+   * Emits an event. A listener that throws is logged, never allowed to break the machine: the
+   * transition it listens to is already persisted.
+   */
+  protected notify<E extends keyof UpdateMachineEvents>(
+    event: E,
+    ...args: Parameters<UpdateMachineEvents[E]>
+  ): void {
+    try {
+      (this.emit as (event: E, ...args: Parameters<UpdateMachineEvents[E]>) => boolean)(event, ...args);
+    } catch (listenerError) {
+      this.logger.error('otakit listener threw', { machine: this.id, event, message: String(listenerError) });
+    }
+  }
+
+  /** Logs an error and emits it as an `error` event. */
+  protected raise(error: OtaError): void {
+    this.logger.warn('otakit error', { machine: this.id, code: error.code, message: error.message });
+    this.notify('error', error);
+  }
+
+  /** The current state. */
+  get state(): UpdateState {
+    return this.#record?.state ?? 'idle';
+  }
+
+  /** A plain JSON object describing the machine, for dashboards (see `UpdateSnapshotSchema`). */
+  snapshot(): UpdateSnapshot {
+    const record = this.#record ?? this.#freshRecord();
+    return {
+      machineId: this.id,
+      role: this.role,
+      state: record.state,
+      update: record.update,
+      current: record.current,
+      progress: record.progress,
+      history: record.history.map((entry) => ({ ...entry })),
+      lastError: record.lastError,
+      lastOutcome: record.lastOutcome,
+      awaitingReboot: record.awaitingReboot,
+      steps: record.steps,
+      updatedAt: record.updatedAt,
+    };
+  }
+}

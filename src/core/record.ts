@@ -1,0 +1,148 @@
+/**
+ * The shapes a machine persists and shows: the stored record (internal, versioned), the
+ * snapshot a dashboard renders, and the status a device reports. All plain JSON, all zod.
+ *
+ * @module
+ */
+import * as z from 'zod';
+import { ManifestSchema } from '../manifest/schema.js';
+import { OTA_ERROR_CODES } from './errors.js';
+import { TERMINAL_STATES, UPDATE_STATES } from './states.js';
+
+export const UpdateStateSchema = z.enum(UPDATE_STATES);
+export const TerminalStateSchema = z.enum(TERMINAL_STATES);
+
+export const SerializedOtaErrorSchema = z.object({
+  name: z.string(),
+  code: z.enum(OTA_ERROR_CODES),
+  message: z.string(),
+  retryable: z.boolean(),
+});
+
+/** The update a machine is working on, as far as it knows it. */
+export const UpdateRefSchema = z.object({
+  id: z.string().min(1),
+  /** `null` when a tracker has not been told the version yet. */
+  version: z.string().nullable(),
+});
+export type UpdateRef = z.output<typeof UpdateRefSchema>;
+
+export const ProgressSchema = z.object({
+  bytes: z.number().nonnegative(),
+  /** `null` when the size is unknown. */
+  total: z.number().nonnegative().nullable(),
+  bytesPerSecond: z.number().nonnegative(),
+});
+export type Progress = z.output<typeof ProgressSchema>;
+
+export const HistoryEntrySchema = z.object({
+  from: UpdateStateSchema,
+  to: UpdateStateSchema,
+  /** ISO 8601 time of the transition. */
+  at: z.string(),
+  updateId: z.string().nullable(),
+  /** The machine re-entered `to` after a restart (`from === to`). */
+  resumed: z.boolean().optional(),
+  /** States a tracker inferred because the device did not report them. */
+  skipped: z.array(UpdateStateSchema).optional(),
+  error: SerializedOtaErrorSchema.optional(),
+});
+export type HistoryEntry = z.output<typeof HistoryEntrySchema>;
+
+/** How the last update ended. */
+export const UpdateOutcomeSchema = z.object({
+  state: z.union([TerminalStateSchema, z.literal('installed'), z.literal('available'), z.literal('idle')]),
+  update: UpdateRefSchema.nullable(),
+  error: SerializedOtaErrorSchema.nullable(),
+  /** The update is installed and waits for a reboot; call `resume()` after it. */
+  rebootRequired: z.boolean(),
+});
+export type UpdateOutcome = z.output<typeof UpdateOutcomeSchema>;
+
+/** One artifact the download hook has put somewhere, with what it measured while streaming. */
+export const StagedArtifactSchema = z.object({
+  /** Where the bytes are: a path, a blob key, whatever the install hook understands. */
+  location: z.string().min(1),
+  size: z.number().int().nonnegative(),
+  md5: z
+    .string()
+    .regex(/^[0-9a-fA-F]{32}$/)
+    .transform((value) => value.toLowerCase())
+    .optional(),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/)
+    .transform((value) => value.toLowerCase())
+    .optional(),
+});
+export type StagedArtifact = z.output<typeof StagedArtifactSchema>;
+export type StagedArtifactInput = z.input<typeof StagedArtifactSchema>;
+
+export const MachineRoleSchema = z.enum(['device', 'tracker']);
+export type MachineRole = z.output<typeof MachineRoleSchema>;
+
+/** What the machine writes to its store on every transition. Versioned for migrations. */
+export const MachineRecordSchema = z.object({
+  format: z.literal('otakit.machine/1'),
+  machineId: z.string().min(1),
+  role: MachineRoleSchema,
+  state: UpdateStateSchema,
+  update: UpdateRefSchema.nullable(),
+  /** The update last committed on this machine, if any. */
+  current: UpdateRefSchema.nullable(),
+  /** The full manifest on a device; trackers usually only know the id and version. */
+  manifest: ManifestSchema.nullable(),
+  staged: z.array(StagedArtifactSchema).nullable(),
+  /** Opaque resume data the download hook saved (e.g. bytes written, ETag). */
+  checkpoint: z.json().nullable(),
+  /** Persisted steps of the current update, for the loop guard. */
+  steps: z.number().int().nonnegative(),
+  /** Installing began, so stopping now needs a rollback rather than a plain cancel. */
+  installStarted: z.boolean(),
+  awaitingReboot: z.boolean(),
+  lastError: SerializedOtaErrorSchema.nullable(),
+  lastOutcome: UpdateOutcomeSchema.nullable(),
+  progress: ProgressSchema.nullable(),
+  history: z.array(HistoryEntrySchema),
+  /** ISO 8601 time of the last write. */
+  updatedAt: z.string(),
+});
+export type MachineRecord = z.output<typeof MachineRecordSchema>;
+
+/**
+ * What `snapshot()` returns: everything a dashboard renders about one machine, as plain JSON
+ * (no manifest URLs, which may carry credentials).
+ */
+export const UpdateSnapshotSchema = z.object({
+  machineId: z.string(),
+  role: MachineRoleSchema,
+  state: UpdateStateSchema,
+  update: UpdateRefSchema.nullable(),
+  current: UpdateRefSchema.nullable(),
+  progress: ProgressSchema.nullable(),
+  history: z.array(HistoryEntrySchema),
+  lastError: SerializedOtaErrorSchema.nullable(),
+  lastOutcome: UpdateOutcomeSchema.nullable(),
+  awaitingReboot: z.boolean(),
+  steps: z.number().int().nonnegative(),
+  updatedAt: z.string(),
+});
+export type UpdateSnapshot = z.output<typeof UpdateSnapshotSchema>;
+
+/**
+ * A status a device reports (the `report` hook gets one per transition) and a tracker ingests.
+ * Protocol codecs translate it to and from each platform's wire format.
+ */
+export const UpdateStatusSchema = z.object({
+  machineId: z.string().min(1),
+  updateId: z.string().min(1).nullable(),
+  version: z.string().nullable(),
+  state: UpdateStateSchema,
+  previous: UpdateStateSchema.nullable(),
+  /** ISO 8601 time on the reporter's clock. */
+  at: z.string(),
+  progress: ProgressSchema.nullable().optional(),
+  error: SerializedOtaErrorSchema.nullable().optional(),
+});
+export type UpdateStatus = z.output<typeof UpdateStatusSchema>;
+export type UpdateStatusInput = z.input<typeof UpdateStatusSchema>;

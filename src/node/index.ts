@@ -1,0 +1,16 @@
+/**
+ * `otakit/node`: the Node.js adapters of otakit (file system, processes). Never imported by the
+ * browser-safe root entry.
+ *
+ * @example
+ * ```ts
+ * import { createUpdateMachine } from 'otakit'
+ * import { FileStore } from 'otakit/node'
+ *
+ * const machine = createUpdateMachine({ id: 'gw-7', store: new FileStore('/var/lib/agent'), hooks })
+ * await machine.resume()
+ * ```
+ *
+ * @module
+ */
+export { FileStore, type FileStoreOptions } from './file-store.js';

@@ -1,0 +1,26 @@
+/**
+ * `otakit/testing`: tools to test code built on otakit without hardware or flaky timers. A
+ * hand-driven clock, a store that simulates power loss, and simulated devices for fleets.
+ *
+ * @example
+ * ```ts
+ * import { ManualClock, SimulatedDevice, manifestFor } from 'otakit/testing'
+ *
+ * const content = new Map([['https://cdn.example/app.bin', new Uint8Array(1024)]])
+ * const device = new SimulatedDevice({ id: 'sim-1', content })
+ * const machine = createUpdateMachine({ id: device.id, hooks: device.hooks })
+ * await machine.apply(await manifestFor('u1', '1.0.0', content))
+ * ```
+ *
+ * @module
+ */
+export { type CrashingStore, createCrashingStore } from './crashing-store.js';
+export { ManualClock } from './manual-clock.js';
+export {
+  manifestFor,
+  md5Hex,
+  SimulatedDevice,
+  type SimulatedDeviceOptions,
+  type SimulatedFaults,
+  sha256Hex,
+} from './simulated-device.js';

@@ -1,0 +1,50 @@
+/**
+ * The MQTT interface the rest of otakit programs against. Protocol code depends on this, never
+ * on mqtt.js, so it stays browser-safe and testable; `otakit/mqtt` binds it to mqtt.js.
+ *
+ * @module
+ */
+
+export type MqttQos = 0 | 1 | 2;
+
+export interface MqttMessage {
+  topic: string;
+  payload: Uint8Array;
+  retain: boolean;
+}
+
+export interface MqttPublishOptions {
+  /** @default 1 */
+  qos?: MqttQos;
+  /** @default false */
+  retain?: boolean;
+}
+
+export interface MqttConnection {
+  publish(topic: string, payload: string | Uint8Array, options?: MqttPublishOptions): Promise<void>;
+  /**
+   * Subscribes `handler` to `filter` (wildcards `+` and `#` allowed). Resolves, once the broker
+   * granted it, with a function that removes this subscription.
+   */
+  subscribe(
+    filter: string,
+    handler: (message: MqttMessage) => void,
+    options?: { qos?: MqttQos },
+  ): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+/** Whether `topic` matches the subscription `filter` (MQTT 3.1.1 §4.7 rules). */
+export function topicMatches(filter: string, topic: string): boolean {
+  const filterLevels = filter.split('/');
+  const topicLevels = topic.split('/');
+  // Wildcards never match topics starting with `$` (e.g. `$aws/...`) at the first level.
+  if (topic.startsWith('$') && (filterLevels[0] === '#' || filterLevels[0] === '+')) return false;
+  for (let index = 0; index < filterLevels.length; index++) {
+    const level = filterLevels[index];
+    if (level === '#') return index === filterLevels.length - 1;
+    if (index >= topicLevels.length) return false;
+    if (level !== '+' && level !== topicLevels[index]) return false;
+  }
+  return filterLevels.length === topicLevels.length;
+}
