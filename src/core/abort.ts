@@ -73,6 +73,8 @@ export function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> 
 export function sleep(ms: number, clock: Clock, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(abortReason(signal));
+    // No delay needs no timer: a zero backoff must not wait for a (possibly manual) clock.
+    if (ms <= 0) return resolve();
     const onAbort = () => {
       clock.clearTimeout(timer);
       reject(abortReason(signal!));

@@ -149,7 +149,7 @@ export class DeviceUpdateMachine extends MachineBase {
    * Accepts a pushed update order (a shadow delta, a retained MQTT order): `idle` → `available`.
    * Invalid input throws a `ManifestError` and changes nothing.
    */
-  offer(manifest: ManifestInput | Manifest, options: OperationOptions = {}): Promise<UpdateOutcome> {
+  async offer(manifest: ManifestInput | Manifest, options: OperationOptions = {}): Promise<UpdateOutcome> {
     const parsed = parseManifest(manifest);
     return this.#exclusive(options, async () => {
       this.#requireState(['idle'], 'offer()');
@@ -164,7 +164,7 @@ export class DeviceUpdateMachine extends MachineBase {
    * update failing is an outcome, not an exception. Rejects only for misuse (wrong state, invalid
    * manifest) or when the store itself fails.
    */
-  apply(manifest?: ManifestInput | Manifest, options: OperationOptions = {}): Promise<UpdateOutcome> {
+  async apply(manifest?: ManifestInput | Manifest, options: OperationOptions = {}): Promise<UpdateOutcome> {
     const parsed = manifest === undefined ? undefined : parseManifest(manifest);
     return this.#exclusive(options, async (run) => {
       if (parsed !== undefined && this.record.state === 'idle') {
