@@ -1,0 +1,107 @@
+import { runInNewContext } from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import {
+  AbortError,
+  fromSerializedError,
+  IntegrityError,
+  isOtaError,
+  isSerializedOtaError,
+  ManifestError,
+  OTA_ERROR_CODES,
+  OtaError,
+  StateError,
+  TimeoutError,
+  TransportError,
+  toOtaError,
+} from '../src/index.js';
+
+describe('errors', () => {
+  it('carries a stable code, a name, and an ES2022 cause', () => {
+    const cause = new Error('socket hang up');
+    const error = new TransportError('GET failed', { cause, status: 503 });
+    expect(error).toBeInstanceOf(OtaError);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).toMatchObject({ code: 'TRANSPORT', name: 'TransportError', status: 503, retryable: true });
+    expect(error.cause).toBe(cause);
+  });
+
+  it('knows which errors are worth retrying', () => {
+    expect(new TimeoutError('download', 10).retryable).toBe(true);
+    expect(new AbortError().retryable).toBe(false);
+    expect(new AbortError('x', { retryable: true }).retryable).toBe(false);
+    expect(new IntegrityError('a', { algorithm: 'md5', expected: '1', actual: '2' }).retryable).toBe(false);
+  });
+
+  it('narrows by code with isOtaError()', () => {
+    const error: unknown = new ManifestError('manifest', [{ path: 'artifacts[0].url', expected: 'a URL' }]);
+    expect(isOtaError(error)).toBe(true);
+    expect(isOtaError(error, 'TRANSPORT')).toBe(false);
+    if (isOtaError(error, 'MANIFEST_INVALID')) {
+      expect(error.issues[0]?.path).toBe('artifacts[0].url');
+    } else {
+      expect.unreachable('ManifestError must be MANIFEST_INVALID');
+    }
+  });
+
+  it('does not mistake look-alikes for otakit errors', () => {
+    expect(isOtaError(new Error('x'))).toBe(false);
+    expect(isOtaError({ code: 'TRANSPORT', name: 'TransportError', message: 'x' })).toBe(false);
+    expect(isOtaError(null)).toBe(false);
+    expect(isOtaError('TRANSPORT')).toBe(false);
+  });
+
+  it('recognises errors across realms (another vm context with its own Error)', () => {
+    // The other realm builds an object carrying the globally registered brand, as a second
+    // copy of otakit loaded there would.
+    const foreign = runInNewContext(`
+      const e = new Error('from elsewhere');
+      e.name = 'TransportError';
+      e.code = 'TRANSPORT';
+      Object.defineProperty(e, Symbol.for('otakit.error'), { value: true });
+      e;
+    `);
+    expect(foreign instanceof Error).toBe(false); // a different Error constructor
+    expect(isOtaError(foreign, 'TRANSPORT')).toBe(true);
+  });
+
+  it('serialises to plain JSON and back', () => {
+    const error = new IntegrityError('firmware', { algorithm: 'sha256', expected: 'aa', actual: 'bb' });
+    const json = JSON.parse(JSON.stringify(error));
+    expect(json).toEqual({
+      name: 'IntegrityError',
+      code: 'INTEGRITY',
+      message: 'firmware: sha256 mismatch, expected aa, got bb',
+      retryable: false,
+      algorithm: 'sha256',
+      expected: 'aa',
+      actual: 'bb',
+    });
+    expect(isSerializedOtaError(json)).toBe(true);
+    const revived = fromSerializedError(json);
+    expect(isOtaError(revived, 'INTEGRITY')).toBe(true);
+    expect(revived.message).toBe(json.message);
+  });
+
+  it('wraps foreign errors with a fallback code and keeps them as the cause', () => {
+    const raw = new TypeError('fetch failed');
+    const wrapped = toOtaError(raw, 'DOWNLOAD', true);
+    expect(wrapped).toMatchObject({ code: 'DOWNLOAD', message: 'fetch failed', retryable: true });
+    expect(wrapped.cause).toBe(raw);
+    const already = new StateError('nope');
+    expect(toOtaError(already, 'DOWNLOAD')).toBe(already);
+    expect(toOtaError('a string', 'CHECK').message).toBe('a string');
+  });
+
+  it('lists each validation problem with its path and expectation, capped at five', () => {
+    const issues = Array.from({ length: 7 }, (_, index) => ({ path: `artifacts[${index}].md5`, expected: 'MD5' }));
+    const error = new ManifestError('manifest', issues);
+    expect(error.message).toBe(
+      'Invalid manifest: artifacts[0].md5: expected MD5; artifacts[1].md5: expected MD5; artifacts[2].md5: expected MD5; artifacts[3].md5: expected MD5; artifacts[4].md5: expected MD5 (and 2 more)',
+    );
+    expect(error.issues).toHaveLength(7);
+  });
+
+  it('has unique codes', () => {
+    expect(new Set(OTA_ERROR_CODES).size).toBe(OTA_ERROR_CODES.length);
+  });
+});
