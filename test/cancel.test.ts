@@ -29,7 +29,10 @@ describe('cancel() in every non-terminal state', () => {
     const outcome = machine.check();
     await until(() => park.state.entered);
     expect(await machine.cancel('operator said stop')).toBe(true);
-    expect(await outcome).toMatchObject({ state: 'canceled', error: { code: 'ABORTED', message: 'operator said stop' } });
+    expect(await outcome).toMatchObject({
+      state: 'canceled',
+      error: { code: 'ABORTED', message: 'operator said stop' },
+    });
     expect(machine.state).toBe('idle');
   });
 
@@ -54,7 +57,10 @@ describe('cancel() in every non-terminal state', () => {
   });
 
   it('downloading, during a retry backoff: cancel does not wait for the backoff', async () => {
-    const { device, build } = rig({ failDownloads: 5 }, { retry: { download: { attempts: 5, baseDelayMs: 60_000 } } });
+    const { device, build } = rig(
+      { failDownloads: 5 },
+      { retry: { download: { attempts: 5, baseDelayMs: 60_000 } } },
+    );
     const machine = build();
     const outcome = machine.apply(await manifest());
     await until(() => device.log.length === 1);

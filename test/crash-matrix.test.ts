@@ -5,7 +5,12 @@
  * with what the device really runs, and the install hook never saw unverified bytes.
  */
 import { describe, expect, it } from 'vitest';
-import { createUpdateMachine, type DeviceMachineOptions, MemoryStore, type UpdateOutcome } from '../src/index.js';
+import {
+  createUpdateMachine,
+  type DeviceMachineOptions,
+  MemoryStore,
+  type UpdateOutcome,
+} from '../src/index.js';
 import { createCrashingStore, SimulatedDevice, type SimulatedFaults } from '../src/testing/index.js';
 import { until } from './support/async.js';
 import { CONTENT, manifest } from './support/fixtures.js';
@@ -26,10 +31,19 @@ const SCENARIOS: Scenario[] = [
   { name: 'idempotent install', faults: {}, options: { installIsIdempotent: true }, expected: 'committed' },
   { name: 'failing health check', faults: { unhealthy: true }, expected: 'rolled_back' },
   { name: 'failing install', faults: { failInstall: true }, expected: 'rolled_back' },
-  { name: 'reboot, then failing health check', faults: { rebootOnInstall: true, unhealthy: true }, expected: 'rolled_back' },
+  {
+    name: 'reboot, then failing health check',
+    faults: { rebootOnInstall: true, unhealthy: true },
+    expected: 'rolled_back',
+  },
 ];
 
-function machineFor(device: SimulatedDevice, store: MemoryStore | ReturnType<typeof createCrashingStore>, scenario: Scenario, check: () => Promise<unknown>) {
+function machineFor(
+  device: SimulatedDevice,
+  store: MemoryStore | ReturnType<typeof createCrashingStore>,
+  scenario: Scenario,
+  check: () => Promise<unknown>,
+) {
   return createUpdateMachine({
     id: device.id,
     store,
@@ -99,7 +113,9 @@ describe('crash matrix: die right after each persisted write, resume on a new ma
         expect(outcome.rebootRequired).toBe(false);
         expect(['committed', 'rolled_back'], `crash after write ${crashAfter}`).toContain(ended);
         // The device runs exactly what the machine believes.
-        expect(device.version, `crash after write ${crashAfter}`).toBe(ended === 'committed' ? '1.0.0' : '0.0.0');
+        expect(device.version, `crash after write ${crashAfter}`).toBe(
+          ended === 'committed' ? '1.0.0' : '0.0.0',
+        );
         expect(device.violations).toEqual([]);
         if (scenario.expected === 'rolled_back') expect(ended).toBe('rolled_back');
       }

@@ -93,7 +93,10 @@ describe('errors', () => {
   });
 
   it('lists each validation problem with its path and expectation, capped at five', () => {
-    const issues = Array.from({ length: 7 }, (_, index) => ({ path: `artifacts[${index}].md5`, expected: 'MD5' }));
+    const issues = Array.from({ length: 7 }, (_, index) => ({
+      path: `artifacts[${index}].md5`,
+      expected: 'MD5',
+    }));
     const error = new ManifestError('manifest', issues);
     expect(error.message).toBe(
       'Invalid manifest: artifacts[0].md5: expected MD5; artifacts[1].md5: expected MD5; artifacts[2].md5: expected MD5; artifacts[3].md5: expected MD5; artifacts[4].md5: expected MD5 (and 2 more)',

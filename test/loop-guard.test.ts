@@ -49,7 +49,9 @@ describe('loop guard', () => {
     expect(result.boots).toBe(27);
     const last = result.snapshot.history.at(-1)!;
     expect(last).toMatchObject({ from: 'downloading', to: 'download_failed', error: { code: 'STATE_LOOP' } });
-    expect(last.error?.message).toMatch(/State looping detected for update u1 \(more than 28 persisted steps/);
+    expect(last.error?.message).toMatch(
+      /State looping detected for update u1 \(more than 28 persisted steps/,
+    );
     // The next boot reports it and returns to idle: never wedged.
     const outcome = await result.finish();
     expect(outcome).toMatchObject({ state: 'download_failed', error: { code: 'STATE_LOOP' } });
@@ -60,9 +62,12 @@ describe('loop guard', () => {
     const durable = new MemoryStore();
     // First life dies right after persisting "installing" (5th write).
     const first = createCrashingStore(durable, 5);
-    void createUpdateMachine({ id: device.id, store: first, hooks: device.hooks, installIsIdempotent: true }).apply(
-      await manifest(),
-    );
+    void createUpdateMachine({
+      id: device.id,
+      store: first,
+      hooks: device.hooks,
+      installIsIdempotent: true,
+    }).apply(await manifest());
     await until(() => first.crashed);
     const result = await bootLoop({ device, durable, installIsIdempotent: true, maxPersistedSteps: 10 });
     expect(result.boots).toBe(6);

@@ -5,7 +5,9 @@ import { ManualClock } from '../src/testing/index.js';
 describe('backoff', () => {
   it('grows exponentially up to the cap, without jitter', () => {
     const policy = { ...DEFAULT_RETRY, jitter: 'none' as const, baseDelayMs: 100, maxDelayMs: 1_000 };
-    expect([1, 2, 3, 4, 5, 6].map((retry) => backoffDelay(policy, retry))).toEqual([100, 200, 400, 800, 1_000, 1_000]);
+    expect([1, 2, 3, 4, 5, 6].map((retry) => backoffDelay(policy, retry))).toEqual([
+      100, 200, 400, 800, 1_000, 1_000,
+    ]);
   });
 
   it('spreads retries uniformly below the exponential delay with full jitter', () => {

@@ -45,7 +45,9 @@ describe('tracker role', () => {
     expect(snapshot.role).toBe('tracker');
     expect(snapshot.state).toBe('idle');
     expect(snapshot.lastOutcome).toMatchObject({ state: 'rolled_back', error: { code: 'HEALTH_CHECK' } });
-    expect(snapshot.history.map((entry) => entry.to)).toEqual(machine.snapshot().history.map((entry) => entry.to));
+    expect(snapshot.history.map((entry) => entry.to)).toEqual(
+      machine.snapshot().history.map((entry) => entry.to),
+    );
   });
 
   it('infers the states a device did not report, and says which', async () => {
@@ -70,7 +72,8 @@ describe('tracker role', () => {
     await tracker.ingest(status('installing'));
     const result = await tracker.ingest(status('downloading'));
     expect(result.accepted).toBe(false);
-    if (!result.accepted) expect(result.error.message).toBe('Illegal reported transition installing -> downloading');
+    if (!result.accepted)
+      expect(result.error.message).toBe('Illegal reported transition installing -> downloading');
     expect(tracker.state).toBe('installing');
     expect(errors.map((error) => error.code)).toEqual(['STATE']);
     // Cancel is not possible once installing began.
@@ -79,13 +82,20 @@ describe('tracker role', () => {
 
   it('refuses malformed statuses with MANIFEST_INVALID naming the field, without throwing', async () => {
     const tracker = createUpdateMachine({ id: 'dev-1', role: 'tracker' });
-    for (const bad of [null, 'downloading', 42, { ...status('downloading'), state: 'exploding' }, { state: 'idle' }]) {
+    for (const bad of [
+      null,
+      'downloading',
+      42,
+      { ...status('downloading'), state: 'exploding' },
+      { state: 'idle' },
+    ]) {
       const result = await tracker.ingest(bad);
       expect(result.accepted).toBe(false);
       if (!result.accepted) expect(result.error.code).toBe('MANIFEST_INVALID');
     }
     const result = await tracker.ingest({ ...status('downloading'), state: 'exploding' });
-    if (!result.accepted) expect(result.error.message).toMatch(/^Invalid update status: state: expected one of "idle"/);
+    if (!result.accepted)
+      expect(result.error.message).toMatch(/^Invalid update status: state: expected one of "idle"/);
     expect(tracker.state).toBe('idle');
   });
 
@@ -122,10 +132,17 @@ describe('tracker role', () => {
   it('applies concurrent statuses one at a time, in arrival order', async () => {
     const tracker = createUpdateMachine({ id: 'dev-1', role: 'tracker' });
     const results = await Promise.all(
-      (['available', 'downloading', 'downloaded', 'verifying'] as const).map((state) => tracker.ingest(status(state))),
+      (['available', 'downloading', 'downloaded', 'verifying'] as const).map((state) =>
+        tracker.ingest(status(state)),
+      ),
     );
     expect(results.every((result) => result.accepted)).toBe(true);
-    expect(tracker.snapshot().history.map((entry) => entry.to)).toEqual(['available', 'downloading', 'downloaded', 'verifying']);
+    expect(tracker.snapshot().history.map((entry) => entry.to)).toEqual([
+      'available',
+      'downloading',
+      'downloaded',
+      'verifying',
+    ]);
   });
 
   it('persists what it tracked: a new tracker over the same store continues', async () => {

@@ -1,12 +1,13 @@
 /**
  * A durable {@link StateStore} on the local file system. Each key is one JSON file, replaced
  * atomically (write to a temp file, fsync, rename over, fsync the directory), so after a power
- * cut a key holds either its old or its new value, never a torn one.
+ * cut a key holds either its old or its new value, never a torn one. One process writes a
+ * directory at a time (the device agent); temp files of a killed writer are removed on first use.
  *
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError } from '../core/errors.js';
 import type { JsonValue, StateStore } from '../core/store.js';
@@ -19,6 +20,8 @@ export interface FileStoreOptions {
    */
   fsync?: boolean;
 }
+
+const TEMP_FILE = /\.json\.[0-9a-f]{12}\.tmp$/;
 
 /** Keys may contain `/` and other characters that are not safe in file names. */
 function fileNameFor(key: string): string {
@@ -52,7 +55,16 @@ export class FileStore implements StateStore {
   }
 
   #ensureDirectory(): Promise<void> {
-    this.#ready ??= mkdir(this.directory, { recursive: true, mode: 0o700 }).then(() => {});
+    this.#ready ??= (async () => {
+      await mkdir(this.directory, { recursive: true, mode: 0o700 });
+      // Temp files left by a process killed mid-write are garbage: their rename never happened.
+      for (const name of await readdir(this.directory)) {
+        if (TEMP_FILE.test(name)) await rm(join(this.directory, name), { force: true });
+      }
+    })().catch((error: unknown) => {
+      this.#ready = undefined; // try again next time
+      throw error;
+    });
     return this.#ready;
   }
 
@@ -74,10 +86,10 @@ export class FileStore implements StateStore {
   }
 
   async put(key: string, value: JsonValue): Promise<void> {
-    await this.#ensureDirectory();
     const target = join(this.directory, fileNameFor(key));
     const temporary = `${target}.${randomBytes(6).toString('hex')}.tmp`;
     try {
+      await this.#ensureDirectory();
       const handle = await open(temporary, 'w', 0o600);
       try {
         await handle.writeFile(JSON.stringify(value));

@@ -1,6 +1,7 @@
 import {
   createUpdateMachine,
   type DeviceMachineOptions,
+  type DeviceUpdateMachine,
   type Manifest,
   MemoryStore,
   type StateStore,
@@ -25,10 +26,7 @@ export interface Rig {
   device: SimulatedDevice;
   store: StateStore;
   clock: ManualClock;
-  build: (
-    store?: StateStore,
-    extra?: Partial<DeviceMachineOptions>,
-  ) => ReturnType<typeof createUpdateMachine<DeviceMachineOptions>>;
+  build: (store?: StateStore, extra?: Partial<DeviceMachineOptions>) => DeviceUpdateMachine;
 }
 
 /** A simulated device and a factory for machines over a shared store (to simulate restarts). */
