@@ -99,6 +99,15 @@ describe('tracker role', () => {
     expect(tracker.state).toBe('idle');
   });
 
+  it('adopts the update id first reported after checking (the check did not know it yet)', async () => {
+    const tracker = createUpdateMachine({ id: 'dev-1', role: 'tracker' });
+    expect((await tracker.ingest(status('checking', { updateId: null, version: null }))).accepted).toBe(true);
+    expect((await tracker.ingest(status('available', { updateId: 'u7', version: '7' }))).accepted).toBe(true);
+    expect(tracker.snapshot().update).toEqual({ id: 'u7', version: '7' });
+    // Once adopted, another id is refused.
+    expect((await tracker.ingest(status('downloading', { updateId: 'u8' }))).accepted).toBe(false);
+  });
+
   it('refuses a status for another machine or another update in flight', async () => {
     const tracker = createUpdateMachine({ id: 'dev-1', role: 'tracker' });
     expect((await tracker.ingest(status('available', { machineId: 'dev-2' }))).accepted).toBe(false);

@@ -53,7 +53,9 @@ export class TrackerUpdateMachine extends MachineBase {
     }
     const record = this.record;
     const from = record.state;
-    const sameUpdate = status.updateId === (record.update?.id ?? null);
+    // While checking, the tracker does not know the update yet: the first id reported is adopted.
+    const sameUpdate =
+      status.updateId === (record.update?.id ?? null) || (from === 'checking' && record.update === null);
 
     if (!sameUpdate && from !== 'idle' && !isTerminalState(from)) {
       return this.#refuse(

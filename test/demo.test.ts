@@ -1,0 +1,23 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+
+describe('npm run demo', () => {
+  it('updates the simulated fleet and every device ends as expected', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, '../examples/demo.ts')],
+      {
+        timeout: 60_000,
+      },
+    );
+    expect(stdout).toContain('resumed in downloading');
+    expect(stdout).toContain('installed -> rolling_back  (HEALTH_CHECK');
+    expect(stdout).toContain('verifying -> verify_failed  (INTEGRITY');
+    expect(stdout).not.toContain('cloud refused a report');
+    expect(stdout).not.toContain('false');
+  }, 60_000);
+});
