@@ -10,8 +10,8 @@ import {
   createUpdateMachine,
   type JsonValue,
   type Manifest,
-  machineStoreKey,
   MemoryStore,
+  machineStoreKey,
   type StateStore,
 } from '../src/index.js';
 import { FileStore } from '../src/node/index.js';
@@ -57,7 +57,12 @@ async function machineRate(store: StateStore, durationMs: number) {
     updates += 1;
   }
   const seconds = (performance.now() - started) / 1000;
-  return { perSecond: transitions / seconds, transitions, updates, record: await store.get(machineStoreKey('bench')) };
+  return {
+    perSecond: transitions / seconds,
+    transitions,
+    updates,
+    record: await store.get(machineStoreKey('bench')),
+  };
 }
 
 async function baselineRate(store: StateStore, record: JsonValue, durationMs: number) {

@@ -20,5 +20,8 @@ const environment = {
 console.log('update machine: persisted transitions per second');
 const machine = await benchMachine(Number(process.env.BENCH_MS ?? 2_000));
 console.table(machine);
-await writeFile(join(resultsDirectory, 'machine.json'), `${JSON.stringify({ environment, results: machine }, null, 2)}\n`);
+await writeFile(
+  join(resultsDirectory, 'machine.json'),
+  `${JSON.stringify({ environment, results: machine }, null, 2)}\n`,
+);
 console.log(`written to ${join('bench/results', 'machine.json')}`);
