@@ -50,10 +50,8 @@ afterAll(async () => {
 });
 
 /** Connects a fresh client (closed after the test) with a unique client id. */
-async function connect(): Promise<MqttConnection> {
-  // Default options on purpose (connectMqtt sets reconnectPeriod 1 s): with mqtt.js's
-  // `reconnectPeriod: 0`, a closed client's subscribe() and a second close() never settle.
-  const connection = await connectMqtt(url, { clientId: `otakit-test-${++clientCount}` });
+async function connect(options: { reconnectPeriod?: number } = {}): Promise<MqttConnection> {
+  const connection = await connectMqtt(url, { clientId: `otakit-test-${++clientCount}`, ...options });
   open.push(connection);
   return connection;
 }
@@ -264,15 +262,22 @@ describe('connectMqtt / fromMqttClient against an in-process aedes broker', () =
     });
   });
 
-  it('rejects publish and subscribe on a closed connection with code TRANSPORT; close twice is fine', async () => {
-    const connection = await connect();
-    await connection.close();
-    await expect(connection.publish('otakit/closed', 'x')).rejects.toMatchObject({ code: 'TRANSPORT' });
-    await expect(connection.subscribe('otakit/closed', () => {})).rejects.toMatchObject({
-      code: 'TRANSPORT',
-    });
-    await expect(connection.close()).resolves.toBeUndefined();
-  });
+  it.each([
+    ['default options', {}],
+    // mqtt.js alone never settles these calls on an ended client with reconnectPeriod 0.
+    ['reconnectPeriod 0', { reconnectPeriod: 0 }],
+  ])(
+    'rejects publish and subscribe on a closed connection with code TRANSPORT; close twice is fine (%s)',
+    async (_name, options) => {
+      const connection = await connect(options);
+      await connection.close();
+      await expect(connection.publish('otakit/closed', 'x')).rejects.toMatchObject({ code: 'TRANSPORT' });
+      await expect(connection.subscribe('otakit/closed', () => {})).rejects.toMatchObject({
+        code: 'TRANSPORT',
+      });
+      await expect(connection.close()).resolves.toBeUndefined();
+    },
+  );
 
   it('rejects connecting to a closed port with code TRANSPORT, without leaking credentials', async () => {
     const port = await closedPort();

@@ -42,12 +42,19 @@ function transportError(what: string, cause: unknown): TransportError {
  */
 export function fromMqttClient(client: MqttClient): MqttConnection {
   const handlers = new Set<{ filter: string; handler: (message: MqttMessage) => void }>();
+  // mqtt.js never settles some calls on an ended client (e.g. with reconnectPeriod 0): refuse them here.
+  let closed = false;
+  const ensureOpen = (what: string) => {
+    if (closed)
+      throw new TransportError(`MQTT ${what} failed: the connection is closed`, { retryable: false });
+  };
   client.on('message', (topic, payload, packet) => {
     const message: MqttMessage = { topic, payload: new Uint8Array(payload), retain: packet.retain };
     for (const entry of handlers) if (topicMatches(entry.filter, topic)) entry.handler(message);
   });
   return {
     async publish(topic: string, payload: string | Uint8Array, options: MqttPublishOptions = {}) {
+      ensureOpen(`publish to ${topic}`);
       try {
         await client.publishAsync(topic, typeof payload === 'string' ? payload : Buffer.from(payload), {
           qos: options.qos ?? 1,
@@ -62,6 +69,7 @@ export function fromMqttClient(client: MqttClient): MqttConnection {
       handler: (message: MqttMessage) => void,
       options: { qos?: MqttQos } = {},
     ) {
+      ensureOpen(`subscribe to ${filter}`);
       const entry = { filter, handler };
       handlers.add(entry);
       try {
@@ -73,10 +81,13 @@ export function fromMqttClient(client: MqttClient): MqttConnection {
       }
       return async () => {
         handlers.delete(entry);
+        if (closed) return;
         if (![...handlers].some((other) => other.filter === filter)) await client.unsubscribeAsync(filter);
       };
     },
     async close() {
+      if (closed) return;
+      closed = true;
       handlers.clear();
       await client.endAsync();
     },
