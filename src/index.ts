@@ -35,12 +35,19 @@ export {
   type PhaseTimeouts,
 } from './core/phase-runner.js';
 export * from './core/record.js';
+export * from './core/redact.js';
 export * from './core/retry.js';
 export * from './core/states.js';
 export * from './core/store.js';
 export * from './core/tracker-machine.js';
 export * from './core/validate.js';
 export * from './core/wait-for.js';
+export * from './core/wire.js';
+export * from './manifest/hash.js';
 export * from './manifest/schema.js';
 export * from './manifest/verify-staged.js';
+export * from './transport/auth.js';
+export * from './transport/download.js';
+export * from './transport/download-sink.js';
+export * from './transport/http-headers.js';
 export * from './transport/mqtt-connection.js';

@@ -13,4 +13,7 @@
  *
  * @module
  */
+
+export { FileSink, type FileSinkOptions } from './file-sink.js';
 export { FileStore, type FileStoreOptions } from './file-store.js';
+export { createNodeHash } from './hash.js';

@@ -15,6 +15,12 @@
  * @module
  */
 export { type CrashingStore, createCrashingStore } from './crashing-store.js';
+export {
+  type ArtifactRoute,
+  createFaultServer,
+  type FaultServer,
+  type FaultServerStats,
+} from './fault-server.js';
 export { ManualClock } from './manual-clock.js';
 export {
   manifestFor,

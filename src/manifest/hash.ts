@@ -1,0 +1,63 @@
+/**
+ * Incremental hashing that runs anywhere (browser, worker, Node): MD5 with spark-md5 (every seed
+ * platform that hashes uses MD5) and SHA-256 with @noble/hashes (audited, pure JS, incremental;
+ * WebCrypto's `digest()` cannot hash a stream). `otakit/node` provides node:crypto hashers,
+ * several times faster, with the same interface.
+ *
+ * @module
+ */
+import { sha256 } from '@noble/hashes/sha2';
+import SparkMD5 from 'spark-md5';
+
+export type HashAlgorithm = 'md5' | 'sha256';
+
+/** A hash fed chunk by chunk while bytes stream past. */
+export interface IncrementalHash {
+  update(chunk: Uint8Array): void;
+  /** Lowercase hex. The hash must not be used after. */
+  digest(): string;
+}
+
+/** Creates an {@link IncrementalHash}; the download engine takes one so Node can plug node:crypto. */
+export type HashFactory = (algorithm: HashAlgorithm) => IncrementalHash;
+
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+
+export function toHex(bytes: Uint8Array): string {
+  let out = '';
+  for (const byte of bytes) out += HEX[byte];
+  return out;
+}
+
+/** The browser-safe hashers. */
+export const createWebHash: HashFactory = (algorithm) => {
+  if (algorithm === 'md5') {
+    const md5 = new SparkMD5.ArrayBuffer();
+    return {
+      update(chunk) {
+        // spark-md5 wants an ArrayBuffer; copy only when the view does not cover its whole buffer.
+        const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
+        md5.append((whole ? chunk.buffer : chunk.slice().buffer) as ArrayBuffer);
+      },
+      digest: () => md5.end(),
+    };
+  }
+  const hash = sha256.create();
+  return {
+    update(chunk) {
+      hash.update(chunk);
+    },
+    digest: () => toHex(hash.digest()),
+  };
+};
+
+/** Hashes a whole buffer at once with the given factory. */
+export function hashBytes(
+  bytes: Uint8Array,
+  algorithm: HashAlgorithm,
+  factory: HashFactory = createWebHash,
+): string {
+  const hash = factory(algorithm);
+  hash.update(bytes);
+  return hash.digest();
+}
