@@ -14,6 +14,7 @@
  * @module
  */
 
+export { createFileDownloadHook, type FileDownloadHookOptions, stagedPath } from './download-hook.js';
 export { FileSink, type FileSinkOptions } from './file-sink.js';
 export { FileStore, type FileStoreOptions } from './file-store.js';
 export { createNodeHash } from './hash.js';

@@ -1,0 +1,141 @@
+/**
+ * A ready `download` hook for the update machine: each artifact streams into a file under a
+ * staging directory, hashed with node:crypto while it streams, resumable across restarts (the
+ * server's validators are saved as the machine's checkpoint, the partial file is the rest).
+ *
+ * @module
+ */
+import { join } from 'node:path';
+import type { DownloadContext, UpdateHooks } from '../core/hooks.js';
+import type { StagedArtifactInput } from '../core/record.js';
+import type { JsonValue } from '../core/store.js';
+import type { Artifact, Manifest } from '../manifest/schema.js';
+import type { DownloadAuth } from '../transport/auth.js';
+import { type DownloadOptions, downloadArtifact, type ResumeValidators } from '../transport/download.js';
+import { FileSink } from './file-sink.js';
+import { createNodeHash } from './hash.js';
+
+export interface FileDownloadHookOptions
+  extends Pick<
+    DownloadOptions,
+    | 'maxBytes'
+    | 'retry'
+    | 'maxRetryAfterMs'
+    | 'headersTimeoutMs'
+    | 'lowSpeed'
+    | 'maxRedirects'
+    | 'headers'
+    | 'fetch'
+    | 'clock'
+    | 'logger'
+  > {
+  /**
+   * Where staged files go. Put it on the same file system as the install target so the install
+   * can be an atomic rename.
+   */
+  directory: string;
+  /** Credentials for artifact requests. */
+  auth?: DownloadAuth | ((artifact: Artifact, manifest: Manifest) => DownloadAuth | undefined);
+  /** Maps an artifact to the URL to fetch (e.g. relative Exosite content paths). @default artifact.url */
+  resolveUrl?: (artifact: Artifact, manifest: Manifest) => string;
+  /**
+   * Called before the first byte with the bytes still to fetch, e.g. to check free space.
+   * Throw to refuse the download.
+   */
+  beforeDownload?: (bytesNeeded: number, manifest: Manifest) => void | Promise<void>;
+  /** fsync each staged file when complete. @default true */
+  fsync?: boolean;
+}
+
+interface DownloadCheckpoint {
+  format: 'otakit.download/1';
+  validators: (ResumeValidators | null)[];
+}
+
+function readCheckpoint(value: JsonValue | null, count: number): DownloadCheckpoint {
+  const candidate = value as Partial<DownloadCheckpoint> | null;
+  if (candidate?.format === 'otakit.download/1' && Array.isArray(candidate.validators)) {
+    return { format: 'otakit.download/1', validators: candidate.validators.slice(0, count) };
+  }
+  return { format: 'otakit.download/1', validators: [] };
+}
+
+/** Where artifact `index` of `manifest` is staged. */
+export function stagedPath(directory: string, manifest: Pick<Manifest, 'id'>, index: number): string {
+  return join(directory, encodeURIComponent(manifest.id), `${index}.part`);
+}
+
+/**
+ * @example
+ * ```ts
+ * const machine = createUpdateMachine({
+ *   id: 'gw-7',
+ *   store: new FileStore('/var/lib/agent/state'),
+ *   hooks: { download: createFileDownloadHook({ directory: '/var/lib/agent/staging' }), install },
+ * })
+ * ```
+ */
+export function createFileDownloadHook(options: FileDownloadHookOptions): UpdateHooks['download'] {
+  // What passes straight through to every downloadArtifact call.
+  const {
+    auth: _auth,
+    resolveUrl: _resolve,
+    beforeDownload: _before,
+    directory: _directory,
+    fsync: _fsync,
+    ...shared
+  } = options;
+  return async (context: DownloadContext): Promise<StagedArtifactInput[]> => {
+    const { manifest } = context;
+    const checkpoint = readCheckpoint(context.checkpoint, manifest.artifacts.length);
+    const sinks = manifest.artifacts.map(
+      (_, index) =>
+        new FileSink(stagedPath(options.directory, manifest, index), { fsync: options.fsync ?? true }),
+    );
+    const sizes = manifest.artifacts.map((artifact) => artifact.size);
+    const total = sizes.every((size) => size !== undefined)
+      ? sizes.reduce((sum, size) => sum + size, 0)
+      : null;
+    if (total !== null && options.beforeDownload) {
+      let held = 0;
+      for (const sink of sinks) held += await sink.length();
+      await options.beforeDownload(Math.max(0, total - held), manifest);
+    }
+    const staged: StagedArtifactInput[] = [];
+    let completed = 0;
+    for (const [index, artifact] of manifest.artifacts.entries()) {
+      const sink = sinks[index]!;
+      const auth = typeof options.auth === 'function' ? options.auth(artifact, manifest) : options.auth;
+      const validators = checkpoint.validators[index] ?? undefined;
+      const result = await downloadArtifact({
+        ...shared,
+        url: options.resolveUrl?.(artifact, manifest) ?? artifact.url,
+        sink,
+        expected: {
+          ...(artifact.size === undefined ? {} : { size: artifact.size }),
+          ...(artifact.md5 === undefined ? {} : { md5: artifact.md5 }),
+          ...(artifact.sha256 === undefined ? {} : { sha256: artifact.sha256 }),
+        },
+        hashes: ['md5', 'sha256'],
+        hashFactory: createNodeHash,
+        resume: true,
+        ...(auth === undefined ? {} : { auth }),
+        ...(validators ? { validators } : {}),
+        onValidators: async (next) => {
+          checkpoint.validators[index] = next;
+          await context.saveCheckpoint(checkpoint as unknown as JsonValue);
+        },
+        signal: context.signal,
+        onProgress: ({ bytes }) => context.onProgress({ bytes: completed + bytes, total, artifact: index }),
+      });
+      completed += result.size;
+      staged.push({
+        location: sink.path,
+        size: result.size,
+        ...(result.md5 === undefined ? {} : { md5: result.md5 }),
+        ...(result.sha256 === undefined ? {} : { sha256: result.sha256 }),
+      });
+    }
+    return staged;
+  };
+}
