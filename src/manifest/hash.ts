@@ -11,11 +11,25 @@ import SparkMD5 from 'spark-md5';
 
 export type HashAlgorithm = 'md5' | 'sha256';
 
-/** A hash fed chunk by chunk while bytes stream past. */
+/**
+ * A hash fed chunk by chunk while bytes stream past. `update` and `digest` may be asynchronous
+ * (hashing in a worker thread); callers await them. A hash may keep `chunk` (it is handed over),
+ * so callers must not reuse its memory after `update`.
+ */
 export interface IncrementalHash {
-  update(chunk: Uint8Array): void;
+  update(chunk: Uint8Array): void | Promise<void>;
   /** Lowercase hex. The hash must not be used after. */
-  digest(): string;
+  digest(): string | Promise<string>;
+}
+
+/** Feeds `chunk` to every hash, in parallel where they are asynchronous. */
+export async function updateAll(hashes: Iterable<IncrementalHash>, chunk: Uint8Array): Promise<void> {
+  const pending: Promise<void>[] = [];
+  for (const hash of hashes) {
+    const result = hash.update(chunk);
+    if (result !== undefined) pending.push(result);
+  }
+  if (pending.length > 0) await Promise.all(pending);
 }
 
 /** Creates an {@link IncrementalHash}; the download engine takes one so Node can plug node:crypto. */
@@ -52,12 +66,12 @@ export const createWebHash: HashFactory = (algorithm) => {
 };
 
 /** Hashes a whole buffer at once with the given factory. */
-export function hashBytes(
+export async function hashBytes(
   bytes: Uint8Array,
   algorithm: HashAlgorithm,
   factory: HashFactory = createWebHash,
-): string {
+): Promise<string> {
   const hash = factory(algorithm);
-  hash.update(bytes);
+  await hash.update(bytes);
   return hash.digest();
 }

@@ -18,3 +18,4 @@ export { createFileDownloadHook, type FileDownloadHookOptions, stagedPath } from
 export { FileSink, type FileSinkOptions } from './file-sink.js';
 export { FileStore, type FileStoreOptions } from './file-store.js';
 export { createNodeHash } from './hash.js';
+export { createWorkerHash } from './worker-hash.js';

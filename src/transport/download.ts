@@ -26,6 +26,7 @@ import {
   type HashAlgorithm,
   type HashFactory,
   type IncrementalHash,
+  updateAll,
 } from '../manifest/hash.js';
 import { authHeaders, type DownloadAuth } from './auth.js';
 import type { DownloadSink } from './download-sink.js';
@@ -206,7 +207,7 @@ class Download {
       try {
         await this.#attempt();
         await sink.flush();
-        return { ...this.#finish(), resumedFrom, attempts: attempt };
+        return { ...(await this.#finish()), resumedFrom, attempts: attempt };
       } catch (thrown) {
         if (thrown instanceof RestartFromZero && restarts < MAX_RESTARTS) {
           // A changed artifact is not a failed attempt, but a server that never settles is.
@@ -248,7 +249,7 @@ class Download {
     }
     let seen = 0;
     for await (const chunk of sink.readBack()) {
-      this.#hashChunk(chunk);
+      await updateAll(this.#hashing.hashes.values(), chunk);
       seen += chunk.length;
     }
     if (seen !== held) {
@@ -262,10 +263,6 @@ class Download {
     await this.#options.sink.reset();
     this.#offset = 0;
     this.#hashing = this.#freshHashing(this.#hashing.algorithms);
-  }
-
-  #hashChunk(chunk: Uint8Array): void {
-    for (const hash of this.#hashing.hashes.values()) hash.update(chunk);
   }
 
   async #attempt(): Promise<void> {
@@ -469,8 +466,9 @@ class Download {
             actual: `more than ${this.#offset + value.length - 1}`,
           });
         }
-        this.#hashChunk(value);
+        // Write first: an asynchronous hash may take the chunk's memory over.
         await sink.write(value);
+        await updateAll(this.#hashing.hashes.values(), value);
         this.#offset += value.length;
         this.#transferred += value.length;
         windowBytes += value.length;
@@ -514,9 +512,9 @@ class Download {
     }
   }
 
-  #finish(): Omit<DownloadResult, 'resumedFrom' | 'attempts'> {
+  async #finish(): Promise<Omit<DownloadResult, 'resumedFrom' | 'attempts'>> {
     const digests: Partial<Record<HashAlgorithm, string>> = {};
-    for (const [algorithm, hash] of this.#hashing.hashes) digests[algorithm] = hash.digest();
+    for (const [algorithm, hash] of this.#hashing.hashes) digests[algorithm] = await hash.digest();
     const expected = this.#options.expected ?? {};
     if (expected.size !== undefined && this.#offset !== expected.size) {
       throw new IntegrityError(this.#safeUrl, {
@@ -543,6 +541,9 @@ class Download {
   #classify(thrown: unknown): OtaError {
     if (isOtaError(thrown)) return thrown;
     if (this.#options.signal?.aborted) return toAbort(this.#options.signal, thrown);
+    // Programming errors are bugs, not network weather: never retry them as transport failures.
+    if (thrown instanceof ReferenceError || thrown instanceof SyntaxError || thrown instanceof RangeError)
+      throw thrown;
     const reason = thrown instanceof Error ? thrown.message : String(thrown);
     // fetch and stream failures (reset, refused, truncated body) are worth another attempt.
     return new TransportError(`${this.#safeUrl}: ${redactUrl(reason)}`, { cause: thrown, retryable: true });

@@ -40,19 +40,24 @@ afterEach(async () => {
   await rm(directory, { recursive: true, force: true });
 });
 
-/** Real timers, but every wait is recorded and shortened: retries and Retry-After are checked without slow tests. */
-function recordingClock(): Clock & { delays: number[] } {
+/**
+ * Real timers, but every wait is recorded and waits under `shortenBelow` are cut to 5 ms: backoffs
+ * and Retry-After are checked without slow tests, while the long header and stall timers stay real.
+ */
+function recordingClock(shortenBelow = 300_000): Clock & { delays: number[] } {
   const delays: number[] = [];
   return {
     delays,
     now: () => systemClock.now(),
     setTimeout: (callback, ms) => {
       delays.push(ms);
-      return systemClock.setTimeout(callback, Math.min(ms, 5));
+      return systemClock.setTimeout(callback, ms < shortenBelow ? Math.min(ms, 5) : ms);
     },
     clearTimeout: (handle) => systemClock.clearTimeout(handle),
   };
 }
+
+const LONG_TIMERS = { headersTimeoutMs: 600_000, lowSpeed: { bytesPerSecond: 1, windowMs: 600_000 } };
 
 function options(extra: Partial<DownloadOptions> = {}): DownloadOptions {
   return {
@@ -181,15 +186,18 @@ describe('downloadArtifact against a real loopback server', () => {
   it('honours Retry-After on 429 (seconds and HTTP-date) and 503', async () => {
     server.route(path, { body: BODY, fail: { status: 429, times: 1, retryAfter: '2' } });
     const clock = recordingClock();
-    await downloadArtifact(options({ clock }));
-    expect(Math.max(...clock.delays)).toBeGreaterThanOrEqual(2_000);
+    await downloadArtifact(options({ clock, ...LONG_TIMERS }));
+    expect(clock.delays.filter((ms) => ms < 600_000)).toEqual([2_000]);
 
     server.update(path, {
       fail: { status: 503, times: 1, retryAfter: new Date(Date.now() + 60_000).toUTCString() },
     });
     const second = recordingClock();
-    await downloadArtifact(options({ clock: second }));
-    expect(Math.max(...second.delays)).toBeGreaterThanOrEqual(55_000);
+    await downloadArtifact(options({ clock: second, ...LONG_TIMERS }));
+    const waits = second.delays.filter((ms) => ms < 600_000);
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toBeGreaterThanOrEqual(55_000);
+    expect(waits[0]).toBeLessThanOrEqual(60_000);
   });
 
   it('gives up when Retry-After asks for longer than maxRetryAfterMs, and when the budget is spent', async () => {

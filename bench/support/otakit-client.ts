@@ -1,0 +1,30 @@
+// The measured client: downloadArtifact into a FileSink with MD5 + SHA-256 (node:crypto), then
+// an atomic install (rename over the target, fsync the directory). Prints JSON: seconds, peak RSS.
+import { open, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { downloadArtifact } from '../../src/index.js';
+import { createNodeHash, createWorkerHash, FileSink } from '../../src/node/index.js';
+
+const [url, staged, target, size] = process.argv.slice(2) as [string, string, string, string];
+const started = performance.now();
+const result = await downloadArtifact({
+  url,
+  sink: new FileSink(staged),
+  expected: { size: Number(size) },
+  hashes: ['md5', 'sha256'],
+  hashFactory: process.env.OTAKIT_HASH === 'inline' ? createNodeHash : createWorkerHash,
+  resume: false,
+});
+await rename(staged, target);
+const directory = await open(dirname(target), 'r');
+await directory.sync();
+await directory.close();
+const seconds = (performance.now() - started) / 1000;
+console.log(
+  JSON.stringify({
+    seconds,
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    md5: result.md5,
+    sha256: result.sha256,
+  }),
+);

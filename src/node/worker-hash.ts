@@ -1,0 +1,115 @@
+/**
+ * node:crypto hashing in worker threads, so hashing runs beside the download instead of after
+ * each chunk: one worker per algorithm (MD5 and SHA-256 then run in parallel), shared by every
+ * download of the process, with bounded memory in flight (back-pressure when a worker lags).
+ *
+ * @module
+ */
+import { Worker } from 'node:worker_threads';
+import type { HashAlgorithm, HashFactory, IncrementalHash } from '../manifest/hash.js';
+
+// Plain CommonJS evaluated in the worker: no file to locate after bundling.
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const sessions = new Map();
+parentPort.on('message', (message) => {
+  if (message.type === 'update') {
+    let hash = sessions.get(message.id);
+    if (hash === undefined) {
+      hash = createHash(message.algorithm);
+      sessions.set(message.id, hash);
+    }
+    hash.update(new Uint8Array(message.buffer, message.offset, message.length));
+    parentPort.postMessage({ type: 'ack', id: message.id, length: message.length });
+  } else if (message.type === 'digest') {
+    const hash = sessions.get(message.id) ?? createHash(message.algorithm);
+    sessions.delete(message.id);
+    parentPort.postMessage({ type: 'digest', id: message.id, hex: hash.digest('hex') });
+  }
+});
+`;
+
+/** Bytes a session may have queued in its worker before `update` waits. */
+const MAX_IN_FLIGHT = 8 * 1024 * 1024;
+
+interface Session {
+  inFlight: number;
+  waiting: (() => void) | undefined;
+  digest: ((hex: string) => void) | undefined;
+}
+
+class HashWorker {
+  readonly #worker: Worker;
+  readonly #sessions = new Map<number, Session>();
+
+  constructor() {
+    this.#worker = new Worker(WORKER_SOURCE, { eval: true });
+    this.#worker.unref(); // an idle hash worker must never keep the process alive
+    this.#worker.on('message', (message: { type: string; id: number; length?: number; hex?: string }) => {
+      const session = this.#sessions.get(message.id);
+      if (session === undefined) return;
+      if (message.type === 'ack') {
+        session.inFlight -= message.length ?? 0;
+        if (session.inFlight <= MAX_IN_FLIGHT / 2) {
+          const wake = session.waiting;
+          session.waiting = undefined;
+          wake?.();
+        }
+      } else if (message.type === 'digest') {
+        this.#sessions.delete(message.id);
+        if (this.#sessions.size === 0) this.#worker.unref();
+        session.digest?.(message.hex ?? '');
+      }
+    });
+  }
+
+  open(id: number): Session {
+    const session: Session = { inFlight: 0, waiting: undefined, digest: undefined };
+    this.#sessions.set(id, session);
+    this.#worker.ref(); // pending digests keep the process alive until they arrive
+    return session;
+  }
+
+  post(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): void {
+    this.#worker.postMessage(message, transfer);
+  }
+}
+
+const workers = new Map<HashAlgorithm, HashWorker>();
+let nextId = 1;
+
+/** A {@link HashFactory} whose hashes run in worker threads (one per algorithm, shared). */
+export const createWorkerHash: HashFactory = (algorithm) => {
+  let worker = workers.get(algorithm);
+  if (worker === undefined) {
+    worker = new HashWorker();
+    workers.set(algorithm, worker);
+  }
+  const hashWorker = worker;
+  const id = nextId++;
+  const session = hashWorker.open(id);
+  const hash: IncrementalHash = {
+    async update(chunk) {
+      // Always a copy, transferred: the same chunk goes to the other algorithm's worker too, and
+      // may be a view into a pooled buffer. A memcpy costs far less than the hash itself.
+      const buffer = chunk.slice().buffer;
+      session.inFlight += chunk.byteLength;
+      hashWorker.post({ type: 'update', id, algorithm, buffer, offset: 0, length: chunk.byteLength }, [
+        buffer,
+      ]);
+      if (session.inFlight > MAX_IN_FLIGHT) {
+        await new Promise<void>((resolve) => {
+          session.waiting = resolve;
+        });
+      }
+    },
+    digest() {
+      return new Promise<string>((resolve) => {
+        session.digest = resolve;
+        hashWorker.post({ type: 'digest', id, algorithm });
+      });
+    },
+  };
+  return hash;
+};

@@ -1,0 +1,62 @@
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  createWebHash,
+  type HashAlgorithm,
+  type HashFactory,
+  hashBytes,
+  updateAll,
+} from '../../src/index.js';
+import { createNodeHash, createWorkerHash } from '../../src/node/index.js';
+
+const FACTORIES: [string, HashFactory][] = [
+  ['web (spark-md5, @noble/hashes)', createWebHash],
+  ['node:crypto', createNodeHash],
+  ['node:crypto in workers', createWorkerHash],
+];
+const ALGORITHMS: HashAlgorithm[] = ['md5', 'sha256'];
+
+describe('hash factories agree with node:crypto on any chunking', () => {
+  for (const [name, factory] of FACTORIES) {
+    it(name, async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.uint8Array({ maxLength: 70_000 }), { maxLength: 8 }), async (chunks) => {
+          const whole = createHash('md5');
+          const wholeSha = createHash('sha256');
+          for (const chunk of chunks) {
+            whole.update(chunk);
+            wholeSha.update(chunk);
+          }
+          const hashes = ALGORITHMS.map((algorithm) => factory(algorithm));
+          for (const chunk of chunks) await updateAll(hashes, chunk);
+          expect(await hashes[0]!.digest()).toBe(whole.digest('hex'));
+          expect(await hashes[1]!.digest()).toBe(wholeSha.digest('hex'));
+        }),
+        { numRuns: 60 },
+      );
+    });
+  }
+
+  it('keeps concurrent worker sessions apart, and applies back-pressure on large inputs', async () => {
+    const big = new Uint8Array(40 * 1024 * 1024).map((_, index) => index & 0xff);
+    const a = createWorkerHash('sha256');
+    const b = createWorkerHash('sha256');
+    const chunk = 1024 * 1024;
+    for (let offset = 0; offset < big.length; offset += chunk) {
+      await a.update(big.subarray(offset, offset + chunk));
+      await b.update(big.subarray(0, 16));
+    }
+    expect(await a.digest()).toBe(createHash('sha256').update(big).digest('hex'));
+    const repeated = createHash('sha256');
+    for (let offset = 0; offset < big.length; offset += chunk) repeated.update(big.subarray(0, 16));
+    expect(await b.digest()).toBe(repeated.digest('hex'));
+  });
+
+  it('hashBytes hashes a whole buffer', async () => {
+    expect(await hashBytes(new TextEncoder().encode('abc'), 'md5')).toBe('900150983cd24fb0d6963f7d28e17f72');
+    expect(await hashBytes(new TextEncoder().encode('abc'), 'sha256', createNodeHash)).toBe(
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    );
+  });
+});
