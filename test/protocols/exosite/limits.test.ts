@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { isOtaError } from '../../../src/index.js';
+import * as exosite from '../../../src/protocols/exosite/index.js';
+
+const TEN_MB = 10 * 1024 * 1024;
+
+function refusedQuickly(run: () => unknown, expected: string): void {
+  const started = performance.now();
+  let error: unknown;
+  try {
+    run();
+  } catch (caught) {
+    error = caught;
+  }
+  const elapsed = performance.now() - started;
+  expect(isOtaError(error, 'MANIFEST_INVALID')).toBe(true);
+  expect((error as { issues: unknown }).issues).toEqual([{ path: '', expected }]);
+  expect(elapsed).toBeLessThan(250);
+}
+
+describe('LIMITS', () => {
+  it('documents the byte and record limits', () => {
+    expect(exosite.LIMITS).toMatchObject({
+      resourceBytes: 1_048_576,
+      formBytes: 3 * 1_048_576 + 4096,
+      requestTimeoutMs: 300_000,
+      formFields: 64,
+    });
+  });
+
+  it('refuses a 10 MB manifest, status, form body or batch before parsing it', () => {
+    // Valid-looking JSON, so only the size check can stop it early.
+    const json = `{"version":"1","name":"n","type":"JSON","payload":{"x":"${'a'.repeat(TEN_MB)}"}}`;
+    const bytes = new TextEncoder().encode(json);
+    const resource = `at most ${exosite.LIMITS.resourceBytes} bytes`;
+    refusedQuickly(() => exosite.decodeManifest(json), resource);
+    refusedQuickly(() => exosite.decodeManifest(bytes), resource);
+    refusedQuickly(() => exosite.decodeStatus(json), resource);
+    refusedQuickly(
+      () => exosite.decodeForm(`config_otau=${'a'.repeat(TEN_MB)}`),
+      `at most ${exosite.LIMITS.formBytes} bytes`,
+    );
+    refusedQuickly(() => exosite.decodeBatch(bytes), `at most ${exosite.LIMITS.batchBytes} bytes`);
+    refusedQuickly(() => exosite.acknowledgePublication(bytes), resource);
+    refusedQuickly(
+      () => exosite.decodeActivateResponse({ status: 200, body: bytes }),
+      `at most ${exosite.LIMITS.smallBodyBytes} bytes`,
+    );
+    expect(exosite.manifestVersionOf(json)).toBeNull();
+  });
+
+  it('accepts a value right at the resource limit', () => {
+    const head = '{"version":"1","name":"n","type":"JSON","payload":{"x":"';
+    const tail = '"}}';
+    const json = head + 'a'.repeat(exosite.LIMITS.resourceBytes - head.length - tail.length) + tail;
+    expect(new TextEncoder().encode(json).length).toBe(exosite.LIMITS.resourceBytes);
+    expect(exosite.decodeManifest(json).version).toBe('1');
+    // The same value form-encoded is far over 1 MiB, and still within the form limit.
+    const body = exosite.encodeForm({ config_otau: json });
+    expect(exosite.decodeForm(body).config_otau).toBe(json);
+    expect(
+      isOtaError(
+        safely(() => exosite.decodeManifest(`${json} `)),
+        'MANIFEST_INVALID',
+      ),
+    ).toBe(true);
+  });
+
+  it('caps record counts: payload items, batch entries, form fields', () => {
+    const items = Array.from({ length: exosite.LIMITS.payloadItems + 1 }, (_, index) => `f${index}`);
+    expect(
+      isOtaError(
+        safely(() => exosite.decodeManifest({ version: '1', name: 'n', type: 'URL_LIST', payload: items })),
+        'MANIFEST_INVALID',
+      ),
+    ).toBe(true);
+    const entries = Array.from({ length: exosite.LIMITS.batchEntries + 1 }, () => ({
+      timestamp: 1,
+      values: {},
+    }));
+    expect(
+      isOtaError(
+        safely(() => exosite.decodeBatch(entries)),
+        'MANIFEST_INVALID',
+      ),
+    ).toBe(true);
+  });
+});
+
+function safely(run: () => unknown): unknown {
+  try {
+    return run();
+  } catch (error) {
+    return error;
+  }
+}
