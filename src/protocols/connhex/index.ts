@@ -1,0 +1,165 @@
+/**
+ * Connhex Edge firmware OTA addon (PROTOCOLS.md §4): the `[ota]` section of `agent.toml` with
+ * Go durations, the `HEAD` check on the release endpoint and its `Content-Digest`, the
+ * `heartbeat.ota.service` NATS status with its nine words, the `.zip` + `update.sh` package
+ * rules, and the conversions to and from the canonical manifest and states. Browser-safe.
+ *
+ * @example
+ * ```ts
+ * import { connhex } from 'otakit'
+ *
+ * const config = connhex.parseAgentConfig(agentToml) // { autoDownload, autoInstall, checkIntervalMs, … }
+ * const head = await fetch(connhex.deviceReleaseUrl({ domain, initId }), {
+ *   method: 'HEAD',
+ *   headers: connhex.requestHeaders({ credentials: { key: thingKey } }),
+ * })
+ * const decision = connhex.decideUpdate(head, installedVersion, { config })
+ * if (decision.kind === 'available') {
+ *   const { value: manifest } = connhex.toCanonical({ url: head.url, ...decision.release })
+ *   const status = connhex.toWireStatus(
+ *     { state: 'available', previous: 'checking', version: manifest.version, at: new Date().toISOString() },
+ *     { currentVersion: installedVersion },
+ *   )
+ *   if (status) nc.publish(connhex.OTA_STATUS_SUBJECT, connhex.encodeStatusMessage(status))
+ * }
+ * ```
+ *
+ * @module
+ */
+import type * as z from 'zod';
+import {
+  AgentConfigSchema,
+  OtaSectionSchema,
+  ReleaseMetadataSchema,
+  ReleaseSchema,
+  StatusMessageSchema,
+} from './schemas.js';
+
+export {
+  type CheckDecision,
+  type CheckResponse,
+  type DecideOptions,
+  decideUpdate,
+  type UpToDateReason,
+} from './check.js';
+export { EXTENSION_KEY, fromCanonical, toCanonical } from './codec.js';
+export {
+  type ConfigOptions,
+  DEFAULT_OTA_CONFIG,
+  encodeOtaSection,
+  type OtaConfig,
+  type OtaConfigInput,
+  parseAgentConfig,
+  resolveOtaSection,
+  safeParseAgentConfig,
+} from './config.js';
+export {
+  type ContentDigest,
+  type ContentDigestForm,
+  decodeBase64,
+  encodeBase64,
+  formatContentDigest,
+  parseContentDigest,
+} from './digest.js';
+export {
+  formatGoDuration,
+  MAX_GO_DURATION,
+  MIN_GO_DURATION,
+  msToNanoseconds,
+  nanosecondsToMs,
+  parseGoDuration,
+  safeParseGoDuration,
+} from './duration.js';
+export {
+  type ConnhexCredentials,
+  type ContentRange,
+  getHeader,
+  type HeadersLike,
+  parseContentRange,
+  parseReleaseHeaders,
+  quoteVersion,
+  type ReleaseHeaderOptions,
+  type RequestHeaderOptions,
+  releaseHeaders,
+  requestHeaders,
+  type WriteHeaderOptions,
+} from './headers.js';
+export { LIMITS } from './limits.js';
+export { NEAR_EQUIVALENTS, statusMapping } from './mapping.js';
+export {
+  type CheckedPackage,
+  checkPackageEntries,
+  DEFAULT_INSTALL_DIR,
+  type PackageEntry,
+  RELEASE_PACKAGE,
+  type StorePaths,
+  storePaths,
+  updateScriptResult,
+} from './package.js';
+export {
+  AgentConfigSchema,
+  CompatOtaSectionSchema,
+  CompatStatusMessageSchema,
+  type ConnhexExtension,
+  ConnhexExtensionSchema,
+  OTA_STATUSES,
+  type OtaSection,
+  OtaSectionSchema,
+  type OtaStatus,
+  OtaStatusSchema,
+  type Release,
+  type ReleaseMetadata,
+  ReleaseMetadataSchema,
+  ReleaseSchema,
+  ReleaseVersionSchema,
+  type StatusMessage,
+  type StatusMessageInput,
+  StatusMessageSchema,
+} from './schemas.js';
+export {
+  type CanonicalStatusFields,
+  type CanonicalStatusInput,
+  decodeStatusMessage,
+  encodeStatusMessage,
+  type FromWireOptions,
+  fromWireStatus,
+  type StatusEnvelope,
+  type StatusOptions,
+  safeDecodeStatusMessage,
+  sanitizeErrorText,
+  statusEnvelope,
+  toUpdateStatus,
+  toWireStatus,
+  type WireStatusContext,
+} from './status.js';
+export {
+  HEARTBEAT_WILDCARD,
+  heartbeatSubject,
+  isOtaStatusSubject,
+  isValidSubject,
+  OTA_STATUS_SUBJECT,
+  parseHeartbeatSubject,
+  parseSubject,
+  type SubjectOptions,
+  subjectMatches,
+} from './subjects.js';
+export {
+  apiBase,
+  artifactUrl,
+  deviceReleaseUrl,
+  type EndpointOptions,
+  parseReleaseUrl,
+  type ReleaseUrl,
+} from './urls.js';
+
+/**
+ * Every Connhex schema with a JSON form, for `dist/schemas/connhex.<name>.json`
+ * (`z.toJSONSchema(schema, { io: 'input' })`).
+ */
+export const jsonSchemas: Record<string, z.ZodType> = {
+  statusMessage: StatusMessageSchema,
+  agentConfig: AgentConfigSchema,
+  otaSection: OtaSectionSchema,
+  releaseMetadata: ReleaseMetadataSchema,
+  release: ReleaseSchema,
+};

@@ -1,0 +1,217 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import * as connhex from '../../../src/protocols/connhex/index.js';
+import { manifestError, onlyTypedErrors } from './support.js';
+
+const SECRET = 'tk_5f9a2c1d-SECRET-0b7e';
+
+// A realistic agent.toml: the OTA table sits among tables that carry credentials.
+const AGENT_TOML = `
+[log]
+level = "info"
+
+[thing]
+id = "a1b2"
+key = "${SECRET}"
+
+# OTA service configuration.
+[ota]
+auto_download = true
+auto_install = true
+check_interval = '24h0m0s'
+`;
+
+describe('agent.toml [ota]: reading', () => {
+  it('reads the documented example among other tables', () => {
+    expect(connhex.parseAgentConfig(AGENT_TOML)).toEqual({
+      autoDownload: true,
+      autoInstall: true,
+      checkIntervalMs: 86_400_000,
+      checkInterval: '24h0m0s',
+    });
+  });
+
+  it('reads UTF-8 bytes, a byte-order mark, and an already parsed table', () => {
+    const bytes = new TextEncoder().encode(`\ufeff${AGENT_TOML}`);
+    expect(connhex.parseAgentConfig(bytes).checkInterval).toBe('24h0m0s');
+    expect(connhex.parseAgentConfig({ ota: { check_interval: '90m' } }).checkIntervalMs).toBe(5_400_000);
+  });
+
+  it('accepts the Go forms of check_interval and normalises them to what Go prints', () => {
+    const cases: [string, number, string][] = [
+      ['1h', 3_600_000, '1h0m0s'],
+      ['90m', 5_400_000, '1h30m0s'],
+      ['1.5h', 5_400_000, '1h30m0s'],
+      ['300ms', 300, '300ms'],
+      ['1h30m', 5_400_000, '1h30m0s'],
+      ['90s', 90_000, '1m30s'],
+    ];
+    for (const [text, ms, printed] of cases) {
+      const config = connhex.parseAgentConfig(`[ota]\ncheck_interval = "${text}"\n`);
+      expect([config.checkIntervalMs, config.checkInterval]).toEqual([ms, printed]);
+    }
+  });
+
+  it('rejects invalid, zero, negative and overflowing intervals at ota.check_interval', () => {
+    for (const text of ['1d', '24', '', '0', '0s', '-1h', '3000000h', '1 h']) {
+      const error = manifestError(() => connhex.parseAgentConfig(`[ota]\ncheck_interval = "${text}"\n`));
+      expect(error.issues[0]!.path).toBe('ota.check_interval');
+    }
+    const zero = manifestError(() => connhex.parseAgentConfig(`[ota]\ncheck_interval = "0s"\n`));
+    expect(zero.message).toMatch(/positive/);
+    const overflow = manifestError(() => connhex.parseAgentConfig(`[ota]\ncheck_interval = "3000000h"\n`));
+    expect(overflow.message).toMatch(/int64/);
+  });
+
+  it('rejects an integer interval (Go would read it as nanoseconds) and wrong types', () => {
+    expect(
+      manifestError(() => connhex.parseAgentConfig('[ota]\ncheck_interval = 3600\n')).issues[0]!.path,
+    ).toBe('ota.check_interval');
+    expect(
+      manifestError(() => connhex.parseAgentConfig('[ota]\nauto_install = "yes"\n')).issues[0]!.path,
+    ).toBe('ota.auto_install');
+    expect(manifestError(() => connhex.parseAgentConfig('ota = 5\n')).issues[0]!.path).toBe('ota');
+  });
+
+  it('hardened: an unknown [ota] key is an error; strictCompat ignores it like the Go agent', () => {
+    const toml = '[ota]\nauto_instal = true\n';
+    expect(manifestError(() => connhex.parseAgentConfig(toml)).message).toMatch(/auto_instal/);
+    expect(connhex.parseAgentConfig(toml, { strictCompat: true })).toEqual(connhex.DEFAULT_OTA_CONFIG);
+  });
+
+  it('turns a TOML syntax error into MANIFEST_INVALID with line and column, never a raw TomlError', () => {
+    const error = manifestError(() => connhex.parseAgentConfig('[ota]\nauto_install = tru\n'));
+    expect(error.name).toBe('ManifestError');
+    expect(error.issues[0]!.expected).toMatch(/^valid TOML \(line 2, column \d+: /);
+    expect(error.cause).toBeUndefined();
+    const safe = connhex.safeParseAgentConfig('[ota');
+    expect(safe.success).toBe(false);
+  });
+
+  it('never puts a credential from another table into an error', () => {
+    const broken = [
+      `[thing]\nkey = "${SECRET}"\n[ota\n`,
+      `[thing]\nkey = "${SECRET}" x\n`,
+      `[thing]\nkey = "${SECRET}\n`,
+      `${AGENT_TOML}\ncheck_interval = 'x'\n`,
+      AGENT_TOML.replace("'24h0m0s'", "'24d'"),
+    ];
+    for (const toml of broken) {
+      const error = manifestError(() => connhex.parseAgentConfig(toml));
+      expect(error.message).not.toContain(SECRET);
+      expect(JSON.stringify(error.issues)).not.toContain(SECRET);
+      expect(String(error.cause ?? '')).not.toContain(SECRET);
+    }
+  });
+
+  it(`rejects a file over ${connhex.LIMITS.maxConfigBytes} bytes before parsing (10 MB, fast)`, () => {
+    const huge = `[ota]\n# ${'x'.repeat(10 * 1024 * 1024)}\n`;
+    const started = performance.now();
+    const error = manifestError(() => connhex.parseAgentConfig(huge));
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(error.message).toMatch(/at most 131072 bytes/);
+    manifestError(() => connhex.parseAgentConfig(new Uint8Array(10 * 1024 * 1024)));
+  });
+
+  it('refuses deeply nested inline tables elsewhere in the file with a typed error', () => {
+    const deep = `x = ${'['.repeat(100)}${']'.repeat(100)}\n`;
+    expect(manifestError(() => connhex.parseAgentConfig(deep)).message).toMatch(/valid TOML/);
+  });
+});
+
+describe('agent.toml [ota]: writing', () => {
+  it('writes every key with effective values and Go-printed interval', () => {
+    const text = connhex.encodeOtaSection({ autoInstall: true, checkIntervalMs: 86_400_000 });
+    expect(text).toBe('[ota]\nauto_download = true\nauto_install = true\ncheck_interval = "24h0m0s"\n');
+    expect(connhex.encodeOtaSection({})).toBe(
+      '[ota]\nauto_download = false\nauto_install = false\ncheck_interval = "1h0m0s"\n',
+    );
+    expect(connhex.encodeOtaSection({ checkInterval: '90m' })).toContain('check_interval = "1h30m0s"');
+  });
+
+  it('refuses an interval the reader would refuse', () => {
+    expect(manifestError(() => connhex.encodeOtaSection({ checkIntervalMs: 0 })).issues[0]!.path).toBe(
+      'checkIntervalMs',
+    );
+    manifestError(() => connhex.encodeOtaSection({ checkIntervalMs: -5 }));
+    manifestError(() => connhex.encodeOtaSection({ checkIntervalMs: Number.POSITIVE_INFINITY }));
+    manifestError(() => connhex.encodeOtaSection({ checkIntervalMs: 1e20 }));
+    expect(manifestError(() => connhex.encodeOtaSection({ checkInterval: '1d' })).issues[0]!.path).toBe(
+      'checkInterval',
+    );
+  });
+});
+
+describe('agent.toml [ota]: properties', () => {
+  const config = fc.record({
+    autoDownload: fc.boolean(),
+    autoInstall: fc.boolean(),
+    nanoseconds: fc.bigInt({ min: 1n, max: connhex.MAX_GO_DURATION }),
+  });
+
+  it('encode → parse gives the same settings (1000 runs)', () => {
+    fc.assert(
+      fc.property(config, ({ autoDownload, autoInstall, nanoseconds }) => {
+        const interval = connhex.formatGoDuration(nanoseconds);
+        const text = connhex.encodeOtaSection({ autoDownload, autoInstall, checkInterval: interval });
+        const read = connhex.parseAgentConfig(text);
+        expect(read).toEqual({
+          autoDownload: autoDownload || autoInstall,
+          autoInstall,
+          checkIntervalMs: connhex.nanosecondsToMs(nanoseconds),
+          checkInterval: interval,
+        });
+        // Writing what was read is stable.
+        expect(connhex.encodeOtaSection(read)).toBe(text);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('arbitrary text or bytes give settings or a typed error, never a crash (1000 runs)', () => {
+    const tomlish = fc
+      .array(
+        fc.constantFrom(
+          '[ota]\n',
+          'auto_install = ',
+          'true',
+          '"1h"',
+          "'",
+          '\n',
+          '=',
+          '[',
+          ']',
+          '{',
+          '}',
+          'x',
+        ),
+        {
+          maxLength: 20,
+        },
+      )
+      .map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string(), tomlish, fc.uint8Array({ maxLength: 200 }), fc.jsonValue()),
+        (input) => {
+          onlyTypedErrors(() => connhex.parseAgentConfig(input));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('arbitrary [ota] tables give settings or a typed error (1000 runs)', () => {
+    const value = fc.oneof(fc.boolean(), fc.string(), fc.integer(), fc.constant(null), fc.jsonValue());
+    const section = fc.dictionary(
+      fc.constantFrom('auto_download', 'auto_install', 'check_interval', 'other'),
+      value,
+    );
+    fc.assert(
+      fc.property(section, fc.boolean(), (ota, strictCompat) => {
+        onlyTypedErrors(() => connhex.resolveOtaSection(ota, { strictCompat }));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
