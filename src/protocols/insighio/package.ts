@@ -1,0 +1,321 @@
+/**
+ * insigh.io OTA packages (microfreezer `--ota-package`): a tar, or microfreezer's pseudo-gzip
+ * (8 bytes `1f 8b 08 00 00 00 00 00`, a zlib stream, a big-endian CRC-32 of the zlib bytes),
+ * which is not a gzip file. Unpacked with web-standard `DecompressionStream`, and read with a
+ * hardened tar reader (PROTOCOLS.md §8.3.3): no absolute paths, no `..`, no links or devices, pax
+ * headers skipped but their `path` honoured, sizes capped. Writing the entries to disk is the
+ * installer's job (`otakit/node`); this module only decides what may be written.
+ *
+ * There is no strictCompat here: the reference's extraction (writing pax headers as files and
+ * links as empty files, following `../`) is unsafe, and nothing on the wire depends on it.
+ *
+ * @module
+ */
+import { InstallError } from '../../core/errors.js';
+import { LIMITS } from './limits.js';
+
+/** What a package's bytes are. */
+export type PackageFormat =
+  /** A plain tar (`.tar`, the microfreezer default). */
+  | 'tar'
+  /** microfreezer's `.tar.gz`: 8-byte pseudo header, zlib stream, CRC-32 trailer (vector I11). */
+  | 'insighio-zlib'
+  /** A real gzip (`tar czf`), which the reference firmware cannot apply (vector I12). */
+  | 'gzip'
+  | 'unknown';
+
+const PSEUDO_GZIP_HEADER = [0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00];
+
+/** Tells the package formats apart by their first bytes (never by the order's file type). */
+export function detectPackageFormat(bytes: Uint8Array): PackageFormat {
+  if (bytes.length >= 14 && PSEUDO_GZIP_HEADER.every((byte, index) => bytes[index] === byte)) {
+    // A zlib header (RFC 1950) right after the 8 bytes: deflate method, and the FCHECK rule. In a
+    // real gzip these two bytes are XFL (0, 2 or 4) and OS, which never satisfy both.
+    const cmf = bytes[8]!;
+    const flg = bytes[9]!;
+    if ((cmf & 0x0f) === 8 && ((cmf << 8) | flg) % 31 === 0) return 'insighio-zlib';
+  }
+  if (bytes.length >= 18 && bytes[0] === 0x1f && bytes[1] === 0x8b && bytes[2] === 0x08) return 'gzip';
+  if (bytes.length >= 512 && headerChecksumOk(bytes.subarray(0, 512))) return 'tar';
+  return 'unknown';
+}
+
+/** Options of {@link unpackPackage} and {@link readPackage}. */
+export interface PackageOptions {
+  /**
+   * Largest package, largest decompressed tar, and largest total size of its entries.
+   * @default LIMITS.maxPackageBytes (64 MiB)
+   */
+  maxBytes?: number;
+  /** @default LIMITS.maxTarEntries */
+  maxEntries?: number;
+}
+
+/**
+ * The tar inside a package: as is for a tar, inflated for microfreezer's format (after checking
+ * its CRC-32 trailer) and for a real gzip.
+ * @throws InstallError (`INSTALL`, i.e. the firmware's `can not apply`) for an unknown format,
+ * a CRC mismatch, a corrupt stream, or output beyond `maxBytes` (checked while inflating, so a
+ * decompression bomb stops early).
+ */
+export async function unpackPackage(bytes: Uint8Array, options: PackageOptions = {}): Promise<Uint8Array> {
+  const maxBytes = options.maxBytes ?? LIMITS.maxPackageBytes;
+  if (bytes.length > maxBytes) throw new InstallError(`Package larger than ${maxBytes} bytes`);
+  switch (detectPackageFormat(bytes)) {
+    case 'tar':
+      return bytes;
+    case 'insighio-zlib': {
+      const zlib = bytes.subarray(8, bytes.length - 4);
+      const view = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 4, 4);
+      if (view.getUint32(0, false) !== crc32(zlib)) {
+        throw new InstallError('Package CRC-32 trailer does not match its zlib stream');
+      }
+      return inflate(zlib, 'deflate', maxBytes);
+    }
+    case 'gzip':
+      return inflate(bytes, 'gzip', maxBytes);
+    default:
+      throw new InstallError('Package is neither a tar, a microfreezer .tar.gz nor a gzip');
+  }
+}
+
+/** One entry of a package that may be written, relative to the device root. */
+export interface TarEntry {
+  /** Normalised relative path (`apps/demo_console/x.py`): no leading `/` or `./`, no `..`. */
+  path: string;
+  type: 'file' | 'directory';
+  /** Bytes of a file (0 for a directory). */
+  size: number;
+  /** The file's bytes, a view into the tar. Empty for a directory. */
+  data: Uint8Array;
+  /** Permission bits from the header. */
+  mode: number;
+}
+
+/**
+ * Unpacks and reads a package.
+ * @throws InstallError for anything {@link unpackPackage} or {@link readTar} refuses.
+ *
+ * @example
+ * ```ts
+ * for (const entry of await insighIo.readPackage(bytes)) {
+ *   if (entry.type === 'directory') await mkdir(join(root, entry.path), { recursive: true })
+ *   else await writeFile(join(root, entry.path), entry.data)
+ * }
+ * ```
+ */
+export async function readPackage(bytes: Uint8Array, options: PackageOptions = {}): Promise<TarEntry[]> {
+  return readTar(await unpackPackage(bytes, options), options);
+}
+
+/**
+ * Reads a ustar/pax/GNU tar and returns the entries to write. Refuses (vectors I13, I15)
+ * absolute paths, `..` components, backslashes, symlinks, hard links, devices and FIFOs, bad
+ * header checksums and truncation; skips pax (`x`, `g`) and GNU long-name headers while honouring
+ * the `path` they set (I14); skips the archive's own root (`./`).
+ * @throws InstallError naming the entry and the reason.
+ */
+export function readTar(tar: Uint8Array, options: PackageOptions = {}): TarEntry[] {
+  const maxBytes = options.maxBytes ?? LIMITS.maxPackageBytes;
+  const maxEntries = options.maxEntries ?? LIMITS.maxTarEntries;
+  const entries: TarEntry[] = [];
+  let offset = 0;
+  let headers = 0;
+  let total = 0;
+  let pendingPath: string | undefined;
+  let pendingSize: number | undefined;
+  let ended = false;
+
+  while (offset + 512 <= tar.length) {
+    const header = tar.subarray(offset, offset + 512);
+    if (header.every((byte) => byte === 0)) {
+      ended = true;
+      break;
+    }
+    if (++headers > maxEntries) throw new InstallError(`Package has more than ${maxEntries} tar entries`);
+    if (!headerChecksumOk(header)) throw new InstallError(`Tar header at byte ${offset} has a bad checksum`);
+    const type = String.fromCharCode(header[156]!);
+    const name = text(header.subarray(0, 100), offset);
+    const isUstar = text(header.subarray(257, 262), offset) === 'ustar';
+    const prefix = isUstar ? text(header.subarray(345, 500), offset) : '';
+    const size = pendingSize ?? octal(header.subarray(124, 136), offset);
+    pendingSize = undefined;
+    const start = offset + 512;
+    const end = start + size;
+    if (end > tar.length) throw new InstallError(`Tar entry at byte ${offset} is truncated`);
+    const data = tar.subarray(start, end);
+    offset = start + Math.ceil(size / 512) * 512;
+
+    // Extension headers describe the next entry; they are never written out.
+    if (type === 'x') {
+      const pax = paxRecords(data, offset);
+      if (pax.path !== undefined) pendingPath = pax.path;
+      if (pax.size !== undefined) {
+        if (!/^\d{1,15}$/.test(pax.size)) throw new InstallError('Tar pax size is not a number');
+        pendingSize = Number(pax.size);
+      }
+      continue;
+    }
+    if (type === 'g' || type === 'K') continue;
+    if (type === 'L') {
+      pendingPath = text(data, offset);
+      continue;
+    }
+
+    const rawPath = pendingPath ?? (prefix === '' ? name : `${prefix}/${name}`);
+    pendingPath = undefined;
+    const shown = JSON.stringify(rawPath.slice(0, 120));
+    if (type === '1' || type === '2')
+      throw new InstallError(`Tar entry ${shown} is a link; links are refused`);
+    if (type === '3' || type === '4' || type === '6') {
+      throw new InstallError(`Tar entry ${shown} is a device or FIFO; refused`);
+    }
+    let kind: TarEntry['type'];
+    if (type === '5') kind = 'directory';
+    else if (type === '0' || type === '\0' || type === '7')
+      kind = rawPath.endsWith('/') ? 'directory' : 'file';
+    else throw new InstallError(`Tar entry ${shown} has unsupported type ${JSON.stringify(type)}`);
+
+    const path = safePath(rawPath, shown);
+    if (path === null) continue; // the archive root itself (`./`)
+    total += size;
+    if (total > maxBytes) throw new InstallError(`Package unpacks to more than ${maxBytes} bytes`);
+    entries.push({
+      path,
+      type: kind,
+      size: kind === 'file' ? size : 0,
+      data: kind === 'file' ? data : new Uint8Array(0),
+      mode: octal(header.subarray(100, 108), offset),
+    });
+  }
+  if (!ended && offset !== tar.length) throw new InstallError('Tar ends in the middle of a header');
+  if (pendingPath !== undefined || pendingSize !== undefined) {
+    throw new InstallError('Tar ends with an extension header and no entry');
+  }
+  return entries;
+}
+
+/** A relative path without `.`/empty components, or `null` for the root; throws if unsafe. */
+function safePath(raw: string, shown: string): string | null {
+  if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw)) {
+    throw new InstallError(`Tar entry ${shown} has an absolute path; refused`);
+  }
+  if (raw.includes('\\')) throw new InstallError(`Tar entry ${shown} contains a backslash; refused`);
+  const parts = raw.split('/').filter((part) => part !== '' && part !== '.');
+  if (parts.includes('..')) throw new InstallError(`Tar entry ${shown} climbs out with ".."; refused`);
+  return parts.length === 0 ? null : parts.join('/');
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A NUL-terminated UTF-8 field. */
+function text(field: Uint8Array, offset: number): string {
+  const end = field.indexOf(0);
+  try {
+    return utf8.decode(end === -1 ? field : field.subarray(0, end));
+  } catch (cause) {
+    throw new InstallError(`Tar header at byte ${offset} holds a name that is not UTF-8`, { cause });
+  }
+}
+
+/** An octal numeric field (NUL or space padded). Base-256 sizes (over 8 GiB) are refused. */
+function octal(field: Uint8Array, offset: number): number {
+  if ((field[0]! & 0x80) !== 0) throw new InstallError(`Tar header at byte ${offset} has a base-256 number`);
+  let digits = '';
+  for (const byte of field) {
+    if (byte === 0 || byte === 0x20) {
+      if (digits !== '') break;
+      continue;
+    }
+    if (byte < 0x30 || byte > 0x37) throw new InstallError(`Tar header at byte ${offset} has a bad number`);
+    digits += String.fromCharCode(byte);
+  }
+  return digits === '' ? 0 : Number.parseInt(digits, 8);
+}
+
+function headerChecksumOk(header: Uint8Array): boolean {
+  let sum = 0;
+  for (let index = 0; index < 512; index++) sum += index >= 148 && index < 156 ? 0x20 : header[index]!;
+  try {
+    return octal(header.subarray(148, 156), 0) === sum;
+  } catch {
+    return false;
+  }
+}
+
+/** pax extended header records: `<length> <key>=<value>\n`. */
+function paxRecords(data: Uint8Array, offset: number): Record<string, string> {
+  const records: Record<string, string> = {};
+  let position = 0;
+  while (position < data.length) {
+    let space = position;
+    while (space < data.length && space - position < 20 && data[space] !== 0x20) space++;
+    const digits = String.fromCharCode(...data.subarray(position, space));
+    const length = /^\d{1,19}$/.test(digits) ? Number(digits) : Number.NaN;
+    const end = position + length;
+    if (!(length > space - position + 1) || end > data.length || data[end - 1] !== 0x0a) {
+      throw new InstallError(`Tar pax header before byte ${offset} is malformed`);
+    }
+    const record = text(data.subarray(space + 1, end - 1), offset);
+    const equals = record.indexOf('=');
+    if (equals <= 0) throw new InstallError(`Tar pax header before byte ${offset} is malformed`);
+    records[record.slice(0, equals)] = record.slice(equals + 1);
+    position = end;
+  }
+  return records;
+}
+
+async function inflate(data: Uint8Array, format: 'deflate' | 'gzip', maxBytes: number): Promise<Uint8Array> {
+  const input = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(data);
+      controller.close();
+    },
+  });
+  const reader = input
+    .pipeThrough(new DecompressionStream(format) as ReadableWritablePair<Uint8Array, Uint8Array>)
+    .getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw new InstallError(`Package inflates to more than ${maxBytes} bytes`);
+      }
+      chunks.push(value);
+    }
+  } catch (error) {
+    if (error instanceof InstallError) throw error;
+    throw new InstallError(`Package ${format === 'gzip' ? 'gzip' : 'zlib'} stream is corrupt`, {
+      cause: error,
+    });
+  }
+  const out = new Uint8Array(total);
+  let position = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, position);
+    position += chunk.length;
+  }
+  return out;
+}
+
+let crcTable: Uint32Array | undefined;
+
+/** CRC-32 (IEEE 802.3, as zlib's `crc32`). */
+export function crc32(bytes: Uint8Array): number {
+  if (crcTable === undefined) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let crc = 0xffffffff;
+  for (const byte of bytes) crc = crcTable[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}

@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { InstallError, isOtaError } from '../../../src/core/errors.js';
+import * as insighIo from '../../../src/protocols/insighio/index.js';
+import { crc32 } from '../../../src/protocols/insighio/package.js';
+import { concat, fromBase64, MICROFREEZER_PACKAGE_B64, makeTar, microfreezer, text } from './fixtures.js';
+
+async function refusal(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('insigh.io packages', () => {
+  it('crc32 matches zlib.crc32', () => {
+    expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+    expect(crc32(new Uint8Array(0))).toBe(0);
+  });
+
+  it('detects the formats by their bytes', async () => {
+    const tar = makeTar([{ name: 'a.py', data: 'a' }]);
+    expect(insighIo.detectPackageFormat(tar)).toBe('tar');
+    expect(insighIo.detectPackageFormat(await microfreezer(tar))).toBe('insighio-zlib');
+    expect(insighIo.detectPackageFormat(new Uint8Array(600))).toBe('unknown');
+    expect(insighIo.detectPackageFormat(Uint8Array.of(0x1f, 0x8b))).toBe('unknown');
+    expect(isOtaError(await refusal(insighIo.readPackage(new Uint8Array(600))), 'INSTALL')).toBe(true);
+  });
+
+  it('reads a plain tar as is and round-trips our own microfreezer packages', async () => {
+    const tar = makeTar([
+      { name: 'apps/', type: '5' },
+      { name: 'apps/main.py', data: 'print(1)\n' },
+      { name: 'x.py', prefix: 'deep/dir', data: 'prefixed' },
+    ]);
+    const expected = [
+      ['apps', 'directory', ''],
+      ['apps/main.py', 'file', 'print(1)\n'],
+      ['deep/dir/x.py', 'file', 'prefixed'],
+    ];
+    const read = (entries: insighIo.TarEntry[]) =>
+      entries.map((entry) => [entry.path, entry.type, text(entry.data)]);
+    expect(read(await insighIo.readPackage(tar))).toEqual(expected);
+    expect(read(await insighIo.readPackage(await microfreezer(tar)))).toEqual(expected);
+  });
+
+  it('normalises ./ prefixes and skips the archive root, as `tar -C dir .` writes it', () => {
+    const tar = makeTar([
+      { name: './', type: '5' },
+      { name: './lib/', type: '5' },
+      { name: './lib/x.py', data: 'x' },
+      { name: 'old-style-dir/', type: '0' },
+    ]);
+    expect(insighIo.readTar(tar).map((entry) => [entry.path, entry.type])).toEqual([
+      ['lib', 'directory'],
+      ['lib/x.py', 'file'],
+      ['old-style-dir', 'directory'],
+    ]);
+  });
+
+  it('refuses device entries, unknown types, bad checksums, truncation and a dangling pax header', () => {
+    const cases: [Uint8Array, RegExp][] = [
+      [makeTar([{ name: 'dev', type: '3' }]), /device or FIFO/],
+      [makeTar([{ name: 'fifo', type: '6' }]), /device or FIFO/],
+      [makeTar([{ name: 'odd', type: 'S' }]), /unsupported type/],
+      [makeTar([{ name: 'a.py', data: 'a', badChecksum: true }]), /bad checksum/],
+      [makeTar([{ name: 'a.py', data: 'a'.repeat(1000) }]).subarray(0, 1024), /truncated/],
+      [makeTar([{ name: 'a.py', data: 'a' }]).subarray(0, 1100), /middle of a header/],
+      [
+        makeTar([{ name: '././@PaxHeader', type: 'x', data: '13 path=a.py\n' }]),
+        /extension header and no entry/,
+      ],
+      [
+        makeTar([{ name: '././@PaxHeader', type: 'x', data: '99 path=a\n' }, { name: 'a' }]),
+        /pax header .* malformed/,
+      ],
+      [
+        makeTar([{ name: '././@PaxHeader', type: 'x', data: '0x9 a=b\n' }, { name: 'a' }]),
+        /pax header .* malformed/,
+      ],
+    ];
+    for (const [tar, message] of cases) {
+      let error: unknown;
+      try {
+        insighIo.readTar(tar);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error, String(message)).toBeInstanceOf(InstallError);
+      expect((error as Error).message).toMatch(message);
+    }
+  });
+
+  it('honours a GNU long name (L) and skips a global pax header (g)', () => {
+    const long = `src/${'n'.repeat(150)}.py`;
+    const tar = makeTar([
+      { name: 'pax_global_header', type: 'g', data: '19 comment=hello!!\n' },
+      { name: '././@LongLink', type: 'L', data: `${long}\0` },
+      { name: long.slice(0, 99), data: 'long' },
+    ]);
+    expect(insighIo.readTar(tar).map((entry) => entry.path)).toEqual([long]);
+  });
+
+  it('caps entries and total size (a tar or decompression bomb stops early)', async () => {
+    const many = makeTar(Array.from({ length: 5 }, (_, index) => ({ name: `f${index}`, data: 'x' })));
+    expect(() => insighIo.readTar(many, { maxEntries: 4 })).toThrow(/more than 4 tar entries/);
+    expect(insighIo.readTar(many, { maxEntries: 5 })).toHaveLength(5);
+    const big = makeTar([{ name: 'big.bin', data: new Uint8Array(100_000) }]);
+    expect(() => insighIo.readTar(big, { maxBytes: 99_999 })).toThrow(/more than 99999 bytes/);
+    const bomb = await microfreezer(makeTar([{ name: 'zeros', data: new Uint8Array(20_000_000) }]));
+    expect(bomb.length).toBeLessThan(100_000);
+    const started = performance.now();
+    const error = await refusal(insighIo.readPackage(bomb, { maxBytes: 1_000_000 }));
+    expect(error.message).toMatch(/inflates to more than 1000000 bytes/);
+    expect(performance.now() - started).toBeLessThan(2000);
+    await expect(insighIo.unpackPackage(new Uint8Array(11), { maxBytes: 10 })).rejects.toThrow(
+      /larger than 10 bytes/,
+    );
+  });
+
+  it('refuses a zlib stream that is corrupt even when its CRC trailer was recomputed', async () => {
+    const bytes = fromBase64(MICROFREEZER_PACKAGE_B64);
+    const zlib = bytes.slice(8, bytes.length - 4);
+    zlib[zlib.length - 2]! ^= 0xff; // breaks the Adler-32 at the end of the zlib stream
+    const trailer = new Uint8Array(4);
+    new DataView(trailer.buffer).setUint32(0, crc32(zlib), false);
+    const tampered = concat([bytes.subarray(0, 8), zlib, trailer]);
+    const error = await refusal(insighIo.readPackage(tampered));
+    expect(error).toBeInstanceOf(InstallError);
+    expect(error.message).toBe('Package zlib stream is corrupt');
+  });
+});
