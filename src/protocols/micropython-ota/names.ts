@@ -1,0 +1,88 @@
+/**
+ * What a valid micropython_ota name is: the version tag, the project path, the file names and
+ * the host. The reference client concatenates all of them into URLs without escaping (PROTOCOLS.md
+ * §2.2), and one server layout is shared by every device of a project, so a name is only valid
+ * if it yields the same resource whether or not a client escapes it.
+ *
+ * @module
+ */
+import * as z from 'zod';
+import { LIMITS } from './limits.js';
+
+/**
+ * One path segment: printable characters except whitespace, `/` and `\` (path separators, which
+ * would move the file into another directory), and `?`, `#`, `%` (which an unescaping client
+ * would send as a query, a fragment or an escape). Control and format characters (`\p{C}`, e.g.
+ * a newline or U+202E RIGHT-TO-LEFT OVERRIDE) are refused too.
+ */
+const SEGMENT = String.raw`(?!\.\.?(?:/|$))[^\s\p{C}/\\?#%]+`;
+
+/**
+ * A version tag, as the `version` file on the server holds it (e.g. `v1.0.1`): 1–128 characters
+ * of the segment alphabet, and not `.` or `..`. The spec leaves the tag free-form and compares it
+ * as an opaque string; these rules only exclude what would break URL building or the file layout.
+ */
+export const VERSION_TAG_PATTERN: RegExp = new RegExp(`^${SEGMENT}$`, 'u');
+
+/** A project path: one or more segments separated by single `/` (`sample`, `fleet/sample`). */
+export const PROJECT_PATTERN: RegExp = new RegExp(`^${SEGMENT}(?:/${SEGMENT})*$`, 'u');
+
+/**
+ * A file name relative to the device root, possibly in sub-directories (`lib/util.py`). Absolute
+ * paths, empty segments and `..` are refused: the reference writes `tmp/<name>` then `<name>`, so
+ * `../boot.py` would escape the staging directory (PROTOCOLS.md §2.9).
+ */
+export const FILENAME_PATTERN: RegExp = PROJECT_PATTERN;
+
+/** `http(s)://authority[/base/path]`, without user info, query or fragment. */
+const HOST_PATTERN = /^https?:\/\/[^\s/?#@\\]+(?:\/[^\s/?#\\]+)*\/*$/i;
+
+const TAG_RULE = 'a version tag (1-128 printable characters without whitespace, / \\ ? # %; not . or ..)';
+
+export const VersionTagSchema = z
+  .string({ error: TAG_RULE })
+  .max(LIMITS.versionTagLength, { error: TAG_RULE })
+  .regex(VERSION_TAG_PATTERN, { error: TAG_RULE });
+
+export const ProjectSchema = z.string().max(LIMITS.projectLength).regex(PROJECT_PATTERN, {
+  error: 'a project path (segments of printable characters without whitespace, \\ ? # %; no . or ..)',
+});
+
+export const FilenameSchema = z.string().max(LIMITS.filenameLength).regex(FILENAME_PATTERN, {
+  error: 'a relative file name (no leading /, no empty, . or .. segments, no whitespace, \\ ? # %)',
+});
+
+export const HostSchema = z
+  .string()
+  .max(LIMITS.hostLength)
+  .regex(HOST_PATTERN, {
+    error: 'an http(s) URL without credentials, query or fragment (use Basic auth for credentials)',
+    abort: true,
+  })
+  .refine(canParseUrl, { error: 'a parseable http(s) URL' });
+
+function canParseUrl(value: string): boolean {
+  try {
+    new URL(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `value` is a valid version tag (see {@link VERSION_TAG_PATTERN}). */
+export function isVersionTag(value: unknown): value is string {
+  return VersionTagSchema.safeParse(value).success;
+}
+
+// Python's str.isspace() set: JavaScript's \s minus U+FEFF, plus U+001C–U+001F and U+0085.
+const PY_SPACE = String.raw`[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]`;
+const PY_STRIP = new RegExp(`^${PY_SPACE}+|${PY_SPACE}+$`, 'g');
+
+/**
+ * Python's `str.strip()`, which the reference applies to both version strings. It differs from
+ * `String.prototype.trim()` (that one also removes U+FEFF but keeps U+001C–U+001F and U+0085).
+ */
+export function pyStrip(text: string): string {
+  return text.replace(PY_STRIP, '');
+}
