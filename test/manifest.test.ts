@@ -195,3 +195,26 @@ describe('manifest parser properties (fast-check)', () => {
     );
   });
 });
+
+describe('absurd nesting', () => {
+  it('turns a stack overflow in validation into MANIFEST_INVALID', () => {
+    let deep: unknown = 1;
+    for (let level = 0; level < 100_000; level++) deep = [deep];
+    const result = safeParseManifest({
+      id: 'a',
+      version: '1',
+      artifacts: [{ url: 'u', target: 'file' }],
+      extensions: { x: deep },
+    });
+    expect(result.success).toBe(false);
+    if (!result.success) expect(result.error.issues[0]?.expected).toBe('a less deeply nested value');
+    expect(() =>
+      parseManifest({
+        id: 'a',
+        version: '1',
+        artifacts: [{ url: 'u', target: 'file' }],
+        extensions: { x: deep },
+      }),
+    ).toThrow(/less deeply nested/);
+  });
+});

@@ -65,9 +65,24 @@ export function toValidationIssues(error: z.core.$ZodError): ValidationIssue[] {
  * ```
  */
 export function parseWith<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
-  const result = schema.safeParse(input);
+  const result = guardedSafeParse(schema, input, what);
   if (result.success) return result.data;
   throw new ManifestError(what, toValidationIssues(result.error));
+}
+
+/**
+ * zod validates recursively: absurdly deep input (a 100 KB `[[[[…` inside a free-form JSON field)
+ * overflows the stack. That is bad input like any other, so it becomes a ManifestError.
+ */
+function guardedSafeParse<S extends z.ZodType>(schema: S, input: unknown, what: string) {
+  try {
+    return schema.safeParse(input);
+  } catch (cause) {
+    if (cause instanceof RangeError) {
+      throw new ManifestError(what, [{ path: '', expected: 'a less deeply nested value' }], { cause });
+    }
+    throw cause;
+  }
 }
 
 /** Like {@link parseWith} but returns a result instead of throwing. */
@@ -76,7 +91,13 @@ export function safeParseWith<S extends z.ZodType>(
   input: unknown,
   what: string,
 ): { success: true; data: z.output<S> } | { success: false; error: ManifestError } {
-  const result = schema.safeParse(input);
+  let result: ReturnType<typeof guardedSafeParse<S>>;
+  try {
+    result = guardedSafeParse(schema, input, what);
+  } catch (error) {
+    if (error instanceof ManifestError) return { success: false, error };
+    throw error;
+  }
   if (result.success) return { success: true, data: result.data };
   return { success: false, error: new ManifestError(what, toValidationIssues(result.error)) };
 }

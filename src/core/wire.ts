@@ -58,7 +58,8 @@ export function decodeJson(input: WireInput, options: DecodeOptions): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (cause) {
-    throw new ManifestError(options.what, [{ path: '', expected: 'valid JSON' }], { cause });
+    const expected = cause instanceof RangeError ? 'JSON nested less deeply' : 'valid JSON';
+    throw new ManifestError(options.what, [{ path: '', expected }], { cause });
   }
 }
 

@@ -14,8 +14,10 @@
  * @module
  */
 
+export * from './archive/index.js';
 export { createFileDownloadHook, type FileDownloadHookOptions, stagedPath } from './download-hook.js';
 export { FileSink, type FileSinkOptions } from './file-sink.js';
 export { FileStore, type FileStoreOptions } from './file-store.js';
 export { createNodeHash } from './hash.js';
+export * from './install/index.js';
 export { createWorkerHash } from './worker-hash.js';
