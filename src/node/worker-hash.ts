@@ -31,7 +31,9 @@ parentPort.on('message', (message) => {
 `;
 
 /** Bytes a session may have queued in its worker before `update` waits. */
-const MAX_IN_FLIGHT = 8 * 1024 * 1024;
+const MAX_IN_FLIGHT = 4 * 1024 * 1024;
+/** Bytes gathered before they are copied and sent to the worker. */
+const BATCH_BYTES = 1024 * 1024;
 
 interface Session {
   inFlight: number;
@@ -89,15 +91,31 @@ export const createWorkerHash: HashFactory = (algorithm) => {
   const hashWorker = worker;
   const id = nextId++;
   const session = hashWorker.open(id);
+  // Chunks are gathered into 1 MiB batches: one copy and one message per batch, not per chunk.
+  let batch: Uint8Array[] = [];
+  let batchBytes = 0;
+  const send = () => {
+    if (batchBytes === 0) return;
+    const buffer = new Uint8Array(batchBytes);
+    let offset = 0;
+    for (const part of batch) {
+      buffer.set(part, offset);
+      offset += part.length;
+    }
+    batch = [];
+    batchBytes = 0;
+    session.inFlight += buffer.length;
+    hashWorker.post(
+      { type: 'update', id, algorithm, buffer: buffer.buffer, offset: 0, length: buffer.length },
+      [buffer.buffer],
+    );
+  };
   const hash: IncrementalHash = {
     async update(chunk) {
-      // Always a copy, transferred: the same chunk goes to the other algorithm's worker too, and
-      // may be a view into a pooled buffer. A memcpy costs far less than the hash itself.
-      const buffer = chunk.slice().buffer;
-      session.inFlight += chunk.byteLength;
-      hashWorker.post({ type: 'update', id, algorithm, buffer, offset: 0, length: chunk.byteLength }, [
-        buffer,
-      ]);
+      batch.push(chunk);
+      batchBytes += chunk.byteLength;
+      if (batchBytes < BATCH_BYTES) return;
+      send();
       if (session.inFlight > MAX_IN_FLIGHT) {
         await new Promise<void>((resolve) => {
           session.waiting = resolve;
@@ -105,6 +123,7 @@ export const createWorkerHash: HashFactory = (algorithm) => {
       }
     },
     digest() {
+      send();
       return new Promise<string>((resolve) => {
         session.digest = resolve;
         hashWorker.post({ type: 'digest', id, algorithm });

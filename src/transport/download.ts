@@ -217,7 +217,9 @@ class Download {
           continue;
         }
         const error = this.#classify(thrown);
+        // Keep what arrived (a later attempt or a restart resumes from it); drop what is corrupt.
         if (isOtaError(error, 'INTEGRITY')) await sink.discard().catch(() => {});
+        else await sink.flush().catch(() => {});
         if (!error.retryable || attempt >= this.#retry.attempts || signal?.aborted) throw error;
         const hinted = error instanceof RetryableHttpError ? error.retryAfterMs : undefined;
         if (hinted !== undefined && hinted > (this.#options.maxRetryAfterMs ?? 300_000)) throw error;
