@@ -1,11 +1,14 @@
 /**
- * `npm run bench`: runs every benchmark and writes `bench/results/<name>.json`. Figures are
- * ratios against a baseline measured in the same run, so they compare across machines.
+ * `npm run bench` (after a build): runs every benchmark and writes `bench/results/<name>.json`.
+ * Figures are ratios against a baseline measured in the same run, so they compare across
+ * machines. `BENCH_MS` sets the machine benchmark's duration, `BENCH_TRANSFER_BYTES` the artifact
+ * size (default 1 GiB).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { benchMachine } from './machine.js';
+import { benchTransfer } from './transfer.js';
 
 const resultsDirectory = join(import.meta.dirname, 'results');
 await mkdir(resultsDirectory, { recursive: true });
@@ -17,11 +20,21 @@ const environment = {
   cores: cpus().length,
 };
 
+async function record(name: string, results: unknown): Promise<void> {
+  await writeFile(
+    join(resultsDirectory, `${name}.json`),
+    `${JSON.stringify({ environment, results }, null, 2)}\n`,
+  );
+  console.log(`written to bench/results/${name}.json`);
+}
+
 console.log('update machine: persisted transitions per second');
 const machine = await benchMachine(Number(process.env.BENCH_MS ?? 2_000));
 console.table(machine);
-await writeFile(
-  join(resultsDirectory, 'machine.json'),
-  `${JSON.stringify({ environment, results: machine }, null, 2)}\n`,
-);
-console.log(`written to ${join('bench/results', 'machine.json')}`);
+await record('machine', machine);
+
+console.log('\ntransfer: download + MD5 + SHA-256 + atomic install, against curl');
+const transfer = await benchTransfer(Number(process.env.BENCH_TRANSFER_BYTES ?? 1024 ** 3));
+const { rounds: _rounds, ...summary } = transfer;
+console.table(Object.entries(summary).map(([figure, value]) => ({ figure, value })));
+await record('transfer', transfer);

@@ -39,11 +39,27 @@ function timeCurl(url: string, output: string): { seconds: number; maxRssBytes: 
   return { seconds, maxRssBytes: kb * 1024 };
 }
 
-function runNode(script: string, args: string[]): { seconds: number; maxRssBytes: number } {
-  const out = execFileSync(process.execPath, [...tsx, join(here, 'support', script), ...args], {
+interface Run {
+  seconds: number;
+  maxRssBytes: number;
+}
+
+function runNode(script: string, args: string[]): Run {
+  const loader = script.endsWith('.mjs') ? [] : tsx; // the otakit client runs plain node on dist/
+  const out = execFileSync(process.execPath, [...loader, join(here, 'support', script), ...args], {
     encoding: 'utf8',
   });
-  return JSON.parse(out.trim().split('\n').at(-1)!) as { seconds: number; maxRssBytes: number };
+  return JSON.parse(out.trim().split('\n').at(-1)!) as Run;
+}
+
+/** The same work as otakit with shell tools: curl piped through md5sum and sha256sum in parallel. */
+function timeShellPipeline(url: string, output: string): Run {
+  const started = performance.now();
+  const script =
+    'set -o pipefail; curl -s "$0" | tee >(md5sum > "$1.md5") >(sha256sum > "$1.sha256") > "$1"; wait';
+  const result = spawnSync('bash', ['-c', script, url, output], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`shell pipeline failed: ${result.stderr}`);
+  return { seconds: (performance.now() - started) / 1000, maxRssBytes: 0 };
 }
 
 async function hashRate(make: () => IncrementalHash, megabytes: number): Promise<number> {
@@ -68,24 +84,29 @@ export async function benchTransfer(artifactBytes = 1024 ** 3, rounds = 2) {
     );
     const url = `http://127.0.0.1:${port}/artifact.bin`;
     const curl = hasCurl();
-    const baseline = [];
-    const otakit = [];
+    const baseline: Run[] = [];
+    const pipeline: Run[] = [];
+    const otakit: Run[] = [];
+    const otakitWorkers: Run[] = [];
     for (let round = 0; round < rounds; round++) {
       const output = join(directory, `baseline-${round}.bin`);
       baseline.push(curl ? timeCurl(url, output) : runNode('fetch-client.ts', [url, output]));
       await rm(output);
-      const target = join(directory, `installed-${round}.bin`);
-      otakit.push(
-        runNode('otakit-client.ts', [
-          url,
-          join(directory, `staged-${round}.part`),
-          target,
-          String(artifactBytes),
-        ]),
-      );
-      if ((await stat(target)).size !== artifactBytes)
-        throw new Error('installed artifact has the wrong size');
-      await rm(target);
+      if (curl) {
+        pipeline.push(timeShellPipeline(url, output));
+        await rm(output);
+      }
+      for (const [runs, hashing] of [
+        [otakit, 'inline'],
+        [otakitWorkers, 'worker'],
+      ] as const) {
+        const target = join(directory, `installed-${round}.bin`);
+        const staged = join(directory, `staged-${round}.part`);
+        runs.push(runNode('otakit-client.mjs', [url, staged, target, String(artifactBytes), hashing]));
+        if ((await stat(target)).size !== artifactBytes)
+          throw new Error('installed artifact has the wrong size');
+        await rm(target);
+      }
     }
     const best = (runs: { seconds: number }[]) => Math.min(...runs.map((run) => run.seconds));
     const mb = artifactBytes / 1e6;
@@ -113,6 +134,13 @@ export async function benchTransfer(artifactBytes = 1024 ** 3, rounds = 2) {
       otakitMBps: Number((mb / best(otakit)).toFixed(1)),
       throughputRatio: Number((best(baseline) / best(otakit)).toFixed(3)),
       otakitPeakRssMB: Number((Math.max(...otakit.map((run) => run.maxRssBytes)) / 1e6).toFixed(1)),
+      otakitWorkerHashMBps: Number((mb / best(otakitWorkers)).toFixed(1)),
+      workerHashThroughputRatio: Number((best(baseline) / best(otakitWorkers)).toFixed(3)),
+      otakitWorkerHashPeakRssMB: Number(
+        (Math.max(...otakitWorkers.map((run) => run.maxRssBytes)) / 1e6).toFixed(1),
+      ),
+      shellPipelineMBps: pipeline.length > 0 ? Number((mb / best(pipeline)).toFixed(1)) : null,
+      ratioToShellPipeline: pipeline.length > 0 ? Number((best(pipeline) / best(otakit)).toFixed(3)) : null,
       baselinePeakRssMB: Number((Math.max(...baseline.map((run) => run.maxRssBytes)) / 1e6).toFixed(1)),
       nodeCryptoMd5MBps: Number(nodeMd5.toFixed(0)),
       otakitNodeMd5MBps: Number(otakitNodeMd5.toFixed(0)),
@@ -120,7 +148,8 @@ export async function benchTransfer(artifactBytes = 1024 ** 3, rounds = 2) {
       browserPathMd5MBps: Number(browserMd5.toFixed(0)),
       browserPathSha256MBps: Number(browserSha256.toFixed(0)),
       nodeCryptoSha256MBps: Number(nodeSha256.toFixed(0)),
-      rounds: { baseline, otakit },
+      md5SingleCoreBoundMBps: Number(nodeMd5.toFixed(0)),
+      rounds: { baseline, pipeline, otakit, otakitWorkers },
     };
   } finally {
     server.kill();

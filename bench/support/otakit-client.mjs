@@ -1,18 +1,19 @@
-// The measured client: downloadArtifact into a FileSink with MD5 + SHA-256 (node:crypto), then
-// an atomic install (rename over the target, fsync the directory). Prints JSON: seconds, peak RSS.
+// The measured client, run with plain node on the built package (dist/), as a user would:
+// downloadArtifact into a FileSink with MD5 + SHA-256, then an atomic install (rename over the
+// target, fsync the directory). Prints JSON: seconds, peak RSS, digests.
 import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { downloadArtifact } from '../../src/index.js';
-import { createNodeHash, createWorkerHash, FileSink } from '../../src/node/index.js';
+import { downloadArtifact } from '../../dist/index.js';
+import { createNodeHash, createWorkerHash, FileSink } from '../../dist/node/index.js';
 
-const [url, staged, target, size] = process.argv.slice(2) as [string, string, string, string];
+const [url, staged, target, size, hashing] = process.argv.slice(2);
 const started = performance.now();
 const result = await downloadArtifact({
   url,
   sink: new FileSink(staged),
   expected: { size: Number(size) },
   hashes: ['md5', 'sha256'],
-  hashFactory: process.env.OTAKIT_HASH === 'inline' ? createNodeHash : createWorkerHash,
+  hashFactory: hashing === 'worker' ? createWorkerHash : createNodeHash,
   resume: false,
 });
 await rename(staged, target);
@@ -28,3 +29,4 @@ console.log(
     sha256: result.sha256,
   }),
 );
+process.exit(0);
