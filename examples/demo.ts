@@ -1,72 +1,104 @@
 /**
- * `npm run demo`: a small fleet updated end to end on embedded defaults, nothing to configure.
+ * `npm run demo`: a small mixed fleet updated end to end on embedded defaults, nothing to configure.
  *
- * - an HTTP server on loopback publishes a manifest and a 4 MiB artifact;
- * - four devices, each with its own directory and a persistent FileStore, run the update machine:
- *   pi-01 updates cleanly; pi-02 loses power right after it persisted `downloading` and resumes on
- *   "reboot"; pi-03 fails its health check and rolls back; pi-04 is served a tampered artifact and
- *   refuses it at verify;
- * - the fleet back end follows every device with a tracker fed by the devices' reports.
+ * - The back end has one release (2.0.0, a 4 MiB artifact with MD5 and SHA-256) and sends it to
+ *   each device in that device's own platform format: a ThingsBoard attribute update, a Degu
+ *   shadow delta, an Exosite `config_otau` manifest. Each device decodes it with the platform
+ *   codec, turns it into the canonical manifest (printing what the format could not carry), and
+ *   runs the persistent update machine with the real transfer engine (streaming download over
+ *   loopback HTTP, MD5 + SHA-256 while streaming, atomic install with a backup).
+ * - pi-01 (ThingsBoard) updates cleanly; pi-02 (Degu) loses power half way through the download
+ *   and resumes with HTTP Range after the "reboot"; pi-03 (Exosite, which carries no digest) fails
+ *   its health check and rolls back; pi-04 (Degu) is served a tampered artifact and refuses it.
+ * - The back end follows every device with a tracker fed by the devices' reports, and prints each
+ *   outcome in the device's platform vocabulary.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   createUpdateMachine,
+  degu,
+  exosite,
   type Manifest,
   type TrackerUpdateMachine,
+  thingsBoard,
   type UpdateOutcome,
+  type UpdateStatus,
 } from '../src/index.js';
-import { FileStore } from '../src/node/index.js';
-import { createCrashingStore } from '../src/testing/index.js';
-import { fileDeviceHooks, provision, readVersion } from './support/file-device.js';
+import { createFileDownloadHook, createFileInstaller, FileStore } from '../src/node/index.js';
+import { createCrashingStore, createFaultServer } from '../src/testing/index.js';
 
-const ARTIFACT = new Uint8Array(4 * 1024 * 1024).map((_, index) => (index * 7919) % 251);
-const TAMPERED = ARTIFACT.slice();
+type Platform = 'thingsboard' | 'degu' | 'exosite';
+
+const V1 = new TextEncoder().encode('app 1.0.0\n');
+const V2 = new Uint8Array(4 * 1024 * 1024).map((_, index) => (index * 7919) % 251);
+const TAMPERED = V2.slice();
 TAMPERED[1234] = TAMPERED[1234]! ^ 0x01;
 const digest = (algorithm: string, bytes: Uint8Array) => createHash(algorithm).update(bytes).digest('hex');
 
-function manifestAt(base: string, artifactPath: string): Manifest {
-  return {
-    id: 'release-2.0.0',
-    version: '2.0.0',
-    artifacts: [
-      {
-        url: `${base}${artifactPath}`,
-        size: ARTIFACT.length,
-        md5: digest('md5', ARTIFACT),
-        sha256: digest('sha256', ARTIFACT),
-        target: 'firmware',
-        name: 'app.bin',
-      },
-    ],
-  };
-}
-
-const server = createServer((request, response) => {
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const routes: Record<string, () => void> = {
-    '/manifest.json': () => response.end(JSON.stringify(manifestAt(base, '/artifacts/app-2.0.0.bin'))),
-    '/tampered/manifest.json': () =>
-      response.end(JSON.stringify(manifestAt(base, '/tampered/app-2.0.0.bin'))),
-    '/artifacts/app-2.0.0.bin': () => response.end(ARTIFACT),
-    '/tampered/app-2.0.0.bin': () => response.end(TAMPERED),
-  };
-  const route = routes[request.url ?? ''];
-  if (route) return route();
-  response.statusCode = 404;
-  response.end();
-});
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const server = await createFaultServer();
+server.route('/artifacts/app-2.0.0.bin', { body: V2 });
+server.route('/tampered/app-2.0.0.bin', { body: TAMPERED });
+// pi-02 downloads over a slow link, so the power cut lands mid-body.
+server.route('/slow/app-2.0.0.bin', { body: V2, bytesPerSecond: 8 * 1024 * 1024, chunkSize: 64 * 1024 });
 const workspace = await mkdtemp(join(tmpdir(), 'otakit-demo-'));
+
+const release = (path = '/artifacts/app-2.0.0.bin'): Manifest => ({
+  id: 'release-2.0.0',
+  version: '2.0.0',
+  artifacts: [
+    {
+      url: `${server.url}${path}`,
+      size: V2.length,
+      md5: digest('md5', V2),
+      sha256: digest('sha256', V2),
+      target: 'firmware',
+      name: 'app.bin',
+    },
+  ],
+});
 
 const COLORS: Record<string, string> = { 'pi-01': '36', 'pi-02': '35', 'pi-03': '33', 'pi-04': '34' };
 const say = (device: string, text: string) =>
   console.log(`\x1b[${COLORS[device] ?? '0'}m[${device}]\x1b[0m ${text}`);
+
+/** The back end: encodes the release in the device's format; the device decodes it. Both ends shown. */
+function deliver(
+  device: string,
+  platform: Platform,
+  manifest: Manifest,
+): { manifest: Manifest; unverified: boolean } {
+  let wire: string;
+  let received: { value: Manifest | null; lost: { field: string; reason: string }[] };
+  if (platform === 'thingsboard') {
+    wire = JSON.stringify(thingsBoard.fromCanonical(manifest).value);
+    received = thingsBoard.toCanonical(thingsBoard.decodeAttributes(wire));
+  } else if (platform === 'degu') {
+    const order = degu.fromCanonical(manifest).value;
+    wire = JSON.stringify({ state: order.state.desired, version: 7, timestamp: 1_764_000_000 });
+    received = degu.deltaToCanonical(degu.decodeMessage('update/delta', wire));
+  } else {
+    wire = exosite.encodeManifest(exosite.fromCanonical(manifest).value);
+    received = exosite.toCanonical(exosite.decodeManifest(wire));
+  }
+  say(device, `order via ${platform}: ${wire.length > 110 ? `${wire.slice(0, 107)}...` : wire}`);
+  for (const loss of received.lost)
+    say(device, `  the ${platform} format cannot carry ${loss.field}: ${loss.reason}`);
+  if (received.value === null) throw new Error(`${device}: the order carried nothing to install`);
+  return { manifest: received.value, unverified: received.lost.some((loss) => /digest/.test(loss.reason)) };
+}
+
+/** How the device would say its final state on its own platform. */
+function wireStatus(platform: Platform, status: UpdateStatus): string {
+  if (platform === 'thingsboard') return JSON.stringify(thingsBoard.statusToTelemetry(status));
+  if (platform === 'exosite')
+    return JSON.stringify(exosite.statusFromCanonical(status) ?? 'no otau_in status');
+  const reported =
+    status.state === 'committed' ? 'reported *_ver now matches desired' : 'reported *_ver unchanged';
+  return `Degu has no status words: ${reported}`;
+}
 
 // The fleet back end: one tracker per device, fed by what the devices report.
 const trackers = new Map<string, TrackerUpdateMachine>();
@@ -80,25 +112,36 @@ function trackerFor(device: string): TrackerUpdateMachine {
   return tracker;
 }
 
-function deviceMachine(
-  device: string,
-  options: { unhealthy?: boolean; manifestPath?: string; crashAfterWrites?: number },
-) {
+interface DeviceOptions {
+  platform: Platform;
+  unhealthy?: boolean;
+  unverified?: boolean;
+  crashable?: boolean;
+}
+
+function deviceMachine(device: string, options: DeviceOptions) {
   const root = join(workspace, device);
   const durable = new FileStore(join(root, 'state'));
-  const store = options.crashAfterWrites ? createCrashingStore(durable, options.crashAfterWrites) : durable;
+  const store = options.crashable ? createCrashingStore(durable) : durable;
+  const installer = createFileInstaller({ target: join(root, 'app.bin') });
   const machine = createUpdateMachine({
     id: device,
     store,
-    hooks: fileDeviceHooks({
-      root,
-      manifestUrl: `${base}${options.manifestPath ?? '/manifest.json'}`,
-      unhealthy: options.unhealthy ?? false,
-      report: async (status) => {
+    allowUnverified: options.unverified ?? false,
+    hooks: {
+      download: createFileDownloadHook({ directory: join(root, 'staging') }),
+      install: async ({ staged }) => void (await installer.install(staged[0]!.location)),
+      healthCheck: async () => !options.unhealthy,
+      commit: async () => installer.commit(),
+      rollback: async () => installer.rollback(),
+      report: async ({ status }) => {
         const result = await trackerFor(device).ingest(status);
         if (!result.accepted) throw result.error;
+        if (['committed', 'rolled_back', 'download_failed', 'verify_failed'].includes(status.state)) {
+          say(device, `status on the wire: ${wireStatus(options.platform, status)}`);
+        }
       },
-    }),
+    },
   });
   machine.on('transition', ({ from, to, resumed, error }) =>
     say(
@@ -106,64 +149,93 @@ function deviceMachine(
       `${resumed ? `resumed in ${to}` : `${from} -> ${to}`}${error ? `  (${error.code}: ${error.message})` : ''}`,
     ),
   );
-  machine.on('progress', ({ bytes, total, bytesPerSecond }) => {
-    if (bytes === total)
+  machine.on('progress', ({ bytes, bytesPerSecond }) => {
+    if (bytes === V2.length)
       say(device, `downloaded ${bytes} bytes at ${(bytesPerSecond / 1e6).toFixed(1)} MB/s`);
   });
   return { machine, store };
 }
 
-async function update(
-  device: string,
-  options: Parameters<typeof deviceMachine>[1] = {},
-): Promise<UpdateOutcome> {
-  const { machine } = deviceMachine(device, options);
+async function update(device: string, options: DeviceOptions, path?: string): Promise<UpdateOutcome> {
+  const { manifest, unverified } = deliver(device, options.platform, release(path));
+  if (unverified) say(device, '  no digest to check: this device was set up with allowUnverified');
+  const { machine } = deviceMachine(device, { ...options, unverified });
   await machine.resume(); // what every agent does at start-up
-  return machine.runOnce();
+  return machine.apply(manifest);
 }
 
-async function crashThenResume(device: string): Promise<UpdateOutcome> {
-  // Writes: checking, available, downloading. The power goes right after the third.
-  const { machine, store } = deviceMachine(device, { crashAfterWrites: 3 });
-  void machine.runOnce();
-  while (!(store as ReturnType<typeof createCrashingStore>).crashed)
-    await new Promise((r) => setTimeout(r, 1));
-  say(device, '*** power cut right after persisting "downloading" ***');
+async function powerCutThenResume(device: string, options: DeviceOptions): Promise<UpdateOutcome> {
+  const { manifest } = deliver(device, options.platform, release('/slow/app-2.0.0.bin'));
+  const { machine, store } = deviceMachine(device, { ...options, crashable: true });
+  const power = new AbortController();
+  // Degu orders carry no size, so the device does not know the total: the demo does.
+  machine.on('progress', ({ bytes }) => {
+    if (bytes >= V2.length / 2 && !power.signal.aborted) {
+      say(device, `*** power cut at ${bytes} of ${V2.length} bytes ***`);
+      (store as ReturnType<typeof createCrashingStore>).crash(); // nothing more reaches the disk...
+      power.abort(); // ...and the process stops
+    }
+  });
+  void machine.apply(manifest, { signal: power.signal }).catch(() => {});
+  for (let waited = 0; !power.signal.aborted; waited += 5) {
+    if (waited > 30_000) throw new Error(`${device}: the download never reached half way`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
   machine.removeAllListeners();
+  const sentBefore = server.stats('/slow/app-2.0.0.bin').bytesSent;
   say(device, '*** reboot: a new process, a new machine over the same state directory ***');
-  const { machine: rebooted } = deviceMachine(device, {});
-  return rebooted.resume();
+  server.update('/slow/app-2.0.0.bin', { bytesPerSecond: 0 });
+  const { machine: rebooted } = deviceMachine(device, options);
+  const outcome = await rebooted.resume();
+  const sentAfter = server.stats('/slow/app-2.0.0.bin').bytesSent - sentBefore;
+  say(
+    device,
+    `after the reboot the server sent ${sentAfter} more bytes (Range resume: ${server.stats('/slow/app-2.0.0.bin').ranges.at(-1)})`,
+  );
+  return outcome;
+}
+
+async function installedVersion(device: string): Promise<string> {
+  const bytes = await readFile(join(workspace, device, 'app.bin'));
+  if (digest('sha256', bytes) === digest('sha256', V2)) return '2.0.0';
+  return digest('sha256', bytes) === digest('sha256', V1) ? '1.0.0' : 'unknown';
 }
 
 try {
   // The fleet runs 1.0.0 today.
   for (const device of ['pi-01', 'pi-02', 'pi-03', 'pi-04']) {
-    await provision(join(workspace, device), '1.0.0', new TextEncoder().encode('app 1.0.0'));
+    await mkdir(join(workspace, device), { recursive: true });
+    await writeFile(join(workspace, device, 'app.bin'), V1);
   }
+  const plan: [string, Platform, string, string][] = [
+    ['pi-01', 'thingsboard', 'committed', '2.0.0'],
+    ['pi-02', 'degu', 'committed', '2.0.0'],
+    ['pi-03', 'exosite', 'rolled_back', '1.0.0'],
+    ['pi-04', 'degu', 'download_failed', '1.0.0'],
+  ];
   const outcomes = await Promise.all([
-    update('pi-01'),
-    crashThenResume('pi-02'),
-    update('pi-03', { unhealthy: true }),
-    update('pi-04', { manifestPath: '/tampered/manifest.json' }),
+    update('pi-01', { platform: 'thingsboard' }),
+    powerCutThenResume('pi-02', { platform: 'degu' }),
+    update('pi-03', { platform: 'exosite', unhealthy: true }),
+    update('pi-04', { platform: 'degu' }, '/tampered/app-2.0.0.bin'),
   ]);
 
   console.log('\nFleet, as the back end sees it:');
-  const expected = ['committed', 'committed', 'rolled_back', 'verify_failed'];
-  const expectedVersions = ['2.0.0', '2.0.0', '1.0.0', '1.0.0'];
   const rows = await Promise.all(
-    ['pi-01', 'pi-02', 'pi-03', 'pi-04'].map(async (device, index) => {
+    plan.map(async ([device, platform, expected, expectedVersion], index) => {
       const snapshot = trackerFor(device).snapshot();
-      const version = await readVersion(join(workspace, device));
+      const version = await installedVersion(device);
       return {
         device,
+        platform,
         outcome: snapshot.lastOutcome?.state ?? '(none)',
         error: snapshot.lastOutcome?.error?.code ?? '',
-        'version on disk': version,
+        'running version': version,
         transitions: snapshot.history.length,
         'as expected':
-          outcomes[index]?.state === expected[index] &&
-          snapshot.lastOutcome?.state === expected[index] &&
-          version === expectedVersions[index],
+          outcomes[index]?.state === expected &&
+          snapshot.lastOutcome?.state === expected &&
+          version === expectedVersion,
       };
     }),
   );
@@ -173,6 +245,6 @@ try {
     process.exitCode = 1;
   }
 } finally {
-  server.close();
+  await server.close();
   await rm(workspace, { recursive: true, force: true });
 }

@@ -11,15 +11,21 @@ export interface CrashingStore extends StateStore {
   /** Writes that completed (and are durable in the inner store). */
   readonly writes: number;
   readonly crashed: boolean;
+  /** Loses power now: from here on, nothing is read or written, and no call returns. */
+  crash(): void;
 }
 
 const never = () => new Promise<never>(() => {});
 
 /**
  * @param inner - the durable store that survives the crash.
- * @param crashAfterWrites - how many `put`s succeed before everything hangs.
+ * @param crashAfterWrites - how many `put`s succeed before everything hangs (`Infinity`: only
+ *   when `crash()` is called).
  */
-export function createCrashingStore(inner: StateStore, crashAfterWrites: number): CrashingStore {
+export function createCrashingStore(
+  inner: StateStore,
+  crashAfterWrites = Number.POSITIVE_INFINITY,
+): CrashingStore {
   let writes = 0;
   let crashed = false;
   return {
@@ -28,6 +34,9 @@ export function createCrashingStore(inner: StateStore, crashAfterWrites: number)
     },
     get crashed() {
       return crashed;
+    },
+    crash() {
+      crashed = true;
     },
     get: (key) => (crashed ? never() : inner.get(key)),
     async put(key: string, value: JsonValue) {
