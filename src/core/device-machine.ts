@@ -357,13 +357,20 @@ export class DeviceUpdateMachine extends MachineBase {
     const manifest = this.#manifest();
     const resumed = this.record.checkpoint !== null || this.record.history.at(-1)?.resumed === true;
     const staged = await this.#phases.run('download', signal, async (context) => {
+      const report = this.#progressReporter(manifest.id);
+      // An attempt abandoned at its deadline may still be running: it must not overwrite the
+      // checkpoint or the progress of the attempt that replaced it.
       const result = await this.#hooks.download({
         ...context,
         manifest,
         resume: resumed || context.attempt > 1,
         checkpoint: this.record.checkpoint,
-        saveCheckpoint: (data) => this.#saveCheckpoint(data),
-        onProgress: this.#progressReporter(manifest.id),
+        saveCheckpoint: async (data) => {
+          if (!context.signal.aborted) await this.#saveCheckpoint(data);
+        },
+        onProgress: (progress) => {
+          if (!context.signal.aborted) report(progress);
+        },
       });
       return parseWith(
         StagedArtifactSchema.array().length(manifest.artifacts.length),

@@ -60,6 +60,7 @@ export abstract class MachineBase extends EventEmitter<UpdateMachineEvents> {
   protected readonly logger: Logger;
   readonly #historyLimit: number;
   #record: MachineRecord | undefined;
+  #writes: Promise<void> = Promise.resolve();
   #loading: Promise<MachineRecord> | undefined;
 
   constructor(options: MachineCommonOptions) {
@@ -144,14 +145,24 @@ export abstract class MachineBase extends EventEmitter<UpdateMachineEvents> {
     };
   }
 
-  /** Writes `next` durably, then makes it the current record. On failure nothing changes. */
-  protected async persist(next: MachineRecord): Promise<void> {
-    try {
-      await this.store.put(machineStoreKey(this.id), next as unknown as JsonValue);
-    } catch (cause) {
-      throw new StoreError(`Persisting the state of machine "${this.id}" failed`, { cause, retryable: true });
-    }
-    this.#record = next;
+  /**
+   * Writes `next` durably, then makes it the current record. On failure nothing changes. Writes
+   * are queued, one at a time, so two writers (a checkpoint and a transition) never interleave.
+   */
+  protected persist(next: MachineRecord): Promise<void> {
+    const write = this.#writes.then(async () => {
+      try {
+        await this.store.put(machineStoreKey(this.id), next as unknown as JsonValue);
+      } catch (cause) {
+        throw new StoreError(`Persisting the state of machine "${this.id}" failed`, {
+          cause,
+          retryable: true,
+        });
+      }
+      this.#record = next;
+    });
+    this.#writes = write.catch(() => {});
+    return write;
   }
 
   /**

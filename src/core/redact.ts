@@ -35,6 +35,9 @@ export const SECRET_HEADERS: readonly string[] = [
 
 const MASK = '***';
 
+/** URL path segments that are credentials: ThingsBoard's device token (`/api/v1/<token>/…`). */
+const SECRET_PATH = /(\/api\/v1\/)[^/?#]+(?=\/)/g;
+
 /**
  * `https://user:pw@host/p?dk=abc&x=1` → `https://user:***@host/p?dk=***&x=1`. Works on relative
  * paths and malformed URLs too (by pattern), so nothing slips through a parse failure.
@@ -51,15 +54,29 @@ export function redactUrl(
       return `${scheme}${user}:${MASK}@`;
     },
   );
-  return withoutUserInfo.replace(/([?&;])([^=&#;]+)=([^&#;]*)/g, (match, separator: string, name: string) => {
-    let decoded = name;
-    try {
-      decoded = decodeURIComponent(name);
-    } catch {
-      // keep the raw name
-    }
-    return secrets.has(decoded.toLowerCase()) ? `${separator}${name}=${MASK}` : match;
-  });
+  return withoutUserInfo
+    .replace(/([?&;])([^=&#;]+)=([^&#;]*)/g, (match, separator: string, name: string) => {
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name);
+      } catch {
+        // keep the raw name
+      }
+      return secrets.has(decoded.toLowerCase()) ? `${separator}${name}=${MASK}` : match;
+    })
+    .replace(SECRET_PATH, `$1${MASK}`);
+}
+
+/**
+ * Masks credentials anywhere in free text (an error message from another library, a status
+ * message): user info and secret query parameters of every URL in it, and token path segments.
+ */
+export function redactText(text: string): string {
+  const withoutUserInfo = text.replace(
+    /\b([a-z][a-z0-9+.-]*:\/\/)([^/?#@\s]*)@/gi,
+    (_match, scheme: string, info: string) => `${scheme}${info.split(':')[0] ?? ''}:${MASK}@`,
+  );
+  return redactUrl(withoutUserInfo);
 }
 
 /** A copy of `headers` with secret values masked. */

@@ -124,11 +124,14 @@ export class TrackerUpdateMachine extends MachineBase {
   }
 
   /** Forgets the tracked update (e.g. the device was re-flashed by hand) and returns to idle. */
-  async reset(): Promise<UpdateSnapshot> {
-    await this.load();
-    if (this.state !== 'idle') {
-      await this.enter('idle', { update: null, progress: null, steps: 0 });
-    }
-    return this.snapshot();
+  reset(): Promise<UpdateSnapshot> {
+    // Through the same queue as ingest(), so a reset never races a status being applied.
+    const next = this.#queue.then(async () => {
+      await this.load();
+      if (this.state !== 'idle') await this.enter('idle', { update: null, progress: null, steps: 0 });
+      return this.snapshot();
+    });
+    this.#queue = next.catch(() => {});
+    return next;
   }
 }

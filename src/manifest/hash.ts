@@ -20,6 +20,8 @@ export interface IncrementalHash {
   update(chunk: Uint8Array): void | Promise<void>;
   /** Lowercase hex. The hash must not be used after. */
   digest(): string | Promise<string>;
+  /** Releases the hash without a digest (an abandoned download). Optional. */
+  dispose?(): void;
 }
 
 /** Feeds `chunk` to every hash, in parallel where they are asynchronous. */

@@ -99,7 +99,10 @@ export function createFileDownloadHook(options: FileDownloadHookOptions): Update
     fsync: _fsync,
     ...shared
   } = options;
-  return async (context: DownloadContext): Promise<StagedArtifactInput[]> => {
+  return (context: DownloadContext) =>
+    oneAtATime(options.directory, context.manifest.id, () => download(context));
+
+  async function download(context: DownloadContext): Promise<StagedArtifactInput[]> {
     const { manifest } = context;
     const checkpoint = readCheckpoint(context.checkpoint, manifest.artifacts.length);
     const sinks = manifest.artifacts.map(
@@ -139,7 +142,7 @@ export function createFileDownloadHook(options: FileDownloadHookOptions): Update
         },
         hashes: ['md5', 'sha256'],
         hashFactory: options.hashFactory ?? createNodeHash,
-        resume: true,
+        resume: context.resume,
         ...(auth === undefined ? {} : { auth }),
         ...(validators ? { validators } : {}),
         onValidators: async (next) => {
@@ -158,5 +161,24 @@ export function createFileDownloadHook(options: FileDownloadHookOptions): Update
       });
     }
     return staged;
-  };
+  }
+}
+
+/**
+ * Downloads of the same update into the same directory run one after another: an attempt the
+ * machine abandoned at its deadline may still be flushing into the staged file when the retry
+ * starts, and two writers on one file would corrupt it.
+ */
+const running = new Map<string, Promise<unknown>>();
+
+async function oneAtATime<T>(directory: string, updateId: string, work: () => Promise<T>): Promise<T> {
+  const key = `${directory}\u0000${updateId}`;
+  const previous = running.get(key) ?? Promise.resolve();
+  const next = previous.catch(() => {}).then(work);
+  running.set(key, next);
+  try {
+    return await next;
+  } finally {
+    if (running.get(key) === next) running.delete(key);
+  }
 }

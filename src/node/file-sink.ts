@@ -81,9 +81,12 @@ export class FileSink implements DownloadSink {
   }
 
   async flush(): Promise<void> {
-    await this.#drain();
-    if (this.#handle !== undefined && this.#fsync) await this.#handle.sync();
-    await this.#close();
+    try {
+      await this.#drain();
+      if (this.#handle !== undefined && this.#fsync) await this.#handle.sync();
+    } finally {
+      await this.#close();
+    }
   }
 
   async discard(): Promise<void> {
@@ -95,8 +98,12 @@ export class FileSink implements DownloadSink {
 
   /** Writes whatever is gathered and waits until every write is done. */
   async #drain(): Promise<void> {
-    await this.#inFlight;
-    this.#inFlight = undefined;
+    try {
+      await this.#inFlight;
+    } finally {
+      // A failed write is reported once, not on every later call.
+      this.#inFlight = undefined;
+    }
     if (this.#batchLength > 0) await this.#writeBatch();
   }
 
@@ -117,7 +124,7 @@ export class FileSink implements DownloadSink {
 
   async #close(): Promise<void> {
     try {
-      await this.#drain();
+      if (this.#handle !== undefined || this.#batchLength > 0) await this.#drain();
     } finally {
       const handle = this.#handle;
       this.#handle = undefined;

@@ -11,6 +11,7 @@ import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/prom
 import { join } from 'node:path';
 import { StoreError } from '../core/errors.js';
 import type { JsonValue, StateStore } from '../core/store.js';
+import { fsyncDirectory } from './install/durable-fs.js';
 
 export interface FileStoreOptions {
   /**
@@ -26,15 +27,6 @@ const TEMP_FILE = /\.json\.[0-9a-f]{12}\.tmp$/;
 /** Keys may contain `/` and other characters that are not safe in file names. */
 function fileNameFor(key: string): string {
   return `${encodeURIComponent(key).replaceAll('.', '%2E')}.json`;
-}
-
-async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /**
@@ -98,7 +90,7 @@ export class FileStore implements StateStore {
         await handle.close();
       }
       await rename(temporary, target);
-      if (this.#fsync) await fsyncPath(this.directory);
+      if (this.#fsync) await fsyncDirectory(this.directory);
     } catch (cause) {
       await rm(temporary, { force: true }).catch(() => {});
       throw new StoreError(`Writing key "${key}" to ${this.directory} failed`, { cause, retryable: true });
@@ -108,7 +100,7 @@ export class FileStore implements StateStore {
   async delete(key: string): Promise<void> {
     try {
       await unlink(join(this.directory, fileNameFor(key)));
-      if (this.#fsync) await fsyncPath(this.directory);
+      if (this.#fsync) await fsyncDirectory(this.directory);
     } catch (cause) {
       if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw new StoreError(`Deleting key "${key}" from ${this.directory} failed`, { cause, retryable: true });

@@ -22,6 +22,8 @@ parentPort.on('message', (message) => {
     }
     hash.update(new Uint8Array(message.buffer, message.offset, message.length));
     parentPort.postMessage({ type: 'ack', id: message.id, length: message.length });
+  } else if (message.type === 'drop') {
+    sessions.delete(message.id);
   } else if (message.type === 'digest') {
     const hash = sessions.get(message.id) ?? createHash(message.algorithm);
     sessions.delete(message.id);
@@ -39,15 +41,31 @@ interface Session {
   inFlight: number;
   waiting: (() => void) | undefined;
   digest: ((hex: string) => void) | undefined;
+  /** Set when the worker died: every pending and later call rejects with it. */
+  failure: Error | undefined;
+  fail: ((error: Error) => void) | undefined;
 }
 
 class HashWorker {
   readonly #worker: Worker;
   readonly #sessions = new Map<number, Session>();
 
-  constructor() {
+  constructor(onDeath: () => void) {
     this.#worker = new Worker(WORKER_SOURCE, { eval: true });
     this.#worker.unref(); // an idle hash worker must never keep the process alive
+    // A worker that dies (an algorithm the runtime lacks, out of memory) fails its sessions
+    // instead of leaving them waiting, and is replaced on next use.
+    const die = (error: Error) => {
+      onDeath();
+      for (const session of this.#sessions.values()) {
+        session.failure = error;
+        session.fail?.(error);
+        session.waiting?.();
+      }
+      this.#sessions.clear();
+    };
+    this.#worker.on('error', (error) => die(error));
+    this.#worker.on('exit', (code) => die(new Error(`hash worker exited with code ${code}`)));
     this.#worker.on('message', (message: { type: string; id: number; length?: number; hex?: string }) => {
       const session = this.#sessions.get(message.id);
       if (session === undefined) return;
@@ -67,7 +85,13 @@ class HashWorker {
   }
 
   open(id: number): Session {
-    const session: Session = { inFlight: 0, waiting: undefined, digest: undefined };
+    const session: Session = {
+      inFlight: 0,
+      waiting: undefined,
+      digest: undefined,
+      failure: undefined,
+      fail: undefined,
+    };
     this.#sessions.set(id, session);
     this.#worker.ref(); // pending digests keep the process alive until they arrive
     return session;
@@ -75,6 +99,12 @@ class HashWorker {
 
   post(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): void {
     this.#worker.postMessage(message, transfer);
+  }
+
+  close(id: number): void {
+    if (!this.#sessions.delete(id)) return;
+    this.post({ type: 'drop', id });
+    if (this.#sessions.size === 0) this.#worker.unref();
   }
 }
 
@@ -85,7 +115,10 @@ let nextId = 1;
 export const createWorkerHash: HashFactory = (algorithm) => {
   let worker = workers.get(algorithm);
   if (worker === undefined) {
-    worker = new HashWorker();
+    const created = new HashWorker(() => {
+      if (workers.get(algorithm) === created) workers.delete(algorithm);
+    });
+    worker = created;
     workers.set(algorithm, worker);
   }
   const hashWorker = worker;
@@ -112,6 +145,7 @@ export const createWorkerHash: HashFactory = (algorithm) => {
   };
   const hash: IncrementalHash = {
     async update(chunk) {
+      if (session.failure) throw session.failure;
       batch.push(chunk);
       batchBytes += chunk.byteLength;
       if (batchBytes < BATCH_BYTES) return;
@@ -120,14 +154,22 @@ export const createWorkerHash: HashFactory = (algorithm) => {
         await new Promise<void>((resolve) => {
           session.waiting = resolve;
         });
+        if (session.failure) throw session.failure;
       }
     },
     digest() {
+      if (session.failure) return Promise.reject(session.failure);
       send();
-      return new Promise<string>((resolve) => {
+      return new Promise<string>((resolve, reject) => {
         session.digest = resolve;
+        session.fail = reject;
         hashWorker.post({ type: 'digest', id, algorithm });
       });
+    },
+    dispose() {
+      batch = [];
+      batchBytes = 0;
+      hashWorker.close(id);
     },
   };
   return hash;

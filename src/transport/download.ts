@@ -14,12 +14,12 @@ import {
   AbortError,
   IntegrityError,
   isOtaError,
-  type OtaError,
+  OtaError,
   TimeoutError,
   TransportError,
 } from '../core/errors.js';
 import { type Logger, noopLogger } from '../core/logger.js';
-import { redactUrl } from '../core/redact.js';
+import { redactText, redactUrl, SECRET_HEADERS } from '../core/redact.js';
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from '../core/retry.js';
 import {
   createWebHash,
@@ -162,6 +162,8 @@ class Download {
   readonly #retry: RetryPolicy;
   readonly #limit: number;
   readonly #safeUrl: string;
+  /** Configured secret values, masked wherever a foreign error message might repeat them. */
+  readonly #secrets: string[];
   #validators: ResumeValidators;
   #offset = 0;
   #hashing: Hashing;
@@ -176,6 +178,14 @@ class Download {
     const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     this.#limit = Math.min(maxBytes, options.expected?.size ?? Number.POSITIVE_INFINITY);
     this.#safeUrl = redactUrl(options.url);
+    if (/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(options.url)) {
+      // fetch refuses such URLs and repeats them, password included, in its error.
+      throw new OtaError(
+        'CONFIG',
+        `${this.#safeUrl}: credentials in the URL; pass them as auth: { type: 'basic' }`,
+      );
+    }
+    this.#secrets = secretValues(options);
     this.#validators = { ...options.validators };
     const expected = options.expected ?? {};
     const named = (['md5', 'sha256'] as const).filter((algorithm) => expected[algorithm] !== undefined);
@@ -207,6 +217,11 @@ class Download {
       try {
         await this.#attempt();
         await sink.flush();
+        // A resumable sink must hold exactly what was hashed; anything else (another writer on
+        // the same file) would pass verification with the wrong bytes on disk.
+        if (sink.readBack !== undefined && (await sink.length()) !== this.#offset) {
+          throw new RestartFromZero();
+        }
         return { ...(await this.#finish()), resumedFrom, attempts: attempt };
       } catch (thrown) {
         if (thrown instanceof RestartFromZero && restarts < MAX_RESTARTS) {
@@ -220,7 +235,10 @@ class Download {
         // Keep what arrived (a later attempt or a restart resumes from it); drop what is corrupt.
         if (isOtaError(error, 'INTEGRITY')) await sink.discard().catch(() => {});
         else await sink.flush().catch(() => {});
-        if (!error.retryable || attempt >= this.#retry.attempts || signal?.aborted) throw error;
+        if (!error.retryable || attempt >= this.#retry.attempts || signal?.aborted) {
+          this.#disposeHashes();
+          throw error;
+        }
         const hinted = error instanceof RetryableHttpError ? error.retryAfterMs : undefined;
         if (hinted !== undefined && hinted > (this.#options.maxRetryAfterMs ?? 300_000)) throw error;
         const delay = Math.max(backoffDelay(this.#retry, attempt, this.#options.random), hinted ?? 0);
@@ -261,7 +279,12 @@ class Download {
     this.#offset = held;
   }
 
+  #disposeHashes(): void {
+    for (const hash of this.#hashing.hashes.values()) hash.dispose?.();
+  }
+
   async #restart(): Promise<void> {
+    this.#disposeHashes();
     await this.#options.sink.reset();
     this.#offset = 0;
     this.#hashing = this.#freshHashing(this.#hashing.algorithms);
@@ -284,14 +307,48 @@ class Download {
     }
   }
 
+  /** One request with a deadline for the response headers. */
+  async #fetchOnce(
+    url: string,
+    headers: Record<string, string>,
+    redirect: RequestRedirect,
+  ): Promise<Response> {
+    const { signal, headersTimeoutMs = 30_000 } = this.#options;
+    const clock = this.#clock;
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = clock.setTimeout(
+      () => controller.abort(new TimeoutError(`${redactUrl(url)}: response headers`, headersTimeoutMs)),
+      headersTimeoutMs,
+    );
+    try {
+      return await ky(url, {
+        headers,
+        signal: controller.signal,
+        redirect,
+        retry: 0,
+        timeout: false,
+        throwHttpErrors: false,
+        ...(this.#options.fetch ? { fetch: this.#options.fetch } : {}),
+      });
+    } catch (thrown) {
+      if (controller.signal.aborted) throw controller.signal.reason ?? thrown;
+      throw thrown;
+    } finally {
+      clock.clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
   /** Issues the request, following redirects by hand so a downgrade or a credential leak is impossible. */
   async #request(): Promise<Response> {
-    const { signal, clock, headersTimeoutMs = 30_000 } = { ...this.#options, clock: this.#clock };
     let url = this.#options.url;
     let auth = authHeaders(this.#options.auth);
+    let extra = { ...this.#options.headers };
     const maxRedirects = this.#options.maxRedirects ?? 5;
     for (let redirects = 0; ; redirects++) {
-      const headers: Record<string, string> = { ...this.#options.headers, ...auth };
+      const headers: Record<string, string> = { ...extra, ...auth };
       if (this.#offset > 0) {
         headers.range = `bytes=${this.#offset}-`;
         const validator =
@@ -300,34 +357,10 @@ class Download {
             : this.#validators.lastModified;
         if (validator) headers['if-range'] = validator;
       }
-      const controller = new AbortController();
-      const onAbort = () => controller.abort(signal?.reason);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const timer = clock.setTimeout(
-        () => controller.abort(new TimeoutError(`${redactUrl(url)}: response headers`, headersTimeoutMs)),
-        headersTimeoutMs,
-      );
-      let response: Response;
-      try {
-        response = await ky(url, {
-          headers,
-          signal: controller.signal,
-          redirect: 'manual',
-          retry: 0,
-          timeout: false,
-          throwHttpErrors: false,
-          ...(this.#options.fetch ? { fetch: this.#options.fetch } : {}),
-        });
-      } catch (thrown) {
-        if (controller.signal.aborted) throw controller.signal.reason ?? thrown;
-        throw thrown;
-      } finally {
-        clock.clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-      }
+      const response = await this.#fetchOnce(url, headers, 'manual');
       if (response.type === 'opaqueredirect') {
         // Browsers hide redirects; they also block https→http (mixed content) themselves.
-        return ky(url, { headers, signal: signal ?? null, retry: 0, timeout: false, throwHttpErrors: false });
+        return this.#fetchOnce(url, headers, 'follow');
       }
       if (response.status < 300 || response.status >= 400 || response.status === 304) return response;
       const location = response.headers.get('location');
@@ -351,8 +384,11 @@ class Download {
           retryable: false,
         });
       }
-      // Credentials never follow a redirect to another origin.
-      if (next.origin !== current.origin) auth = {};
+      // Credentials never follow a redirect to another origin, wherever they were configured.
+      if (next.origin !== current.origin) {
+        auth = {};
+        extra = withoutSecretHeaders(extra);
+      }
       url = next.href;
     }
   }
@@ -546,10 +582,42 @@ class Download {
     // Programming errors are bugs, not network weather: never retry them as transport failures.
     if (thrown instanceof ReferenceError || thrown instanceof SyntaxError || thrown instanceof RangeError)
       throw thrown;
-    const reason = thrown instanceof Error ? thrown.message : String(thrown);
-    // fetch and stream failures (reset, refused, truncated body) are worth another attempt.
-    return new TransportError(`${this.#safeUrl}: ${redactUrl(reason)}`, { cause: thrown, retryable: true });
+    const reason = this.#redact(thrown instanceof Error ? thrown.message : String(thrown));
+    // The sink failing (disk full, I/O error) is not the network: another attempt will not help.
+    if ((thrown as { syscall?: unknown }).syscall !== undefined) {
+      return new OtaError('DOWNLOAD', `${this.#safeUrl}: writing the download failed: ${reason}`);
+    }
+    // fetch and stream failures (reset, refused, truncated body) are worth another attempt. The
+    // cause is not kept: fetch errors can repeat header values and URLs verbatim.
+    return new TransportError(`${this.#safeUrl}: ${reason}`, { retryable: true });
   }
+
+  /** Masks URL credentials anywhere in `text`, and every configured secret value. */
+  #redact(text: string): string {
+    let out = redactText(text);
+    for (const secret of this.#secrets) if (secret.length >= 4) out = out.split(secret).join('***');
+    return out;
+  }
+}
+
+/** The values of every credential configured, so foreign error text can be scrubbed of them. */
+function secretValues(options: DownloadOptions): string[] {
+  const values: string[] = [];
+  const { auth } = options;
+  if (auth?.type === 'basic') values.push(auth.password);
+  if (auth?.type === 'bearer') values.push(auth.token);
+  if (auth?.type === 'header') values.push(auth.value);
+  const secretNames = new Set(SECRET_HEADERS);
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    if (secretNames.has(name.toLowerCase())) values.push(value);
+  }
+  return values;
+}
+
+/** Drops every header whose value is a credential (before following a redirect elsewhere). */
+function withoutSecretHeaders(headers: Record<string, string>): Record<string, string> {
+  const secretNames = new Set(SECRET_HEADERS);
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !secretNames.has(name.toLowerCase())));
 }
 
 /** A 416 proved the sink already holds the whole artifact. */

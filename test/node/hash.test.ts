@@ -53,6 +53,15 @@ describe('hash factories agree with node:crypto on any chunking', () => {
     expect(await b.digest()).toBe(repeated.digest('hex'));
   });
 
+  it('fails the sessions of a worker that dies, instead of hanging, and starts a new worker after', async () => {
+    const broken = createWorkerHash('sha3-999' as HashAlgorithm);
+    await broken.update(new Uint8Array(16));
+    await expect(broken.digest()).rejects.toThrow();
+    const healthy = createWorkerHash('md5');
+    await healthy.update(new TextEncoder().encode('abc'));
+    expect(await healthy.digest()).toBe('900150983cd24fb0d6963f7d28e17f72');
+  });
+
   it('hashBytes hashes a whole buffer', async () => {
     expect(await hashBytes(new TextEncoder().encode('abc'), 'md5')).toBe('900150983cd24fb0d6963f7d28e17f72');
     expect(await hashBytes(new TextEncoder().encode('abc'), 'sha256', createNodeHash)).toBe(

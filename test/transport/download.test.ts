@@ -349,3 +349,51 @@ describe('downloadArtifact against a real loopback server', () => {
     await expect(pending).rejects.toMatchObject({ code: 'ABORTED', message: 'user canceled' });
   });
 });
+
+describe('secrets never reach an error', () => {
+  it('refuses credentials in the URL without repeating them', async () => {
+    await expect(
+      downloadArtifact(options({ url: `http://device:s3cret-pw@127.0.0.1:1${path}` })),
+    ).rejects.toSatisfy(
+      (error: unknown) =>
+        isOtaError(error, 'CONFIG') &&
+        !String(error).includes('s3cret-pw') &&
+        String(error).includes('device:***@'),
+    );
+  });
+
+  it('scrubs configured secrets from foreign error text (an invalid header value)', async () => {
+    const error = await downloadArtifact(
+      options({ auth: { type: 'bearer', token: 'TOK\nEN-SECRET' }, retry: { attempts: 1 } }),
+    ).catch((caught: unknown) => caught);
+    expect(isOtaError(error)).toBe(true);
+    expect(`${String(error)} ${JSON.stringify(error)}`).not.toContain('EN-SECRET');
+  });
+
+  it('masks a ThingsBoard device token in the URL path', async () => {
+    const error = await downloadArtifact(
+      options({ url: `${server.url}/api/v1/TBTOKEN123/firmware?title=a&version=1` }),
+    ).catch((caught: unknown) => caught);
+    expect(String(error)).toContain('/api/v1/***/firmware');
+    expect(String(error)).not.toContain('TBTOKEN123');
+  });
+
+  it('drops secret headers on a redirect to another origin', async () => {
+    server.route(path, { body: BODY });
+    server.route(`${path}.x`, {
+      body: BODY,
+      redirect: { location: `${server.url.replace('127.0.0.1', 'localhost')}${path}` },
+    });
+    const before = server.stats(path).headers.length;
+    await downloadArtifact(
+      options({
+        url: `${server.url}${path}.x`,
+        headers: { 'X-Exosite-CIK': 'cik-secret', authorization: 'Thing key-1', 'x-trace': 'keep' },
+      }),
+    );
+    const forwarded = server.stats(path).headers[before]!;
+    expect(forwarded['x-exosite-cik']).toBeUndefined();
+    expect(forwarded.authorization).toBeUndefined();
+    expect(forwarded['x-trace']).toBe('keep');
+  });
+});
