@@ -18,6 +18,7 @@ export * from './core/abort.js';
 export * from './core/clock.js';
 export * from './core/create-machine.js';
 export * from './core/device-machine.js';
+export * from './core/encoding.js';
 export * from './core/errors.js';
 export * from './core/events.js';
 export * from './core/hooks.js';

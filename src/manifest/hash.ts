@@ -8,6 +8,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2';
 import SparkMD5 from 'spark-md5';
+import { toHex } from '../core/encoding.js';
 
 export type HashAlgorithm = 'md5' | 'sha256';
 
@@ -36,14 +37,6 @@ export async function updateAll(hashes: Iterable<IncrementalHash>, chunk: Uint8A
 
 /** Creates an {@link IncrementalHash}; the download engine takes one so Node can plug node:crypto. */
 export type HashFactory = (algorithm: HashAlgorithm) => IncrementalHash;
-
-const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
-
-export function toHex(bytes: Uint8Array): string {
-  let out = '';
-  for (const byte of bytes) out += HEX[byte];
-  return out;
-}
 
 /** The browser-safe hashers. */
 export const createWebHash: HashFactory = (algorithm) => {

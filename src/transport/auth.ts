@@ -5,32 +5,28 @@
  *
  * @module
  */
-
+import { encodeBase64 } from '../core/encoding.js';
+import { OtaError } from '../core/errors.js';
 export type DownloadAuth =
   | { type: 'basic'; username: string; password: string }
   | { type: 'bearer'; token: string }
   | { type: 'header'; name: string; value: string };
 
-const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
-/** Standard base64 of bytes, without relying on `btoa`'s Latin-1 limits or Node's `Buffer`. */
-export function base64(bytes: Uint8Array): string {
-  let out = '';
-  for (let index = 0; index < bytes.length; index += 3) {
-    const a = bytes[index]!;
-    const b = bytes[index + 1];
-    const c = bytes[index + 2];
-    out += BASE64[a >> 2];
-    out += BASE64[((a & 3) << 4) | ((b ?? 0) >> 4)];
-    out += b === undefined ? '=' : BASE64[((b & 15) << 2) | ((c ?? 0) >> 6)];
-    out += c === undefined ? '=' : BASE64[c & 63];
-  }
-  return out;
-}
-
-/** `Authorization: Basic …` value for UTF-8 credentials (RFC 7617). */
+/**
+ * `Authorization: Basic …` value for UTF-8 credentials (RFC 7617).
+ * @throws OtaError `CONFIG` for a user containing `:` or either part containing a control
+ *   character (neither could be decoded back); the message never includes the values.
+ */
 export function basicAuthorization(username: string, password: string): string {
-  return `Basic ${base64(new TextEncoder().encode(`${username}:${password}`))}`;
+  if (username.includes(':'))
+    throw new OtaError('CONFIG', 'The Basic auth user must not contain ":" (RFC 7617)');
+  if (CONTROL.test(username) || CONTROL.test(password)) {
+    throw new OtaError('CONFIG', 'Basic auth credentials must not contain control characters');
+  }
+  return `Basic ${encodeBase64(new TextEncoder().encode(`${username}:${password}`))}`;
 }
 
 /** The request headers an auth setting adds. */

@@ -6,66 +6,14 @@
  *
  * @module
  */
+
+import { decodeBase64, encodeBase64, fromHex, toHex } from '../../core/encoding.js';
 import { ManifestError } from '../../core/errors.js';
 import { LIMITS } from './limits.js';
 
+export { decodeBase64, encodeBase64 };
+
 const WHAT = 'Content-Digest header';
-const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const B64_INDEX: ReadonlyMap<string, number> = new Map([...B64].map((char, index) => [char, index]));
-
-/**
- * Strict standard base64 (RFC 4648 §4): the padding may be left out, but nothing else is
- * tolerated (no whitespace, no URL-safe letters, no bits beyond the last byte).
- * Returns `undefined` for anything else.
- */
-export function decodeBase64(text: string): Uint8Array | undefined {
-  const body = text.replace(/={1,2}$/, '');
-  if (text.length !== body.length && text.length % 4 !== 0) return undefined;
-  if (body.length % 4 === 1) return undefined;
-  const out = new Uint8Array(Math.floor((body.length * 3) / 4));
-  let buffer = 0;
-  let bits = 0;
-  let at = 0;
-  for (const char of body) {
-    const value = B64_INDEX.get(char);
-    if (value === undefined) return undefined;
-    buffer = (buffer << 6) | value;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[at++] = (buffer >> bits) & 0xff;
-    }
-  }
-  // Leftover bits must be zero, or two texts would decode to the same bytes.
-  if ((buffer & ((1 << bits) - 1)) !== 0) return undefined;
-  return out;
-}
-
-/** Standard base64 with padding. */
-export function encodeBase64(bytes: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < bytes.length; i += 3) {
-    const a = bytes[i]!;
-    const b = bytes[i + 1];
-    const c = bytes[i + 2];
-    out += B64[a >> 2]!;
-    out += B64[((a & 3) << 4) | ((b ?? 0) >> 4)]!;
-    out += b === undefined ? '=' : B64[((b & 15) << 2) | ((c ?? 0) >> 6)]!;
-    out += c === undefined ? '=' : B64[c & 63]!;
-  }
-  return out;
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
-}
-
-function fromHex(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
-}
-
 /** What a `Content-Digest` header says. */
 export interface ContentDigest {
   /** SHA-256 of the content, lowercase hex, when the header has a SHA-256 member. */

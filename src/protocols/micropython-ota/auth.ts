@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { encodeBase64 } from '../../core/encoding.js';
 import { OtaError } from '../../core/errors.js';
 
 /** Credentials for the OTA server. Empty strings count as absent, as in Python. */
@@ -66,8 +67,5 @@ export function basicAuthHeaders(
 
 /** Base64 of the UTF-8 bytes of `text`, with web standards only. */
 export function base64Utf8(text: string): string {
-  const bytes = new TextEncoder().encode(text);
-  let binary = '';
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary);
+  return encodeBase64(new TextEncoder().encode(text));
 }
