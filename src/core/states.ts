@@ -28,6 +28,8 @@ export const UPDATE_STATES = [
 
 export type UpdateState = (typeof UPDATE_STATES)[number];
 
+import type { OtaErrorCode } from './errors.js';
+
 /** States an update ends in. From each, the only way on is back to `idle`. */
 export const TERMINAL_STATES = [
   'committed',
@@ -156,3 +158,17 @@ export function failureStateFor(state: ActiveState): FailureState {
       return 'install_failed';
   }
 }
+
+/**
+ * The error code that stands for a failure state when a wire format says only "it failed" (a
+ * tracker reading ThingsBoard `FAILED`, Exosite `*_ERROR`, insigh.io `e`=2). `rolled_back` is an
+ * install that was undone: `INSTALL` (`ROLLBACK` means the rollback itself failed).
+ */
+export const FAILURE_ERROR_CODES: Readonly<Record<FailureState, OtaErrorCode>> = {
+  check_failed: 'CHECK',
+  download_failed: 'DOWNLOAD',
+  verify_failed: 'INTEGRITY',
+  install_failed: 'INSTALL',
+  rolled_back: 'INSTALL',
+  canceled: 'ABORTED',
+};

@@ -9,10 +9,10 @@
  *
  * @module
  */
-import type { OtaErrorCode, SerializedOtaError } from '../../core/errors.js';
+import type { SerializedOtaError } from '../../core/errors.js';
 import type { UpdateStatus } from '../../core/record.js';
 import { redactUrl } from '../../core/redact.js';
-import type { UpdateState } from '../../core/states.js';
+import { FAILURE_ERROR_CODES, isFailureState, type UpdateState } from '../../core/states.js';
 import { parseWith } from '../../core/validate.js';
 import type { StatusMapping } from '../conversion.js';
 import { LIMITS } from './limits.js';
@@ -202,15 +202,6 @@ export interface CanonicalStatusFields {
   message: string | null;
 }
 
-const FAILURE_CODE: Partial<Record<UpdateState, OtaErrorCode>> = {
-  check_failed: 'CHECK',
-  download_failed: 'DOWNLOAD',
-  verify_failed: 'INTEGRITY',
-  install_failed: 'INSTALL',
-  rolled_back: 'INSTALL',
-  canceled: 'ABORTED',
-};
-
 const INSTALL_STARTED: ReadonlySet<UpdateState> = new Set(['installing', 'installed', 'rolling_back']);
 
 /**
@@ -237,7 +228,7 @@ export function statusToCanonical(message: OtauStatus, context: StatusContext = 
     state = 'install_failed';
   }
   const text = message.message === undefined || message.message === '' ? null : message.message;
-  const code = FAILURE_CODE[state];
+  const code = isFailureState(state) ? FAILURE_ERROR_CODES[state] : undefined;
   const error: SerializedOtaError | null =
     code === undefined
       ? null

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import type { OtaErrorCode, SerializedOtaError } from '../../core/errors.js';
+import type { SerializedOtaError } from '../../core/errors.js';
 import type { UpdateStatus } from '../../core/record.js';
-import type { UpdateState } from '../../core/states.js';
+import { FAILURE_ERROR_CODES, type UpdateState } from '../../core/states.js';
 import { parseWith } from '../../core/validate.js';
 import type { StatusMapping } from '../conversion.js';
 import { EVENTS, type OtaEvent, type OtaStatus, OtaStatusSchema } from './schemas.js';
@@ -90,14 +90,6 @@ const MESSAGE_STATES: ReadonlyMap<string, ReportedFailure> = new Map<string, Rep
   ['not enough space', 'download_failed'],
 ]);
 
-const ERROR_CODES: Record<ReportedFailure, OtaErrorCode> = {
-  check_failed: 'CHECK',
-  download_failed: 'DOWNLOAD',
-  verify_failed: 'INTEGRITY',
-  install_failed: 'INSTALL',
-  rolled_back: 'ROLLBACK',
-};
-
 /** The part of an {@link UpdateStatus} the wire status is made from. */
 export type ReportableStatus = Pick<UpdateStatus, 'state' | 'updateId'>;
 
@@ -163,7 +155,7 @@ export function statusFromWire(status: OtaStatus): WireStatusFields {
     state,
     error: {
       name: 'OtaError',
-      code: ERROR_CODES[state],
+      code: FAILURE_ERROR_CODES[state],
       message: status.message ?? 'The device reported a failure without a message',
       retryable: false,
     },

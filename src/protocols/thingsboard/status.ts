@@ -13,6 +13,7 @@
 import { OTA_ERROR_CODES, type OtaErrorCode, type SerializedOtaError } from '../../core/errors.js';
 import type { UpdateStatus } from '../../core/record.js';
 import {
+  FAILURE_ERROR_CODES,
   FAILURE_STATES,
   type FailureState,
   failureStateFor,
@@ -111,15 +112,6 @@ export function parseFwError(text: string): { state?: FailureState; code?: OtaEr
   return { state, message: rest };
 }
 
-const CODE_FOR: Record<FailureState, OtaErrorCode> = {
-  check_failed: 'CHECK',
-  download_failed: 'DOWNLOAD',
-  verify_failed: 'INTEGRITY',
-  install_failed: 'INSTALL',
-  rolled_back: 'INSTALL',
-  canceled: 'ABORTED',
-};
-
 export interface TelemetryOptions {
   /** @default 'firmware' */
   type?: PackageType;
@@ -214,7 +206,7 @@ export function telemetryToStatus(
     state = failure;
     error = {
       name: 'OtaError',
-      code: parsed.code ?? CODE_FOR[failure],
+      code: parsed.code ?? FAILURE_ERROR_CODES[failure],
       message: typeof text === 'string' ? parsed.message : 'ThingsBoard reported FAILED without fw_error',
       retryable: false,
     };

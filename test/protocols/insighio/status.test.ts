@@ -99,7 +99,8 @@ describe('insigh.io status mapping (PROTOCOLS.md §8.1)', () => {
     expect(read('disk on fire').state).toBe('install_failed');
     expect(read('disk on fire').error?.message).toBe('disk on fire');
     expect(read().state).toBe('install_failed');
-    expect(read('rolled back').error?.code).toBe('ROLLBACK');
+    // An undone install is INSTALL; ROLLBACK is reserved for a rollback that itself failed.
+    expect(read('rolled back').error?.code).toBe('INSTALL');
     expect(insighIo.statusFromWire({ event: 1, fileId: 'f' })).toEqual({
       updateId: 'f',
       version: 'f',
