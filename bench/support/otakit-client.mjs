@@ -1,10 +1,16 @@
 // The measured client, run with plain node on the built package (dist/), as a user would:
-// downloadArtifact into a FileSink with MD5 + SHA-256, then an atomic install (rename over the
+// downloadArtifact (over otakit/node's nodeFetch, imported from otakit/node alone, as a Node agent
+// does) into a FileSink with MD5 + SHA-256, then an atomic install (rename over the
 // target, fsync the directory). Prints JSON: seconds, peak RSS, digests.
 import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { downloadArtifact } from '../../dist/index.js';
-import { createNodeHash, createWorkerHash, FileSink } from '../../dist/node/index.js';
+import {
+  createNodeHash,
+  createWorkerHash,
+  downloadArtifact,
+  FileSink,
+  nodeFetch,
+} from '../../dist/node/index.js';
 
 const [url, staged, target, size, hashing] = process.argv.slice(2);
 const started = performance.now();
@@ -15,6 +21,7 @@ const result = await downloadArtifact({
   hashes: ['md5', 'sha256'],
   hashFactory: hashing === 'worker' ? createWorkerHash : createNodeHash,
   resume: false,
+  fetch: nodeFetch, // what createFileDownloadHook uses
 });
 await rename(staged, target);
 const directory = await open(dirname(target), 'r');

@@ -16,6 +16,7 @@ import { type DownloadOptions, downloadArtifact, type ResumeValidators } from '.
 import { FileSink } from './file-sink.js';
 import { createNodeHash } from './hash.js';
 import { ensureFreeSpace } from './install/free-space.js';
+import { nodeFetch } from './node-fetch.js';
 
 export interface FileDownloadHookOptions
   extends Pick<
@@ -132,6 +133,7 @@ export function createFileDownloadHook(options: FileDownloadHookOptions): Update
       const auth = typeof options.auth === 'function' ? options.auth(artifact, manifest) : options.auth;
       const validators = checkpoint.validators[index] ?? undefined;
       const result = await downloadArtifact({
+        fetch: nodeFetch,
         ...shared,
         url: options.resolveUrl?.(artifact, manifest) ?? artifact.url,
         sink,

@@ -14,10 +14,19 @@
  * @module
  */
 
+// The engine itself, so a Node agent can import everything it needs from this entry alone
+// (without loading the protocol codecs of the root entry).
+export {
+  type DownloadOptions,
+  type DownloadResult,
+  downloadArtifact,
+  type ResumeValidators,
+} from '../transport/download.js';
 export * from './archive/index.js';
 export { createFileDownloadHook, type FileDownloadHookOptions, stagedPath } from './download-hook.js';
 export { FileSink, type FileSinkOptions } from './file-sink.js';
 export { FileStore, type FileStoreOptions } from './file-store.js';
 export { createNodeHash } from './hash.js';
 export * from './install/index.js';
+export { nodeFetch } from './node-fetch.js';
 export { createWorkerHash } from './worker-hash.js';
