@@ -10,7 +10,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
 /** Chunks the body stream may hold before the socket is paused. */
-const HIGH_WATER_CHUNKS = 8;
+const HIGH_WATER_CHUNKS = 4;
 
 function toWebBody(response: IncomingMessage): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>(
