@@ -21,14 +21,14 @@
  */
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { InstallError, OtaError } from '../../core/errors.js';
+import { InstallError } from '../../core/errors.js';
 import { throwIfAborted } from './aborted.js';
 import { copyTree, syncTree } from './copy.js';
-import { exists, fsyncDirectories, lstatOrNull, remove } from './durable-fs.js';
-import { type InstallJournal, Journal } from './journal.js';
+import { exists, lstatOrNull, remove } from './durable-fs.js';
+import { installerBase } from './installer-base.js';
+import type { InstallJournal } from './journal.js';
 import { assertSameFileSystem } from './same-file-system.js';
-import { serialize } from './serialize.js';
-import type { Installer, InstallerOptions, InstallerState, InstallOptions, InstallStep } from './types.js';
+import type { Installer, InstallerOptions, InstallerState, InstallOptions } from './types.js';
 import { asInstallError } from './wrap-errors.js';
 
 export type DirectoryInstallerOptions = InstallerOptions;
@@ -61,24 +61,12 @@ export interface DirectoryInstaller extends Installer {
  * ```
  */
 export function createDirectoryInstaller(options: DirectoryInstallerOptions): DirectoryInstaller {
-  const target = resolve(options.target);
-  const backupPath = resolve(options.backupPath ?? `${target}.otakit-backup`);
-  const stagingPath = `${target}.otakit-new`;
-  const discardPath = `${target}.otakit-discard`;
-  const fsync = options.fsync ?? true;
-  const journal = new Journal(`${target}.otakit-journal`, fsync);
+  const { target, backupPath, stagingPath, journal, ownPaths, exclusive, step, syncDirectories, ...base } =
+    installerBase(options, (resolvedTarget) => `${resolvedTarget}.otakit-discard`, 'work paths');
+  const discardPath = base.workPath;
+  const { fsync } = base;
   const parent = dirname(target);
   const backupParent = dirname(backupPath);
-  const ownPaths = new Set([target, backupPath, stagingPath, discardPath, journal.path]);
-  if (ownPaths.size !== 5)
-    throw new OtaError('CONFIG', `backupPath must differ from ${target} and its work paths`);
-  const exclusive = serialize();
-
-  const step = async (name: InstallStep): Promise<void> => {
-    await options.onStep?.(name);
-  };
-  const syncDirectories = (...paths: string[]): Promise<void> =>
-    fsync ? fsyncDirectories(paths) : Promise.resolve();
 
   /** Deletes what a killed call may have left: always the discarded tree, the rest on request. */
   const sweep = async (pending: boolean, keepStaging: boolean): Promise<void> => {

@@ -15,14 +15,14 @@
  */
 import { link, rename, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { InstallError, OtaError } from '../../core/errors.js';
+import { InstallError } from '../../core/errors.js';
 import { throwIfAborted } from './aborted.js';
 import { copyFile } from './copy.js';
-import { errorCode, exists, fsyncDirectories, fsyncFile, lstatOrNull, remove } from './durable-fs.js';
-import { type InstallJournal, Journal } from './journal.js';
+import { errorCode, exists, fsyncFile, lstatOrNull, remove } from './durable-fs.js';
+import { installerBase } from './installer-base.js';
+import type { InstallJournal } from './journal.js';
 import { assertSameFileSystem } from './same-file-system.js';
-import { serialize } from './serialize.js';
-import type { Installer, InstallerOptions, InstallerState, InstallOptions, InstallStep } from './types.js';
+import type { Installer, InstallerOptions, InstallerState, InstallOptions } from './types.js';
 import { asInstallError } from './wrap-errors.js';
 
 export interface FileInstallerOptions extends InstallerOptions {
@@ -55,24 +55,12 @@ const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'E
  * ```
  */
 export function createFileInstaller(options: FileInstallerOptions): Installer {
-  const target = resolve(options.target);
-  const backupPath = resolve(options.backupPath ?? `${target}.otakit-backup`);
-  const stagingPath = `${target}.otakit-new`;
-  const backupTemporary = `${backupPath}.tmp`;
-  const fsync = options.fsync ?? true;
-  const journal = new Journal(`${target}.otakit-journal`, fsync);
+  const { target, backupPath, stagingPath, journal, ownPaths, exclusive, step, syncDirectories, ...base } =
+    installerBase(options, (_target, backup) => `${backup}.tmp`, 'work files');
+  const backupTemporary = base.workPath;
+  const { fsync } = base;
   const directory = dirname(target);
   const backupDirectory = dirname(backupPath);
-  const ownPaths = new Set([target, backupPath, stagingPath, backupTemporary, journal.path]);
-  if (ownPaths.size !== 5)
-    throw new OtaError('CONFIG', `backupPath must differ from ${target} and its work files`);
-  const exclusive = serialize();
-
-  const step = async (name: InstallStep): Promise<void> => {
-    await options.onStep?.(name);
-  };
-  const syncDirectories = (...paths: string[]): Promise<void> =>
-    fsync ? fsyncDirectories(paths) : Promise.resolve();
 
   /** Deletes what a killed call may have left; the backup only when no install is pending. */
   const sweep = async (pending: boolean): Promise<void> => {

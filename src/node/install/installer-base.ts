@@ -1,0 +1,63 @@
+/**
+ * What the file and the directory installer share: the paths they own next to the target, the
+ * journal, one-call-at-a-time, step notifications and directory fsync.
+ *
+ * @module
+ */
+import { resolve } from 'node:path';
+import { OtaError } from '../../core/errors.js';
+import { fsyncDirectories } from './durable-fs.js';
+import { Journal } from './journal.js';
+import { serialize } from './serialize.js';
+import type { InstallerOptions, InstallStep } from './types.js';
+
+export interface InstallerBase {
+  target: string;
+  backupPath: string;
+  /** Where the new version is staged, next to the target. */
+  stagingPath: string;
+  /** The installer's own extra work path (the file installer's backup temp, the directory installer's discard). */
+  workPath: string;
+  fsync: boolean;
+  journal: Journal;
+  /** Every path the installer owns: nothing may be installed from one of them. */
+  ownPaths: ReadonlySet<string>;
+  /** Runs installer calls one at a time. */
+  exclusive: ReturnType<typeof serialize>;
+  step: (name: InstallStep) => Promise<void>;
+  syncDirectories: (...paths: string[]) => Promise<void>;
+}
+
+/**
+ * @param workPathFor - the installer's extra work path, from the resolved target and backup.
+ * @param noun - how its paths are named in the error (`work files`, `work paths`).
+ */
+export function installerBase(
+  options: InstallerOptions,
+  workPathFor: (target: string, backupPath: string) => string,
+  noun: string,
+): InstallerBase {
+  const target = resolve(options.target);
+  const backupPath = resolve(options.backupPath ?? `${target}.otakit-backup`);
+  const stagingPath = `${target}.otakit-new`;
+  const workPath = workPathFor(target, backupPath);
+  const fsync = options.fsync ?? true;
+  const journal = new Journal(`${target}.otakit-journal`, fsync);
+  const ownPaths = new Set([target, backupPath, stagingPath, workPath, journal.path]);
+  if (ownPaths.size !== 5)
+    throw new OtaError('CONFIG', `backupPath must differ from ${target} and its ${noun}`);
+  return {
+    target,
+    backupPath,
+    stagingPath,
+    workPath,
+    fsync,
+    journal,
+    ownPaths,
+    exclusive: serialize(),
+    step: async (name) => {
+      await options.onStep?.(name);
+    },
+    syncDirectories: (...paths) => (fsync ? fsyncDirectories(paths) : Promise.resolve()),
+  };
+}
