@@ -255,6 +255,11 @@ export function fromWireStatus(message: StatusMessage, options: FromWireOptions 
   ) {
     state = 'idle';
   }
+  // The addon re-checks on its interval even while an update is under way; that heartbeat says
+  // nothing new about the update, so it reads as the state the update is in.
+  if (message.status === 'checking' && options.previous != null && UNDER_WAY.has(options.previous)) {
+    state = options.previous;
+  }
   const failure = FAILURE_CODES[message.status];
   const version =
     message.status === 'updated'

@@ -1,7 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { UPDATE_STATES, type UpdateState, UpdateStatusSchema } from '../../../src/index.js';
+import {
+  createUpdateMachine,
+  UPDATE_STATES,
+  type UpdateState,
+  UpdateStatusSchema,
+} from '../../../src/index.js';
 import * as connhex from '../../../src/protocols/connhex/index.js';
 import { CONTROL_CHARACTER } from '../../../src/protocols/connhex/text.js';
 import { AT, manifestError, onlyTypedErrors } from './support.js';
@@ -201,6 +206,28 @@ describe('status payload: canonical transitions', () => {
     expect(connhex.fromWireStatus(updated, { previous: 'committed' }).state).toBe('idle');
   });
 
+  it('reads a periodic re-check during an update as no news, so a tracker does not refuse it', async () => {
+    const checking = { ...message, status: 'checking' as const };
+    expect(connhex.fromWireStatus(checking, { previous: 'available' }).state).toBe('available');
+    expect(connhex.fromWireStatus(checking, { previous: 'downloading' }).state).toBe('downloading');
+    expect(connhex.fromWireStatus(checking, { previous: null }).state).toBe('checking');
+    expect(connhex.fromWireStatus(checking, { previous: 'committed' }).state).toBe('checking');
+    const tracker = createUpdateMachine({ id: 'edge-1', role: 'tracker' });
+    const at = AT;
+    for (const status of ['checking', 'update_available', 'checking', 'downloading', 'checking'] as const) {
+      const wire = { ...message, status };
+      const result = await tracker.ingest(
+        connhex.toUpdateStatus(wire, {
+          machineId: 'edge-1',
+          at,
+          previous: tracker.state === 'idle' ? null : tracker.state,
+        }),
+      );
+      expect(result.accepted, `${status} after ${tracker.state}`).toBe(true);
+    }
+    expect(tracker.state).toBe('downloading');
+  });
+
   it('turns failure words into serialised errors with the phase code', () => {
     const failed = connhex.fromWireStatus({ ...message, status: 'update_failed', error: 'exit 1' });
     expect(failed).toMatchObject({
@@ -226,7 +253,9 @@ describe('status payload: canonical transitions', () => {
 
   it('every canonical state survives toWireStatus → fromWireStatus as documented', () => {
     for (const state of UPDATE_STATES) {
-      const previous: UpdateState = state === 'canceled' ? 'downloading' : 'installing';
+      // A check starts from idle (during an update a re-check reads as the update's state).
+      const previous: UpdateState | null =
+        state === 'canceled' ? 'downloading' : state === 'checking' ? null : 'installing';
       const wire = connhex.toWireStatus({ state, previous, version: '0.0.3', at }, context);
       if (wire === null) continue;
       const back = connhex.fromWireStatus(wire, { previous }).state;
