@@ -43,6 +43,8 @@ export interface FaultServerStats {
   ranges: (string | null)[];
   /** Headers of each request, lower-cased names. */
   headers: Record<string, string | string[] | undefined>[];
+  /** Path and query of each request, as received. */
+  urls: string[];
 }
 
 export interface FaultServer {
@@ -78,7 +80,7 @@ export async function createFaultServer(): Promise<FaultServer> {
   const statsFor = (path: string) => {
     let entry = stats.get(path);
     if (entry === undefined) {
-      entry = { requests: 0, bytesSent: 0, ranges: [], headers: [] };
+      entry = { requests: 0, bytesSent: 0, ranges: [], headers: [], urls: [] };
       stats.set(path, entry);
     }
     return entry;
@@ -91,6 +93,7 @@ export async function createFaultServer(): Promise<FaultServer> {
     counters.requests += 1;
     counters.ranges.push(request.headers.range ?? null);
     counters.headers.push({ ...request.headers });
+    counters.urls.push(request.url ?? '/');
     if (route === undefined) {
       response.writeHead(404).end();
       return;

@@ -10,7 +10,12 @@ import { OtaError } from '../core/errors.js';
 export type DownloadAuth =
   | { type: 'basic'; username: string; password: string }
   | { type: 'bearer'; token: string }
-  | { type: 'header'; name: string; value: string };
+  | { type: 'header'; name: string; value: string }
+  /**
+   * A credential in the query string (insigh.io `dk`), added to the URL only when the request is
+   * sent: the URL kept in a manifest (and persisted with the machine's state) never holds it.
+   */
+  | { type: 'query'; name: string; value: string };
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -40,5 +45,15 @@ export function authHeaders(auth: DownloadAuth | undefined): Record<string, stri
       return { authorization: `Bearer ${auth.token}` };
     case 'header':
       return { [auth.name.toLowerCase()]: auth.value };
+    case 'query':
+      return {};
   }
+}
+
+/** `url` with the query credential of `auth` added, when it has one. */
+export function withQueryCredential(url: string, auth: DownloadAuth | undefined): string {
+  if (auth?.type !== 'query') return url;
+  const parsed = new URL(url);
+  parsed.searchParams.set(auth.name, auth.value);
+  return parsed.href;
 }

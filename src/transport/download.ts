@@ -28,7 +28,7 @@ import {
   type IncrementalHash,
   updateAll,
 } from '../manifest/hash.js';
-import { authHeaders, type DownloadAuth } from './auth.js';
+import { authHeaders, type DownloadAuth, withQueryCredential } from './auth.js';
 import type { DownloadSink } from './download-sink.js';
 import { isWeakEtag, parseContentLength, parseContentRange, parseRetryAfter } from './http-headers.js';
 
@@ -343,7 +343,7 @@ class Download {
 
   /** Issues the request, following redirects by hand so a downgrade or a credential leak is impossible. */
   async #request(): Promise<Response> {
-    let url = this.#options.url;
+    let url = withQueryCredential(this.#options.url, this.#options.auth);
     let auth = authHeaders(this.#options.auth);
     let extra = { ...this.#options.headers };
     const maxRedirects = this.#options.maxRedirects ?? 5;
@@ -606,7 +606,7 @@ function secretValues(options: DownloadOptions): string[] {
   const { auth } = options;
   if (auth?.type === 'basic') values.push(auth.password);
   if (auth?.type === 'bearer') values.push(auth.token);
-  if (auth?.type === 'header') values.push(auth.value);
+  if (auth?.type === 'header' || auth?.type === 'query') values.push(auth.value);
   const secretNames = new Set(SECRET_HEADERS);
   for (const [name, value] of Object.entries(options.headers ?? {})) {
     if (secretNames.has(name.toLowerCase())) values.push(value);

@@ -383,6 +383,25 @@ describe('secrets never reach an error', () => {
     expect(`${String(error)} ${JSON.stringify(error)}`).not.toContain('EN-SECRET');
   });
 
+  it('adds a query credential only on the wire, and never prints it', async () => {
+    server.route(path, { body: BODY });
+    const result = await downloadArtifact(
+      options({
+        url: `${server.url}${path}?fuid=f1`,
+        auth: { type: 'query', name: 'dk', value: 'DEVICE-KEY-42' },
+      }),
+    );
+    expect(result.size).toBe(BODY.length);
+    const error = await downloadArtifact(
+      options({
+        url: `${server.url}/nope.bin?fuid=f1`,
+        auth: { type: 'query', name: 'dk', value: 'DEVICE-KEY-42' },
+      }),
+    ).catch((caught: unknown) => caught);
+    expect(isOtaError(error, 'TRANSPORT')).toBe(true);
+    expect(`${String(error)} ${JSON.stringify(error)}`).not.toContain('DEVICE-KEY-42');
+  });
+
   it('masks a ThingsBoard device token in the URL path', async () => {
     const error = await downloadArtifact(
       options({ url: `${server.url}/api/v1/TBTOKEN123/firmware?title=a&version=1` }),

@@ -29,6 +29,13 @@ export interface CanonicalContext extends DownloadUrlOptions {
   deviceId: string;
   /** The device key. A secret: it ends up in the artifact URL (as it must, to download). */
   deviceKey: string;
+  /**
+   * Put the device key (`dk`) into the artifact URL. With `false` the URL carries no key, so the
+   * manifest the machine persists holds no secret; the download then needs
+   * `auth: { type: 'query', name: 'dk', value: deviceKey }`.
+   * @default true
+   */
+  deviceKeyInUrl?: boolean;
   controlChannelId: string;
 }
 
@@ -64,12 +71,16 @@ export function toCanonical(order: OtaOrder, context: CanonicalContext): Convers
     context,
   );
   const extension: InsighioExtension = { fileId: valid.fileId, fileType: valid.fileType };
+  let href = url.href;
+  if (context.deviceKeyInUrl === false) {
+    const withoutKey = new URL(href);
+    withoutKey.searchParams.delete('dk');
+    href = withoutKey.href;
+  }
   const manifest = parseManifest({
     id: valid.fileId,
     version: valid.fileId,
-    artifacts: [
-      { url: url.href, size: valid.size, target: 'package', name: `${valid.fileId}${valid.fileType}` },
-    ],
+    artifacts: [{ url: href, size: valid.size, target: 'package', name: `${valid.fileId}${valid.fileType}` }],
     extensions: { [EXTENSION_KEY]: extension },
   });
   return { value: manifest, lost: [] };

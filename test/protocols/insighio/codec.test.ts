@@ -12,6 +12,15 @@ const CANONICAL = {
 };
 
 describe('insigh.io order <-> canonical manifest', () => {
+  it('toCanonical with deviceKeyInUrl: false keeps the key out of the manifest, and fromCanonical still works', () => {
+    const { value } = insighIo.toCanonical(ORDER, { ...CONTEXT, deviceKeyInUrl: false });
+    const url = new URL(value.artifacts[0]!.url);
+    expect(url.searchParams.has('dk')).toBe(false);
+    expect(JSON.stringify(value)).not.toContain(DK);
+    expect(url.searchParams.get('fuid')).toBe(ORDER.fileId);
+    expect(insighIo.fromCanonical(value).value).toMatchObject({ fileId: ORDER.fileId, size: ORDER.size });
+  });
+
   it('toCanonical: one package artifact, download URL from the context, size from s, no digest', () => {
     const { value, lost } = insighIo.toCanonical(ORDER, CONTEXT);
     expect(value).toEqual(CANONICAL);
