@@ -25,7 +25,7 @@ import { InstallError } from '../../core/errors.js';
 import { throwIfAborted } from './aborted.js';
 import { copyTree, syncTree } from './copy.js';
 import { exists, lstatOrNull, remove } from './durable-fs.js';
-import { installerBase } from './installer-base.js';
+import { commitInstall, installerBase } from './installer-base.js';
 import type { InstallJournal } from './journal.js';
 import { assertSameFileSystem } from './same-file-system.js';
 import type { Installer, InstallerOptions, InstallerState, InstallOptions } from './types.js';
@@ -61,8 +61,8 @@ export interface DirectoryInstaller extends Installer {
  * ```
  */
 export function createDirectoryInstaller(options: DirectoryInstallerOptions): DirectoryInstaller {
-  const { target, backupPath, stagingPath, journal, ownPaths, exclusive, step, syncDirectories, ...base } =
-    installerBase(options, (resolvedTarget) => `${resolvedTarget}.otakit-discard`, 'work paths');
+  const base = installerBase(options, (resolvedTarget) => `${resolvedTarget}.otakit-discard`, 'work paths');
+  const { target, backupPath, stagingPath, journal, ownPaths, exclusive, step, syncDirectories } = base;
   const discardPath = base.workPath;
   const { fsync } = base;
   const parent = dirname(target);
@@ -181,27 +181,7 @@ export function createDirectoryInstaller(options: DirectoryInstallerOptions): Di
       ),
     );
 
-  const commit = (): Promise<void> =>
-    exclusive(() =>
-      asInstallError('COMMIT', target, async () => {
-        const pending = await journal.read('directory');
-        if (pending === null) return sweep(false, false);
-        if (pending.phase !== 'installed') {
-          throw new InstallError(
-            `Cannot commit ${target}: its install did not finish; roll back or install again`,
-            {
-              code: 'COMMIT',
-            },
-          );
-        }
-        // Removing the journal is the commit point; the backup is garbage from then on.
-        await journal.remove();
-        await step('committed');
-        await remove(backupPath);
-        await step('cleaned');
-        await sweep(false, false);
-      }),
-    );
+  const commit = (): Promise<void> => commitInstall(base, 'directory', () => sweep(false, false));
 
   const rollback = (): Promise<void> =>
     exclusive(() =>

@@ -19,7 +19,7 @@ import { InstallError } from '../../core/errors.js';
 import { throwIfAborted } from './aborted.js';
 import { copyFile } from './copy.js';
 import { errorCode, exists, fsyncFile, lstatOrNull, remove } from './durable-fs.js';
-import { installerBase } from './installer-base.js';
+import { commitInstall, installerBase } from './installer-base.js';
 import type { InstallJournal } from './journal.js';
 import { assertSameFileSystem } from './same-file-system.js';
 import type { Installer, InstallerOptions, InstallerState, InstallOptions } from './types.js';
@@ -55,8 +55,8 @@ const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'E
  * ```
  */
 export function createFileInstaller(options: FileInstallerOptions): Installer {
-  const { target, backupPath, stagingPath, journal, ownPaths, exclusive, step, syncDirectories, ...base } =
-    installerBase(options, (_target, backup) => `${backup}.tmp`, 'work files');
+  const base = installerBase(options, (_target, backup) => `${backup}.tmp`, 'work files');
+  const { target, backupPath, stagingPath, journal, ownPaths, exclusive, step, syncDirectories } = base;
   const backupTemporary = base.workPath;
   const { fsync } = base;
   const directory = dirname(target);
@@ -141,27 +141,7 @@ export function createFileInstaller(options: FileInstallerOptions): Installer {
       ),
     );
 
-  const commit = (): Promise<void> =>
-    exclusive(() =>
-      asInstallError('COMMIT', target, async () => {
-        const pending = await journal.read('file');
-        if (pending === null) return sweep(false);
-        if (pending.phase !== 'installed') {
-          throw new InstallError(
-            `Cannot commit ${target}: its install did not finish; roll back or install again`,
-            {
-              code: 'COMMIT',
-            },
-          );
-        }
-        // Removing the journal is the commit point; the backup is garbage from then on.
-        await journal.remove();
-        await step('committed');
-        await remove(backupPath);
-        await step('cleaned');
-        await sweep(false);
-      }),
-    );
+  const commit = (): Promise<void> => commitInstall(base, 'file', () => sweep(false));
 
   const rollback = (): Promise<void> =>
     exclusive(() =>

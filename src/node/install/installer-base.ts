@@ -5,11 +5,12 @@
  * @module
  */
 import { resolve } from 'node:path';
-import { OtaError } from '../../core/errors.js';
-import { fsyncDirectories } from './durable-fs.js';
-import { Journal } from './journal.js';
+import { InstallError, OtaError } from '../../core/errors.js';
+import { fsyncDirectories, remove } from './durable-fs.js';
+import { type InstallJournal, Journal } from './journal.js';
 import { serialize } from './serialize.js';
 import type { InstallerOptions, InstallStep } from './types.js';
+import { asInstallError } from './wrap-errors.js';
 
 export interface InstallerBase {
   target: string;
@@ -60,4 +61,35 @@ export function installerBase(
     },
     syncDirectories: (...paths) => (fsync ? fsyncDirectories(paths) : Promise.resolve()),
   };
+}
+
+/**
+ * `commit()` of either installer: removing the journal is the commit point, after which the
+ * backup is garbage. `sweep` removes what the installer kind leaves behind.
+ */
+export function commitInstall(
+  base: InstallerBase,
+  kind: InstallJournal['kind'],
+  sweep: () => Promise<void>,
+): Promise<void> {
+  const { target, journal, step, backupPath } = base;
+  return base.exclusive(() =>
+    asInstallError('COMMIT', target, async () => {
+      const pending = await journal.read(kind);
+      if (pending === null) return sweep();
+      if (pending.phase !== 'installed') {
+        throw new InstallError(
+          `Cannot commit ${target}: its install did not finish; roll back or install again`,
+          {
+            code: 'COMMIT',
+          },
+        );
+      }
+      await journal.remove();
+      await step('committed');
+      await remove(backupPath);
+      await step('cleaned');
+      await sweep();
+    }),
+  );
 }
