@@ -14,8 +14,8 @@ export type HashAlgorithm = 'md5' | 'sha256';
 
 /**
  * A hash fed chunk by chunk while bytes stream past. `update` and `digest` may be asynchronous
- * (hashing in a worker thread); callers await them. A hash may keep `chunk` (it is handed over),
- * so callers must not reuse its memory after `update`.
+ * (hashing in a worker thread); callers await them. A hash must be done with `chunk` (or have
+ * copied it) when `update` returns or its promise settles: the download engine reuses the memory.
  */
 export interface IncrementalHash {
   update(chunk: Uint8Array): void | Promise<void>;

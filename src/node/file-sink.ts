@@ -3,9 +3,9 @@
  * reads itself back so the hashes can be rebuilt after a restart, and deletes itself on discard
  * (an artifact that failed verification never stays on disk).
  *
- * Writes are batched: chunks (typically 16–64 KiB off the socket) are gathered into batches of
- * `batchBytes` and written with one `writev` while the next batch fills, so the download never
- * waits for the disk chunk by chunk.
+ * Writes are batched: chunks are copied into one of two fixed buffers of `batchBytes`, and a full
+ * buffer is written while the other fills, so the download never waits for the disk chunk by
+ * chunk, memory stays fixed, and the caller may reuse a chunk's memory as soon as `write` returns.
  *
  * @module
  */
@@ -21,7 +21,15 @@ export interface FileSinkOptions {
    */
   fsync?: boolean;
   /**
-   * Bytes gathered before a write is issued. At most two batches are held in memory.
+   * With `fsync`, start an `fdatasync` in the background after every this many bytes, so the disk
+   * writes the download back while it runs: the final fsync then waits for the last stretch only
+   * instead of the whole artifact, and dirty pages never pile up in a small device's memory.
+   * `Infinity` syncs on `flush()` only.
+   * @default 67108864
+   */
+  syncEveryBytes?: number;
+  /**
+   * Bytes gathered before a write is issued. Two buffers of this size are held.
    * @default 1048576
    */
   batchBytes?: number;
@@ -30,9 +38,15 @@ export interface FileSinkOptions {
 export class FileSink implements DownloadSink {
   readonly path: string;
   readonly #fsync: boolean;
+  readonly #syncEveryBytes: number;
+  #unsyncedBytes = 0;
+  /** A background fdatasync, if one runs; its failure surfaces on the next write or flush. */
+  #syncing: Promise<void> | undefined;
   readonly #batchBytes: number;
   #handle: FileHandle | undefined;
-  #batch: Uint8Array[] = [];
+  /** The two batch buffers (allocated on first write); `#filling` is the one being filled. */
+  #buffers: [Uint8Array, Uint8Array] | undefined;
+  #filling = 0;
   #batchLength = 0;
   /** The batch being written, if any; its failure surfaces on the next write or flush. */
   #inFlight: Promise<void> | undefined;
@@ -40,6 +54,7 @@ export class FileSink implements DownloadSink {
   constructor(path: string, options: FileSinkOptions = {}) {
     this.path = path;
     this.#fsync = options.fsync ?? true;
+    this.#syncEveryBytes = options.syncEveryBytes ?? 64 * 1024 * 1024;
     this.#batchBytes = options.batchBytes ?? 1024 * 1024;
   }
 
@@ -69,15 +84,21 @@ export class FileSink implements DownloadSink {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    this.#batch.push(chunk);
-    this.#batchLength += chunk.length;
-    if (this.#batchLength < this.#batchBytes) return;
-    // One batch on its way to the disk, one filling: wait only if the disk is a batch behind.
-    await this.#inFlight;
-    const writing = this.#writeBatch();
-    // Marked handled now; the failure is rethrown by the next write, flush or close that awaits it.
-    writing.catch(() => {});
-    this.#inFlight = writing;
+    this.#buffers ??= [new Uint8Array(this.#batchBytes), new Uint8Array(this.#batchBytes)];
+    for (let copied = 0; copied < chunk.length; ) {
+      const batch = this.#buffers[this.#filling]!;
+      const count = Math.min(chunk.length - copied, batch.length - this.#batchLength);
+      batch.set(chunk.subarray(copied, copied + count), this.#batchLength);
+      this.#batchLength += count;
+      copied += count;
+      if (this.#batchLength < batch.length) continue;
+      // One batch on its way to the disk, one filling: wait only if the disk is a batch behind.
+      await this.#inFlight;
+      const writing = this.#writeBatch();
+      // Marked handled now; the failure is rethrown by the next write, flush or close that awaits it.
+      writing.catch(() => {});
+      this.#inFlight = writing;
+    }
   }
 
   async flush(): Promise<void> {
@@ -105,20 +126,33 @@ export class FileSink implements DownloadSink {
       this.#inFlight = undefined;
     }
     if (this.#batchLength > 0) await this.#writeBatch();
+    try {
+      await this.#syncing;
+    } finally {
+      this.#syncing = undefined;
+    }
   }
 
+  /** Starts writing the batch being filled and switches to the other buffer. */
   async #writeBatch(): Promise<void> {
-    const buffers = this.#batch;
-    this.#batch = [];
+    const batch = this.#buffers![this.#filling]!.subarray(0, this.#batchLength);
+    this.#filling = 1 - this.#filling;
     this.#batchLength = 0;
     if (this.#handle === undefined) {
       await mkdir(dirname(this.path), { recursive: true });
       this.#handle = await open(this.path, 'a', 0o600);
     }
-    let pending = buffers;
-    while (pending.length > 0) {
-      const { bytesWritten } = await this.#handle.writev(pending);
-      pending = skipWritten(pending, bytesWritten);
+    for (let written = 0; written < batch.length; ) {
+      const { bytesWritten } = await this.#handle.write(batch, written, batch.length - written);
+      written += bytesWritten;
+    }
+    this.#unsyncedBytes += batch.length;
+    if (this.#fsync && this.#unsyncedBytes >= this.#syncEveryBytes) {
+      await this.#syncing; // at most one at a time; a failed one is rethrown here
+      this.#unsyncedBytes = 0;
+      const syncing = this.#handle.datasync();
+      syncing.catch(() => {});
+      this.#syncing = syncing;
     }
   }
 
@@ -128,25 +162,12 @@ export class FileSink implements DownloadSink {
     } finally {
       const handle = this.#handle;
       this.#handle = undefined;
-      this.#batch = [];
       this.#batchLength = 0;
+      this.#unsyncedBytes = 0;
       this.#inFlight = undefined;
+      await this.#syncing?.catch(() => {}); // never close the descriptor under a running sync
+      this.#syncing = undefined;
       await handle?.close();
     }
   }
-}
-
-/** What remains of `buffers` after a short `writev` wrote `written` bytes. */
-function skipWritten(buffers: Uint8Array[], written: number): Uint8Array[] {
-  let remaining = written;
-  const rest: Uint8Array[] = [];
-  for (const buffer of buffers) {
-    if (remaining >= buffer.length) {
-      remaining -= buffer.length;
-      continue;
-    }
-    rest.push(remaining > 0 ? buffer.subarray(remaining) : buffer);
-    remaining = 0;
-  }
-  return rest;
 }

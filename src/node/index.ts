@@ -28,5 +28,5 @@ export { FileSink, type FileSinkOptions } from './file-sink.js';
 export { FileStore, type FileStoreOptions } from './file-store.js';
 export { createNodeHash } from './hash.js';
 export * from './install/index.js';
-export { nodeFetch } from './node-fetch.js';
-export { createWorkerHash } from './worker-hash.js';
+export { createNodeFetch, type NodeFetchOptions, nodeFetch } from './node-fetch.js';
+export { createWorkerHash, hashInWorkers } from './worker-hash.js';

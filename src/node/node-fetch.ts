@@ -1,84 +1,65 @@
 /**
- * A `fetch` for ky built on node:http / node:https: the subset a download needs (method,
- * headers, body-less requests, `AbortSignal`, no automatic redirects), with a body stream that
- * pulls from the socket only as fast as it is read. Node's global fetch (undici) buffers and
- * allocates more per chunk; on a 1 GiB download this one keeps resident memory lower.
+ * A `fetch` for ky on raw node:net / node:tls sockets (see `http1/exchange.ts`): the subset a
+ * download needs (body-less requests, `AbortSignal`, no automatic redirects) with resident memory
+ * fixed per connection however fast the bytes come. Its response body is a byte stream, so the
+ * download engine reads into one reused buffer (BYOB) and nothing is allocated per chunk.
  *
  * @module
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
+import { exchange } from './http1/exchange.js';
 
-/** Chunks the body stream may hold before the socket is paused. */
-const HIGH_WATER_CHUNKS = 4;
-
-function toWebBody(response: IncomingMessage): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        response.on('data', (chunk: Buffer) => {
-          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-          if ((controller.desiredSize ?? 1) <= 0) response.pause();
-        });
-        response.once('end', () => controller.close());
-        response.once('error', (error) => controller.error(error));
-        response.once('aborted', () => controller.error(new TypeError('terminated')));
-      },
-      pull() {
-        response.resume();
-      },
-      cancel() {
-        response.destroy();
-      },
-    },
-    { highWaterMark: HIGH_WATER_CHUNKS },
-  );
+export interface NodeFetchOptions {
+  /**
+   * TLS settings for `https:` URLs: `ca` for a private CA, `cert` + `key` for mutual TLS.
+   * Certificate and host name verification stay on unless `rejectUnauthorized: false`.
+   */
+  tls?: ConnectionOptions;
+  /**
+   * Bytes read from the socket at a time, into one buffer reused for the whole response.
+   * @default 262144
+   */
+  readBufferBytes?: number;
+  /**
+   * Body bytes held while the reader is busy (hashing, writing) before the socket pauses and TCP
+   * flow control slows the server.
+   * @default 1048576
+   */
+  queueBytes?: number;
 }
 
 /**
  * @example
  * ```ts
- * await downloadArtifact({ url, sink, fetch: nodeFetch })
+ * const fetch = createNodeFetch({ tls: { ca: readFileSync('fleet-ca.pem') } })
+ * await downloadArtifact({ url, sink, fetch })
  * ```
  */
-export const nodeFetch: typeof fetch = (input, init) => {
-  const request = input instanceof Request ? input : new Request(input, init);
-  const url = new URL(request.url);
-  const signal = init?.signal ?? request.signal;
-  const send = url.protocol === 'https:' ? httpsRequest : url.protocol === 'http:' ? httpRequest : undefined;
-  if (send === undefined)
-    return Promise.reject(new TypeError(`fetch failed: unsupported scheme ${url.protocol}`));
-  const headers: Record<string, string> = {};
-  request.headers.forEach((value, name) => {
-    headers[name] = value;
-  });
-  return new Promise<Response>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const outgoing = send(url, { method: request.method, headers }, (incoming) => {
-      const status = incoming.statusCode ?? 0;
-      const responseHeaders = new Headers();
-      for (const [name, value] of Object.entries(incoming.headers)) {
-        if (value === undefined) continue;
-        for (const item of Array.isArray(value) ? value : [value]) responseHeaders.append(name, item);
-      }
-      // Statuses that cannot carry a body must get a null body in a Response.
-      const bodyless = status === 204 || status === 304 || request.method === 'HEAD';
-      if (bodyless) incoming.resume();
-      resolve(
-        new Response(bodyless ? null : toWebBody(incoming), {
-          status,
-          statusText: incoming.statusMessage ?? '',
-          headers: responseHeaders,
-        }),
-      );
-    });
-    const onAbort = () =>
-      outgoing.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    outgoing.once('close', () => signal?.removeEventListener('abort', onAbort));
-    outgoing.once('error', (cause) =>
-      reject(signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause })),
+export function createNodeFetch(options: NodeFetchOptions = {}): typeof fetch {
+  const readBufferBytes = options.readBufferBytes ?? 256 * 1024;
+  const queueBytes = Math.max(options.queueBytes ?? 1024 * 1024, readBufferBytes);
+  return async (input, init) => {
+    const request = input instanceof Request ? input : new Request(input, init);
+    const url = new URL(request.url);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new TypeError(`fetch failed: unsupported scheme ${url.protocol}`);
+    }
+    if (url.username !== '' || url.password !== '') {
+      // Never repeat the URL: it holds a password.
+      throw new TypeError('fetch failed: credentials in the URL are not sent; use an Authorization header');
+    }
+    if (request.body !== null) throw new TypeError('fetch failed: nodeFetch sends body-less requests only');
+    const { head, body } = await exchange(
+      { url, method: request.method, headers: request.headers, signal: init?.signal ?? request.signal },
+      { ...(options.tls ? { tls: options.tls } : {}), readBufferBytes, queueBytes },
     );
-    outgoing.end();
-  });
-};
+    if (head.status > 599) {
+      await body?.cancel();
+      throw new TypeError(`fetch failed: HTTP status ${head.status} is outside 200–599`);
+    }
+    return new Response(body, { status: head.status, statusText: head.statusText, headers: head.headers });
+  };
+}
+
+/** {@link createNodeFetch} with default options: what `createFileDownloadHook` uses. */
+export const nodeFetch: typeof fetch = createNodeFetch();

@@ -1,176 +1,174 @@
 /**
- * node:crypto hashing in worker threads, so hashing runs beside the download instead of after
- * each chunk: one worker per algorithm (MD5 and SHA-256 then run in parallel), shared by every
- * download of the process, with bounded memory in flight (back-pressure when a worker lags).
+ * node:crypto hashing in a worker thread, beside the download instead of after each chunk. MD5
+ * cannot be parallelised within one stream and runs at ~700 MB/s per core, slower than a fast
+ * link: on a machine with a second core, hashing it there lets the download go at the speed of
+ * the slower of the two instead of their sum.
+ *
+ * Bytes cross over through a ring buffer in shared memory (one copy, no message per chunk, no
+ * allocation): `update` copies into the ring and returns, waiting only when the ring is full,
+ * so memory stays fixed at the ring's size however far the worker lags.
  *
  * @module
  */
 import { Worker } from 'node:worker_threads';
 import type { HashAlgorithm, HashFactory, IncrementalHash } from '../manifest/hash.js';
+import { createNodeHash } from './hash.js';
+
+/** Bytes of the ring between the download and one hash worker. */
+const RING_BYTES = 4 * 1024 * 1024;
+
+// Slots of the control array. Positions count bytes modulo 2^32 (Int32 wrap-around), so the
+// bytes held are always `(written - read) | 0`, at most the ring's size.
+const WRITTEN = 0;
+const READ = 1;
+const STATE = 2;
+/** Bumped on every event the worker must see (bytes written, finish, drop): it waits on this. */
+const SIGNAL = 3;
+// STATE is 0 while bytes keep coming.
+const FINISH = 1;
+const DROP = 2;
 
 // Plain CommonJS evaluated in the worker: no file to locate after bundling.
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { workerData, parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const sessions = new Map();
-parentPort.on('message', (message) => {
-  if (message.type === 'update') {
-    let hash = sessions.get(message.id);
-    if (hash === undefined) {
-      hash = createHash(message.algorithm);
-      sessions.set(message.id, hash);
-    }
-    hash.update(new Uint8Array(message.buffer, message.offset, message.length));
-    parentPort.postMessage({ type: 'ack', id: message.id, length: message.length });
-  } else if (message.type === 'drop') {
-    sessions.delete(message.id);
-  } else if (message.type === 'digest') {
-    const hash = sessions.get(message.id) ?? createHash(message.algorithm);
-    sessions.delete(message.id);
-    parentPort.postMessage({ type: 'digest', id: message.id, hex: hash.digest('hex') });
+const { ring: ringMemory, control: controlMemory, algorithm } = workerData;
+const ring = new Uint8Array(ringMemory);
+const control = new Int32Array(controlMemory);
+const hash = createHash(algorithm);
+let read = 0;
+for (;;) {
+  const signal = Atomics.load(control, ${SIGNAL});
+  const written = Atomics.load(control, ${WRITTEN});
+  if (written !== read) {
+    const held = (written - read) | 0;
+    const start = (read >>> 0) % ring.length;
+    const first = Math.min(held, ring.length - start);
+    hash.update(ring.subarray(start, start + first));
+    if (held > first) hash.update(ring.subarray(0, held - first));
+    read = (read + held) | 0;
+    Atomics.store(control, ${READ}, read);
+    Atomics.notify(control, ${READ});
+    continue;
   }
-});
+  const state = Atomics.load(control, ${STATE});
+  if (state === ${DROP}) break;
+  // Bytes are published before the finish flag: re-read them so none written just before it is missed.
+  if (state === ${FINISH} && Atomics.load(control, ${WRITTEN}) === read) {
+    parentPort.postMessage(hash.digest('hex'));
+    break;
+  }
+  Atomics.wait(control, ${SIGNAL}, signal);
+}
 `;
 
-/** Bytes a session may have queued in its worker before `update` waits. */
-const MAX_IN_FLIGHT = 4 * 1024 * 1024;
-/** Bytes gathered before they are copied and sent to the worker. */
-const BATCH_BYTES = 1024 * 1024;
+// In Node since 16; TypeScript's lib has it from ES2024 only.
+const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(
+      array: Int32Array,
+      index: number,
+      value: number,
+    ): { async: boolean; value: Promise<string> | string };
+  }
+).waitAsync;
 
-interface Session {
-  inFlight: number;
-  waiting: (() => void) | undefined;
-  digest: ((hex: string) => void) | undefined;
-  /** Set when the worker died: every pending and later call rejects with it. */
-  failure: Error | undefined;
-  fail: ((error: Error) => void) | undefined;
-}
-
-class HashWorker {
+class RingHash implements IncrementalHash {
   readonly #worker: Worker;
-  readonly #sessions = new Map<number, Session>();
+  readonly #ring = new Uint8Array(new SharedArrayBuffer(RING_BYTES));
+  readonly #control = new Int32Array(new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT));
+  #written = 0;
+  #failure: Error | undefined;
+  /** Settles (rejecting) when the worker dies: anything waiting on it must not wait forever. */
+  readonly #death: Promise<never>;
+  readonly #digest: Promise<string>;
 
-  constructor(onDeath: () => void) {
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true });
-    this.#worker.unref(); // an idle hash worker must never keep the process alive
-    // A worker that dies (an algorithm the runtime lacks, out of memory) fails its sessions
-    // instead of leaving them waiting, and is replaced on next use.
-    const die = (error: Error) => {
-      onDeath();
-      for (const session of this.#sessions.values()) {
-        session.failure = error;
-        session.fail?.(error);
-        session.waiting?.();
-      }
-      this.#sessions.clear();
-    };
-    this.#worker.on('error', (error) => die(error));
-    this.#worker.on('exit', (code) => die(new Error(`hash worker exited with code ${code}`)));
-    this.#worker.on('message', (message: { type: string; id: number; length?: number; hex?: string }) => {
-      const session = this.#sessions.get(message.id);
-      if (session === undefined) return;
-      if (message.type === 'ack') {
-        session.inFlight -= message.length ?? 0;
-        if (session.inFlight <= MAX_IN_FLIGHT / 2) {
-          const wake = session.waiting;
-          session.waiting = undefined;
-          wake?.();
-        }
-      } else if (message.type === 'digest') {
-        this.#sessions.delete(message.id);
-        if (this.#sessions.size === 0) this.#worker.unref();
-        session.digest?.(message.hex ?? '');
-      }
+  constructor(algorithm: HashAlgorithm) {
+    this.#worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { ring: this.#ring.buffer, control: this.#control.buffer, algorithm },
     });
+    this.#worker.unref(); // only a pending digest or a full ring keeps the process alive
+    this.#digest = new Promise<string>((resolve) => this.#worker.once('message', resolve));
+    this.#death = new Promise<never>((_, reject) => {
+      const die = (error: Error) => {
+        this.#failure ??= error;
+        reject(this.#failure);
+      };
+      this.#worker.once('error', die);
+      this.#worker.once('exit', (code) => die(new Error(`hash worker exited with code ${code}`)));
+    });
+    this.#death.catch(() => {}); // observed through #failure and the races below
+    this.#digest.catch(() => {});
   }
 
-  open(id: number): Session {
-    const session: Session = {
-      inFlight: 0,
-      waiting: undefined,
-      digest: undefined,
-      failure: undefined,
-      fail: undefined,
-    };
-    this.#sessions.set(id, session);
-    this.#worker.ref(); // pending digests keep the process alive until they arrive
-    return session;
+  async update(chunk: Uint8Array): Promise<void> {
+    for (let copied = 0; copied < chunk.length; ) {
+      if (this.#failure) throw this.#failure;
+      const read = Atomics.load(this.#control, READ);
+      const free = RING_BYTES - ((this.#written - read) | 0);
+      if (free === 0) {
+        await this.#whileFull(read);
+        continue;
+      }
+      const start = (this.#written >>> 0) % RING_BYTES;
+      const count = Math.min(free, chunk.length - copied, RING_BYTES - start);
+      this.#ring.set(chunk.subarray(copied, copied + count), start);
+      copied += count;
+      this.#written = (this.#written + count) | 0;
+      Atomics.store(this.#control, WRITTEN, this.#written);
+      this.#signal();
+    }
   }
 
-  post(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): void {
-    this.#worker.postMessage(message, transfer);
+  async digest(): Promise<string> {
+    if (this.#failure) throw this.#failure;
+    Atomics.store(this.#control, STATE, FINISH);
+    this.#signal();
+    this.#worker.ref();
+    try {
+      return await Promise.race([this.#digest, this.#death]);
+    } finally {
+      this.#worker.unref();
+    }
   }
 
-  close(id: number): void {
-    if (!this.#sessions.delete(id)) return;
-    this.post({ type: 'drop', id });
-    if (this.#sessions.size === 0) this.#worker.unref();
+  dispose(): void {
+    Atomics.store(this.#control, STATE, DROP);
+    this.#signal();
+  }
+
+  #signal(): void {
+    Atomics.add(this.#control, SIGNAL, 1);
+    Atomics.notify(this.#control, SIGNAL);
+  }
+
+  /** Waits until the worker has consumed past `read` (or died). */
+  async #whileFull(read: number): Promise<void> {
+    const wait = waitAsync(this.#control, READ, read);
+    if (!wait.async) return;
+    this.#worker.ref();
+    try {
+      await Promise.race([wait.value, this.#death]);
+    } finally {
+      this.#worker.unref();
+    }
   }
 }
 
-const workers = new Map<HashAlgorithm, HashWorker>();
-let nextId = 1;
+/** A {@link HashFactory} whose every hash runs in a worker thread of its own. */
+export const createWorkerHash: HashFactory = (algorithm) => new RingHash(algorithm);
 
-/** A {@link HashFactory} whose hashes run in worker threads (one per algorithm, shared). */
-export const createWorkerHash: HashFactory = (algorithm) => {
-  let worker = workers.get(algorithm);
-  if (worker === undefined) {
-    const created = new HashWorker(() => {
-      if (workers.get(algorithm) === created) workers.delete(algorithm);
-    });
-    worker = created;
-    workers.set(algorithm, worker);
-  }
-  const hashWorker = worker;
-  const id = nextId++;
-  const session = hashWorker.open(id);
-  // Chunks are gathered into 1 MiB batches: one copy and one message per batch, not per chunk.
-  let batch: Uint8Array[] = [];
-  let batchBytes = 0;
-  const send = () => {
-    if (batchBytes === 0) return;
-    const buffer = new Uint8Array(batchBytes);
-    let offset = 0;
-    for (const part of batch) {
-      buffer.set(part, offset);
-      offset += part.length;
-    }
-    batch = [];
-    batchBytes = 0;
-    session.inFlight += buffer.length;
-    hashWorker.post(
-      { type: 'update', id, algorithm, buffer: buffer.buffer, offset: 0, length: buffer.length },
-      [buffer.buffer],
-    );
-  };
-  const hash: IncrementalHash = {
-    async update(chunk) {
-      if (session.failure) throw session.failure;
-      batch.push(chunk);
-      batchBytes += chunk.byteLength;
-      if (batchBytes < BATCH_BYTES) return;
-      send();
-      if (session.inFlight > MAX_IN_FLIGHT) {
-        await new Promise<void>((resolve) => {
-          session.waiting = resolve;
-        });
-        if (session.failure) throw session.failure;
-      }
-    },
-    digest() {
-      if (session.failure) return Promise.reject(session.failure);
-      send();
-      return new Promise<string>((resolve, reject) => {
-        session.digest = resolve;
-        session.fail = reject;
-        hashWorker.post({ type: 'digest', id, algorithm });
-      });
-    },
-    dispose() {
-      batch = [];
-      batchBytes = 0;
-      hashWorker.close(id);
-    },
-  };
-  return hash;
-};
+/**
+ * A {@link HashFactory} that hashes `algorithms` in worker threads and the others inline with
+ * node:crypto. Offload the slowest: MD5 everywhere; SHA-256 too on CPUs without SHA extensions.
+ *
+ * @example
+ * ```ts
+ * await downloadArtifact({ url, sink, hashFactory: hashInWorkers(['md5']), fetch: nodeFetch })
+ * ```
+ */
+export function hashInWorkers(algorithms: readonly HashAlgorithm[]): HashFactory {
+  return (algorithm) =>
+    algorithms.includes(algorithm) ? new RingHash(algorithm) : createNodeHash(algorithm);
+}

@@ -13,6 +13,10 @@ export interface DownloadSink {
   readBack?(): AsyncIterable<Uint8Array>;
   /** Drops everything held: the download restarts from zero. */
   reset(): Promise<void>;
+  /**
+   * Takes `chunk`. The engine reuses the chunk's memory once the promise settles, so a sink that
+   * keeps bytes past that point must copy them.
+   */
   write(chunk: Uint8Array): Promise<void>;
   /** Makes what was written durable (fsync for files). */
   flush(): Promise<void>;
@@ -39,7 +43,7 @@ export class MemorySink implements DownloadSink {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    // Copy: the stream may reuse its buffer.
+    // Copy: the engine reuses the chunk's memory for the next read.
     this.#chunks.push(chunk.slice());
     this.#length += chunk.length;
   }
@@ -76,7 +80,8 @@ export function writableStreamSink(stream: WritableStream<Uint8Array>): Download
       if (written > 0) throw new Error('A WritableStream sink cannot rewind after bytes were written');
     },
     async write(chunk) {
-      await writer.write(chunk);
+      // Copy: the stream may queue the chunk past this promise, and the engine reuses its memory.
+      await writer.write(chunk.slice());
       written += chunk.length;
     },
     async flush() {

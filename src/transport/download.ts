@@ -29,6 +29,7 @@ import {
   updateAll,
 } from '../manifest/hash.js';
 import { authHeaders, type DownloadAuth, withQueryCredential } from './auth.js';
+import { bodyReader } from './body-reader.js';
 import type { DownloadSink } from './download-sink.js';
 import { isWeakEtag, parseContentLength, parseContentRange, parseRetryAfter } from './http-headers.js';
 
@@ -466,7 +467,7 @@ class Download {
   /** Streams the body into the sink, hashing, counting and watching the speed. */
   async #stream(body: ReadableStream<Uint8Array>): Promise<void> {
     const { sink, signal, onProgress, lowSpeed = { bytesPerSecond: 1024, windowMs: 30_000 } } = this.#options;
-    const reader = body.getReader();
+    const reader = bodyReader(body);
     const clock = this.#clock;
     const started = { at: clock.now(), bytes: this.#offset };
     let windowBytes = 0;
@@ -493,10 +494,10 @@ class Download {
     let lastFraction = -1;
     try {
       for (;;) {
-        const { done, value } = await reader.read();
+        const value = await reader.read();
         if (stalled) throw stalled;
         if (signal?.aborted) throw toAbort(signal);
-        if (done) break;
+        if (value === undefined) break;
         if (this.#offset + value.length > this.#limit) {
           throw new IntegrityError(this.#safeUrl, {
             algorithm: 'size',
@@ -504,9 +505,9 @@ class Download {
             actual: `more than ${this.#offset + value.length - 1}`,
           });
         }
-        // Write first: an asynchronous hash may take the chunk's memory over.
-        await sink.write(value);
-        await updateAll(this.#hashing.hashes.values(), value);
+        // The sink and the hashes are done with the chunk when their promises settle: the next
+        // read reuses its memory.
+        await Promise.all([sink.write(value), updateAll(this.#hashing.hashes.values(), value)]);
         this.#offset += value.length;
         this.#transferred += value.length;
         windowBytes += value.length;

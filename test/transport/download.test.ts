@@ -345,7 +345,8 @@ describe.each([
   });
 
   it('reports monotonic, throttled progress ending at the total', async () => {
-    server.route(path, { body: BODY, chunkSize: 10_000 });
+    // Paced, so the chunks arrive one by one (a client may coalesce whatever has arrived).
+    server.route(path, { body: BODY, chunkSize: 10_000, bytesPerSecond: 5_000_000 });
     const seen: { bytes: number; total: number | null }[] = [];
     await downloadArtifact(options({ onProgress: (progress) => seen.push(progress) }));
     expect(seen.length).toBeGreaterThan(10);
