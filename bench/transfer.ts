@@ -6,7 +6,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createWebHash, type IncrementalHash } from '../src/index.js';
@@ -15,33 +15,52 @@ import { createNodeHash } from '../src/node/index.js';
 const here = import.meta.dirname;
 const tsx = ['--import', 'tsx'];
 
-async function writeArtifact(path: string, bytes: number): Promise<void> {
+/** Writes the artifact; returns its MD5, to check every measured download against. */
+async function writeArtifact(path: string, bytes: number): Promise<string> {
   const block = randomFillSync(new Uint8Array(1 << 20));
+  const md5 = createHash('md5');
   const out = createWriteStream(path);
   for (let written = 0; written < bytes; written += block.length) {
+    md5.update(block);
     if (!out.write(block)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
   await new Promise<void>((resolve, reject) =>
     out.end((error?: Error | null) => (error ? reject(error) : resolve())),
   );
+  return md5.digest('hex');
 }
 
-function hasCurl(): boolean {
-  return spawnSync('curl', ['--version'], { stdio: 'ignore' }).status === 0;
+function has(command: string): boolean {
+  return spawnSync(command, ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-function timeCurl(url: string, output: string): { seconds: number; maxRssBytes: number } {
-  const result = spawnSync('/usr/bin/time', ['-f', '%e %M', 'curl', '-s', '-o', output, url], {
-    encoding: 'utf8',
-  });
-  if (result.status !== 0) throw new Error(`curl failed: ${result.stderr}`);
-  const [seconds, kb] = result.stderr.trim().split('\n').at(-1)!.split(' ').map(Number) as [number, number];
-  return { seconds, maxRssBytes: kb * 1024 };
+/** Writes dirty pages out, so no run pays for the previous run's writeback. */
+function settleDisk(): void {
+  spawnSync('sync');
 }
 
 interface Run {
   seconds: number;
   maxRssBytes: number;
+}
+
+/** `command` under /usr/bin/time: wall seconds and the peak RSS of the measured process. */
+function timed(command: string, args: string[]): Run {
+  const result = spawnSync('/usr/bin/time', ['-f', '%e %M', command, ...args], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${command} failed: ${result.stderr}`);
+  const [seconds, kb] = result.stderr.trim().split('\n').at(-1)!.split(' ').map(Number) as [number, number];
+  return { seconds, maxRssBytes: kb * 1024 };
+}
+
+function wallClock(run: () => void): Run {
+  const started = performance.now();
+  run();
+  return { seconds: (performance.now() - started) / 1000, maxRssBytes: 0 };
+}
+
+function bash(script: string, ...args: string[]): void {
+  const result = spawnSync('bash', ['-c', `set -o pipefail; ${script}`, ...args], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`shell failed: ${result.stderr}`);
 }
 
 function runNode(script: string, args: string[]): Run {
@@ -50,16 +69,6 @@ function runNode(script: string, args: string[]): Run {
     encoding: 'utf8',
   });
   return JSON.parse(out.trim().split('\n').at(-1)!) as Run;
-}
-
-/** The same work as otakit with shell tools: curl piped through md5sum and sha256sum in parallel. */
-function timeShellPipeline(url: string, output: string): Run {
-  const started = performance.now();
-  const script =
-    'set -o pipefail; curl -s "$0" | tee >(md5sum > "$1.md5") >(sha256sum > "$1.sha256") > "$1"; wait';
-  const result = spawnSync('bash', ['-c', script, url, output], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`shell pipeline failed: ${result.stderr}`);
-  return { seconds: (performance.now() - started) / 1000, maxRssBytes: 0 };
 }
 
 async function hashRate(make: () => IncrementalHash, megabytes: number): Promise<number> {
@@ -71,10 +80,15 @@ async function hashRate(make: () => IncrementalHash, megabytes: number): Promise
   return megabytes / ((performance.now() - started) / 1000);
 }
 
-export async function benchTransfer(artifactBytes = 1024 ** 3, rounds = 2) {
+const mbps = (bytes: number, seconds: number) => Number((bytes / 1e6 / seconds).toFixed(1));
+const ratio = (baseline: number, measured: number) => Number((baseline / measured).toFixed(3));
+const best = (runs: Run[]) => Math.min(...runs.map((run) => run.seconds));
+const peakMB = (runs: Run[]) => Number((Math.max(...runs.map((run) => run.maxRssBytes)) / 1e6).toFixed(1));
+
+export async function benchTransfer(artifactBytes = 1024 ** 3, rounds = 3) {
   const directory = await mkdtemp(join(tmpdir(), 'otakit-bench-transfer-'));
   const artifact = join(directory, 'artifact.bin');
-  await writeArtifact(artifact, artifactBytes);
+  const artifactMd5 = await writeArtifact(artifact, artifactBytes);
   const server = spawn(process.execPath, [...tsx, join(here, 'support/static-server.ts'), artifact], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -83,33 +97,60 @@ export async function benchTransfer(artifactBytes = 1024 ** 3, rounds = 2) {
       server.stdout.once('data', (data: Buffer) => resolve(data.toString().trim())),
     );
     const url = `http://127.0.0.1:${port}/artifact.bin`;
-    const curl = hasCurl();
-    const baseline: Run[] = [];
-    const pipeline: Run[] = [];
-    const otakit: Run[] = [];
-    const otakitWorkers: Run[] = [];
+    const curl = has('curl') && has('/usr/bin/time');
+    const output = join(directory, 'out.bin');
+    const runs: Record<string, Run[]> = {
+      baseline: [],
+      baselineDurable: [],
+      shellPipeline: [],
+      otakit: [],
+      otakitMd5Worker: [],
+      durableDiskWrite: [],
+    };
+    // Every run starts with the disk settled, and the kinds take turns, so none inherits another's
+    // dirty pages or a quieter moment of the machine.
+    const measure = (name: string, run: () => Run) => {
+      settleDisk();
+      runs[name]!.push(run());
+      spawnSync('rm', ['-f', output, `${output}.md5`, `${output}.sha256`]);
+    };
     for (let round = 0; round < rounds; round++) {
-      const output = join(directory, `baseline-${round}.bin`);
-      baseline.push(curl ? timeCurl(url, output) : runNode('fetch-client.ts', [url, output]));
-      await rm(output);
       if (curl) {
-        pipeline.push(timeShellPipeline(url, output));
-        await rm(output);
+        measure('baseline', () => timed('curl', ['-s', '-o', output, url]));
+        // What a shell install that survives a power cut does: the same bytes, made durable.
+        measure('baselineDurable', () =>
+          wallClock(() => bash('curl -s -o "$1" "$0" && sync "$1"', url, output)),
+        );
+        measure('shellPipeline', () =>
+          wallClock(() =>
+            bash(
+              'curl -s "$0" | tee >(md5sum > "$1.md5") >(sha256sum > "$1.sha256") > "$1"; wait; sync "$1"',
+              url,
+              output,
+            ),
+          ),
+        );
+        measure('durableDiskWrite', () =>
+          wallClock(() =>
+            bash(
+              `dd if=/dev/zero of="$0" bs=1M count=${artifactBytes / 2 ** 20} conv=fsync status=none`,
+              output,
+            ),
+          ),
+        );
+      } else {
+        measure('baseline', () => runNode('fetch-client.ts', [url, output]));
       }
-      for (const [runs, hashing] of [
-        [otakit, 'inline'],
-        [otakitWorkers, 'worker'],
+      for (const [name, hashing] of [
+        ['otakit', 'inline'],
+        ['otakitMd5Worker', 'md5-worker'],
       ] as const) {
-        const target = join(directory, `installed-${round}.bin`);
-        const staged = join(directory, `staged-${round}.part`);
-        runs.push(runNode('otakit-client.mjs', [url, staged, target, String(artifactBytes), hashing]));
-        if ((await stat(target)).size !== artifactBytes)
-          throw new Error('installed artifact has the wrong size');
-        await rm(target);
+        const staged = join(directory, 'staged.part');
+        measure(name, () =>
+          runNode('otakit-client.mjs', [url, staged, output, String(artifactBytes), hashing]),
+        );
       }
     }
-    const best = (runs: { seconds: number }[]) => Math.min(...runs.map((run) => run.seconds));
-    const mb = artifactBytes / 1e6;
     // Warm both up once, then measure: the first pass pays for page faults and JIT.
     const bareMd5 = (): IncrementalHash => {
       const hash = createHash('md5');
@@ -127,29 +168,30 @@ export async function benchTransfer(artifactBytes = 1024 ** 3, rounds = 2) {
     const browserMd5 = await hashRate(() => createWebHash('md5'), 128);
     const browserSha256 = await hashRate(() => createWebHash('sha256'), 128);
     const nodeSha256 = await hashRate(() => createNodeHash('sha256'), 512);
+    const fastest = Math.min(best(runs.otakit!), best(runs.otakitMd5Worker!));
+    const durable = runs.baselineDurable!.length > 0;
     return {
       artifactBytes,
       baseline: curl ? 'curl -o' : 'fetch → file',
-      baselineMBps: Number((mb / best(baseline)).toFixed(1)),
-      otakitMBps: Number((mb / best(otakit)).toFixed(1)),
-      throughputRatio: Number((best(baseline) / best(otakit)).toFixed(3)),
-      otakitPeakRssMB: Number((Math.max(...otakit.map((run) => run.maxRssBytes)) / 1e6).toFixed(1)),
-      otakitWorkerHashMBps: Number((mb / best(otakitWorkers)).toFixed(1)),
-      workerHashThroughputRatio: Number((best(baseline) / best(otakitWorkers)).toFixed(3)),
-      otakitWorkerHashPeakRssMB: Number(
-        (Math.max(...otakitWorkers.map((run) => run.maxRssBytes)) / 1e6).toFixed(1),
-      ),
-      shellPipelineMBps: pipeline.length > 0 ? Number((mb / best(pipeline)).toFixed(1)) : null,
-      ratioToShellPipeline: pipeline.length > 0 ? Number((best(pipeline) / best(otakit)).toFixed(3)) : null,
-      baselinePeakRssMB: Number((Math.max(...baseline.map((run) => run.maxRssBytes)) / 1e6).toFixed(1)),
+      baselineMBps: mbps(artifactBytes, best(runs.baseline!)),
+      otakitMBps: mbps(artifactBytes, best(runs.otakit!)),
+      otakitMd5WorkerMBps: mbps(artifactBytes, best(runs.otakitMd5Worker!)),
+      throughputRatio: ratio(best(runs.baseline!), fastest),
+      otakitPeakRssMB: peakMB(runs.otakit!),
+      otakitMd5WorkerPeakRssMB: peakMB(runs.otakitMd5Worker!),
+      baselinePeakRssMB: peakMB(runs.baseline!),
+      baselineDurableMBps: durable ? mbps(artifactBytes, best(runs.baselineDurable!)) : null,
+      ratioToDurableBaseline: durable ? ratio(best(runs.baselineDurable!), fastest) : null,
+      shellPipelineMBps: durable ? mbps(artifactBytes, best(runs.shellPipeline!)) : null,
+      ratioToShellPipeline: durable ? ratio(best(runs.shellPipeline!), fastest) : null,
+      durableDiskWriteMBps: durable ? mbps(artifactBytes, best(runs.durableDiskWrite!)) : null,
       nodeCryptoMd5MBps: Number(nodeMd5.toFixed(0)),
       otakitNodeMd5MBps: Number(otakitNodeMd5.toFixed(0)),
       md5Ratio: Number((otakitNodeMd5 / nodeMd5).toFixed(3)),
+      nodeCryptoSha256MBps: Number(nodeSha256.toFixed(0)),
       browserPathMd5MBps: Number(browserMd5.toFixed(0)),
       browserPathSha256MBps: Number(browserSha256.toFixed(0)),
-      nodeCryptoSha256MBps: Number(nodeSha256.toFixed(0)),
-      md5SingleCoreBoundMBps: Number(nodeMd5.toFixed(0)),
-      rounds: { baseline, pipeline, otakit, otakitWorkers },
+      rounds: runs,
     };
   } finally {
     server.kill();

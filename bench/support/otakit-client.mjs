@@ -1,14 +1,14 @@
 // The measured client, run with plain node on the built package (dist/), as a user would:
 // downloadArtifact (over otakit/node's nodeFetch, imported from otakit/node alone, as a Node agent
-// does) into a FileSink with MD5 + SHA-256, then an atomic install (rename over the
-// target, fsync the directory). Prints JSON: seconds, peak RSS, digests.
+// does) into a FileSink with MD5 + SHA-256 (inline, or MD5 in a worker thread), then an atomic
+// install (fsync, rename over the target, fsync the directory). Prints JSON: seconds, peak RSS, digests.
 import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
   createNodeHash,
-  createWorkerHash,
   downloadArtifact,
   FileSink,
+  hashInWorkers,
   nodeFetch,
 } from '../../dist/node/index.js';
 
@@ -19,7 +19,7 @@ const result = await downloadArtifact({
   sink: new FileSink(staged),
   expected: { size: Number(size) },
   hashes: ['md5', 'sha256'],
-  hashFactory: hashing === 'worker' ? createWorkerHash : createNodeHash,
+  hashFactory: hashing === 'md5-worker' ? hashInWorkers(['md5']) : createNodeHash,
   resume: false,
   fetch: nodeFetch, // what createFileDownloadHook uses
 });

@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -8,12 +10,13 @@ import {
   hashBytes,
   updateAll,
 } from '../../src/index.js';
-import { createNodeHash, createWorkerHash } from '../../src/node/index.js';
+import { createNodeHash, createWorkerHash, hashInWorkers } from '../../src/node/index.js';
 
 const FACTORIES: [string, HashFactory][] = [
   ['web (spark-md5, @noble/hashes)', createWebHash],
   ['node:crypto', createNodeHash],
   ['node:crypto in workers', createWorkerHash],
+  ['MD5 in a worker, SHA-256 inline', hashInWorkers(['md5'])],
 ];
 const ALGORITHMS: HashAlgorithm[] = ['md5', 'sha256'];
 
@@ -38,6 +41,42 @@ describe('hash factories agree with node:crypto on any chunking', () => {
     });
   }
 
+  for (const [name, factory] of FACTORIES) {
+    it(`${name}: lets the caller reuse a chunk's memory once update settles`, async () => {
+      // The download engine reads every chunk into the same buffer.
+      const buffer = new Uint8Array(300_000);
+      const expected = ALGORITHMS.map((algorithm) => createHash(algorithm));
+      const hashes = ALGORITHMS.map((algorithm) => factory(algorithm));
+      for (let round = 0; round < 20; round++) {
+        buffer.fill(round * 13 + 1);
+        const chunk = buffer.subarray(0, 1000 + round * 14_000);
+        for (const hash of expected) hash.update(chunk);
+        await updateAll(hashes, chunk);
+      }
+      buffer.fill(0);
+      for (const [index, hash] of hashes.entries()) {
+        expect(await hash.digest()).toBe(expected[index]!.digest('hex'));
+      }
+    });
+  }
+
+  it('hashInWorkers offloads only the algorithms named', async () => {
+    const factory = hashInWorkers(['md5']);
+    const md5 = factory('md5');
+    const sha256 = factory('sha256');
+    expect(md5.update(new Uint8Array(1))).toBeInstanceOf(Promise); // crossing to a worker
+    expect(sha256.update(new Uint8Array(1))).toBeUndefined(); // node:crypto, synchronous
+    expect(await md5.digest()).toBe(createHash('md5').update(new Uint8Array(1)).digest('hex'));
+  });
+
+  it('an abandoned or disposed worker hash never keeps the process alive', () => {
+    const script = join(import.meta.dirname, '../support/abandoned-worker-hash.ts');
+    const child = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(child.signal).toBeNull(); // not killed by the timeout
+    expect(child.status).toBe(0);
+    expect(child.stdout.trim()).toBe('900150983cd24fb0d6963f7d28e17f72');
+  });
+
   it('keeps concurrent worker sessions apart, and applies back-pressure on large inputs', async () => {
     const big = new Uint8Array(40 * 1024 * 1024).map((_, index) => index & 0xff);
     const a = createWorkerHash('sha256');
@@ -57,6 +96,9 @@ describe('hash factories agree with node:crypto on any chunking', () => {
     const broken = createWorkerHash('sha3-999' as HashAlgorithm);
     await broken.update(new Uint8Array(16));
     await expect(broken.digest()).rejects.toThrow();
+    // More than the ring holds: update waits for room the dead worker will never make.
+    const starved = createWorkerHash('sha3-999' as HashAlgorithm);
+    await expect(starved.update(new Uint8Array(16 * 1024 * 1024))).rejects.toThrow();
     const healthy = createWorkerHash('md5');
     await healthy.update(new TextEncoder().encode('abc'));
     expect(await healthy.digest()).toBe('900150983cd24fb0d6963f7d28e17f72');
