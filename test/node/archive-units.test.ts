@@ -1,5 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { parsePaxRecords, parsePaxSize } from '../../src/archive/pax.js';
+import { parseNumber } from '../../src/archive/tar-header.js';
 import { InstallError, isOtaError } from '../../src/index.js';
 import { decodeCp437 } from '../../src/node/archive/cp437.js';
 import { normaliseEntryPath } from '../../src/node/archive/entry-path.js';
@@ -11,8 +13,6 @@ import {
   sniffArchiveFormat,
 } from '../../src/node/archive/index.js';
 import { resolveArchiveLimits } from '../../src/node/archive/limits.js';
-import { parsePaxRecords, parsePaxSize } from '../../src/node/archive/pax.js';
-import { parseNumber } from '../../src/node/archive/tar-header.js';
 import { gzip, insighioPackage, tar, tarHeader, zip } from '../support/archives.js';
 
 function reasonOf(run: () => unknown): string | undefined {

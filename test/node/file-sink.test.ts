@@ -55,7 +55,11 @@ describe('FileSink', () => {
     }
     buffer.fill(0);
     await sink.flush();
-    expect(createHash('sha256').update(await readFile(path)).digest('hex')).toBe(expected.digest('hex'));
+    expect(
+      createHash('sha256')
+        .update(await readFile(path))
+        .digest('hex'),
+    ).toBe(expected.digest('hex'));
   });
 
   it('reads back what it holds, so a resumed download can rebuild its hashes', async () => {

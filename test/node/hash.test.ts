@@ -71,7 +71,10 @@ describe('hash factories agree with node:crypto on any chunking', () => {
 
   it('an abandoned or disposed worker hash never keeps the process alive', () => {
     const script = join(import.meta.dirname, '../support/abandoned-worker-hash.ts');
-    const child = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 20_000 });
+    const child = spawnSync(process.execPath, ['--import', 'tsx', script], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(child.signal).toBeNull(); // not killed by the timeout
     expect(child.status).toBe(0);
     expect(child.stdout.trim()).toBe('900150983cd24fb0d6963f7d28e17f72');

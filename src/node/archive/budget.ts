@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ArchiveError } from './errors.js';
+import { ArchiveError } from '../../archive/errors.js';
 import { type ArchiveLimits, RATIO_GRACE_BYTES } from './limits.js';
 
 function mib(bytes: number): string {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ArchiveError } from './errors.js';
+import { ArchiveError } from '../../archive/errors.js';
 
 /** Gives the next chunk, or `null` at the end. */
 export type Pull = () => Promise<Uint8Array | null>;

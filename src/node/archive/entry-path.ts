@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ArchiveError } from './errors.js';
+import { ArchiveError } from '../../archive/errors.js';
 
 /** A safe, normalised entry path. */
 export interface EntryPath {

@@ -5,8 +5,9 @@
  *
  * @module
  */
+
+import { ArchiveError } from '../../archive/errors.js';
 import { type EntryPath, normaliseEntryPath } from './entry-path.js';
-import { ArchiveError } from './errors.js';
 
 export type EntryKind = 'file' | 'directory';
 

@@ -6,11 +6,11 @@
  * @module
  */
 import { type FileHandle, open } from 'node:fs/promises';
+import { ArchiveError } from '../../archive/errors.js';
 import { abortReason, throwIfAborted } from '../../core/abort.js';
 import { isOtaError, OtaError } from '../../core/errors.js';
 import { ExtractionBudget } from './budget.js';
 import { ByteReader } from './byte-reader.js';
-import { ArchiveError } from './errors.js';
 import { decompressGzip } from './gzip.js';
 import { type ArchiveLimits, resolveArchiveLimits } from './limits.js';
 import { type ArchiveFormat, SNIFF_BYTES, sniffArchiveFormat } from './sniff.js';

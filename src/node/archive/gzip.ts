@@ -8,9 +8,9 @@
  * @module
  */
 import { crc32, createGunzip, createInflate } from 'node:zlib';
+import { ArchiveError } from '../../archive/errors.js';
 import type { ExtractionBudget } from './budget.js';
 import type { ByteReader } from './byte-reader.js';
-import { ArchiveError } from './errors.js';
 import { throughZlib, ZLIB_OPTIONS } from './zlib-stream.js';
 
 const INSIGHIO_PREFIX = [0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00];

@@ -17,7 +17,7 @@
  *
  * @module
  */
-export { ArchiveError, type ArchiveErrorReason, isArchiveError } from './errors.js';
+export { ArchiveError, type ArchiveErrorReason, isArchiveError } from '../../archive/errors.js';
 export {
   type ExtractArchiveOptions,
   type ExtractArchiveResult,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { BLOCK_SIZE, checksumMatches, isZeroBlock } from './tar-header.js';
+import { BLOCK_SIZE, checksumMatches, isZeroBlock } from '../../archive/tar-header.js';
 
 /** The archive formats `extractArchive` reads. `tar.gz` includes insigh.io's zlib variant. */
 export type ArchiveFormat = 'tar' | 'tar.gz' | 'zip';

@@ -6,10 +6,10 @@
  * @module
  */
 import type { FileHandle } from 'node:fs/promises';
+import { ArchiveError } from '../../archive/errors.js';
 import { raceAbort, throwIfAborted } from '../../core/abort.js';
 import { isOtaError, OtaError } from '../../core/errors.js';
 import type { Pull } from './byte-reader.js';
-import { ArchiveError } from './errors.js';
 
 /** An archive to extract: a file path, or a stream of its bytes. */
 export type ArchiveSource =

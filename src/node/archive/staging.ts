@@ -12,9 +12,9 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, type FileHandle, lstat, mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
+import { ArchiveError } from '../../archive/errors.js';
 import type { ExtractionBudget } from './budget.js';
 import { claimEntry, type EntryKind, EntryRegistry } from './entry-registry.js';
-import { ArchiveError } from './errors.js';
 import { DEFAULT_DIRECTORY_MODE, safeDirectoryMode, safeFileMode } from './modes.js';
 
 /** One extracted file or directory. */

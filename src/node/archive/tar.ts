@@ -7,13 +7,14 @@
  *
  * @module
  */
+
+import { ArchiveError } from '../../archive/errors.js';
+import { parsePaxRecords, parsePaxSize } from '../../archive/pax.js';
+import { BLOCK_SIZE, isZeroBlock, parseTarHeader } from '../../archive/tar-header.js';
 import { throwIfAborted } from '../../core/abort.js';
 import type { ByteReader } from './byte-reader.js';
-import { ArchiveError } from './errors.js';
-import { parsePaxRecords, parsePaxSize } from './pax.js';
 import { READ_CHUNK_BYTES } from './source.js';
 import type { StagingDirectory } from './staging.js';
-import { BLOCK_SIZE, isZeroBlock, parseTarHeader } from './tar-header.js';
 
 /** Pax and long-name headers are read into memory; no real one comes near this. */
 const MAX_METADATA_BYTES = 1024 * 1024;

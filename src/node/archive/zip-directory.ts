@@ -8,9 +8,9 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
+import { ArchiveError } from '../../archive/errors.js';
 import { ByteReader } from './byte-reader.js';
 import { decodeCp437 } from './cp437.js';
-import { ArchiveError } from './errors.js';
 import { filePull } from './source.js';
 
 export interface ZipEntry {

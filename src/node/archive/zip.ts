@@ -9,11 +9,11 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { crc32, createInflateRaw } from 'node:zlib';
+import { ArchiveError } from '../../archive/errors.js';
 import { throwIfAborted } from '../../core/abort.js';
 import type { ExtractionBudget } from './budget.js';
 import type { Pull } from './byte-reader.js';
 import { claimEntry, type EntryKind, EntryRegistry } from './entry-registry.js';
-import { ArchiveError } from './errors.js';
 import { DEFAULT_DIRECTORY_MODE, DEFAULT_FILE_MODE, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from './modes.js';
 import { filePull } from './source.js';
 import type { StagingDirectory } from './staging.js';

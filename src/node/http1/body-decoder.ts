@@ -123,12 +123,13 @@ export class BodyDecoder {
       // Line-oriented states: gather up to the LF.
       const newline = input.indexOf(0x0a, at);
       const stop = newline === -1 ? input.length : newline;
-      this.#line += String.fromCharCode(...input.subarray(at, Math.min(stop, at + MAX_CHUNK_LINE + 1)));
-      if (this.#line.length > MAX_CHUNK_LINE || stop - at > MAX_CHUNK_LINE) {
-        throw new HttpProtocolError(`chunked body: a line longer than ${MAX_CHUNK_LINE} bytes`);
-      }
+      // A line may take MAX_CHUNK_LINE bytes plus the CR that ends it; nothing longer is copied.
+      if (this.#line.length + (stop - at) > MAX_CHUNK_LINE + 1) throw lineTooLong();
+      this.#line += String.fromCharCode(...input.subarray(at, stop));
+      if (this.#line.length > MAX_CHUNK_LINE && !this.#line.endsWith('\r')) throw lineTooLong();
       if (this.#state === 'trailer') {
-        this.#trailerBytes += stop - at + 1;
+        // The bytes of this piece, and its LF if it has one: the same total however the input is split.
+        this.#trailerBytes += stop - at + (newline === -1 ? 0 : 1);
         if (this.#trailerBytes > MAX_HEAD_BYTES) {
           throw new HttpProtocolError(`chunked body: trailer fields over ${MAX_HEAD_BYTES} bytes`);
         }
@@ -157,4 +158,8 @@ export class BodyDecoder {
       this.#state = 'done'; // the empty line after the (ignored) trailer fields
     }
   }
+}
+
+function lineTooLong(): HttpProtocolError {
+  return new HttpProtocolError(`chunked body: a line longer than ${MAX_CHUNK_LINE} bytes`);
 }

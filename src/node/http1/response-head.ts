@@ -44,9 +44,11 @@ function headEnd(bytes: Uint8Array): number {
  * @throws HttpProtocolError when the head is malformed or over {@link MAX_HEAD_BYTES}.
  */
 export function parseResponseHead(bytes: Uint8Array): ResponseHead | undefined {
-  const end = headEnd(bytes.subarray(0, MAX_HEAD_BYTES + 4));
+  // Only a terminator within the budget counts: a head ending past it is rejected whether its
+  // last bytes arrived in the same read or a later one.
+  const end = headEnd(bytes.subarray(0, MAX_HEAD_BYTES));
   if (end === -1) {
-    if (bytes.length > MAX_HEAD_BYTES) {
+    if (bytes.length >= MAX_HEAD_BYTES) {
       throw new HttpProtocolError(`response head larger than ${MAX_HEAD_BYTES} bytes`);
     }
     return undefined;

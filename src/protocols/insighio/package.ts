@@ -11,6 +11,9 @@
  *
  * @module
  */
+
+import { parsePaxRecords, parsePaxSize } from '../../archive/pax.js';
+import { BLOCK_SIZE, checksumMatches, isZeroBlock, parseTarHeader } from '../../archive/tar-header.js';
 import { InstallError } from '../../core/errors.js';
 import { LIMITS } from './limits.js';
 
@@ -36,7 +39,7 @@ export function detectPackageFormat(bytes: Uint8Array): PackageFormat {
     if ((cmf & 0x0f) === 8 && ((cmf << 8) | flg) % 31 === 0) return 'insighio-zlib';
   }
   if (bytes.length >= 18 && bytes[0] === 0x1f && bytes[1] === 0x8b && bytes[2] === 0x08) return 'gzip';
-  if (bytes.length >= 512 && headerChecksumOk(bytes.subarray(0, 512))) return 'tar';
+  if (bytes.length >= BLOCK_SIZE && checksumMatches(bytes.subarray(0, BLOCK_SIZE))) return 'tar';
   return 'unknown';
 }
 
@@ -126,43 +129,43 @@ export function readTar(tar: Uint8Array, options: PackageOptions = {}): TarEntry
   let pendingSize: number | undefined;
   let ended = false;
 
-  while (offset + 512 <= tar.length) {
-    const header = tar.subarray(offset, offset + 512);
-    if (header.every((byte) => byte === 0)) {
+  while (offset + BLOCK_SIZE <= tar.length) {
+    const block = tar.subarray(offset, offset + BLOCK_SIZE);
+    if (isZeroBlock(block)) {
       ended = true;
       break;
     }
     if (++headers > maxEntries) throw new InstallError(`Package has more than ${maxEntries} tar entries`);
-    if (!headerChecksumOk(header)) throw new InstallError(`Tar header at byte ${offset} has a bad checksum`);
-    const type = String.fromCharCode(header[156]!);
-    const name = text(header.subarray(0, 100), offset);
-    const isUstar = text(header.subarray(257, 262), offset) === 'ustar';
-    const prefix = isUstar ? text(header.subarray(345, 500), offset) : '';
-    const size = pendingSize ?? octal(header.subarray(124, 136), offset);
+    // The same header and pax parsers as otakit/node's extractor: one reading of tar, not two.
+    const header = parseTarHeader(block);
+    const size = pendingSize ?? header.size;
     pendingSize = undefined;
-    const start = offset + 512;
+    const start = offset + BLOCK_SIZE;
     const end = start + size;
     if (end > tar.length) throw new InstallError(`Tar entry at byte ${offset} is truncated`);
     const data = tar.subarray(start, end);
-    offset = start + Math.ceil(size / 512) * 512;
+    offset = start + Math.ceil(size / BLOCK_SIZE) * BLOCK_SIZE;
 
     // Extension headers describe the next entry; they are never written out.
+    const { type } = header;
     if (type === 'x') {
-      const pax = paxRecords(data, offset);
-      if (pax.path !== undefined) pendingPath = pax.path;
-      if (pax.size !== undefined) {
-        if (!/^\d{1,15}$/.test(pax.size)) throw new InstallError('Tar pax size is not a number');
-        pendingSize = Number(pax.size);
-      }
+      const pax = parsePaxRecords(data);
+      pendingPath = pax.get('path') ?? pendingPath;
+      const paxSize = pax.get('size');
+      if (paxSize !== undefined) pendingSize = parsePaxSize(paxSize);
       continue;
     }
-    if (type === 'g' || type === 'K') continue;
+    if (type === 'g') {
+      parsePaxRecords(data); // global defaults name no entry; parsed only to refuse a malformed one
+      continue;
+    }
+    if (type === 'K') continue;
     if (type === 'L') {
-      pendingPath = text(data, offset);
+      pendingPath = longName(data, offset);
       continue;
     }
 
-    const rawPath = pendingPath ?? (prefix === '' ? name : `${prefix}/${name}`);
+    const rawPath = pendingPath ?? header.name;
     pendingPath = undefined;
     const shown = JSON.stringify(rawPath.slice(0, 120));
     if (type === '1' || type === '2')
@@ -185,7 +188,7 @@ export function readTar(tar: Uint8Array, options: PackageOptions = {}): TarEntry
       type: kind,
       size: kind === 'file' ? size : 0,
       data: kind === 'file' ? data : new Uint8Array(0),
-      mode: octal(header.subarray(100, 108), offset),
+      mode: header.mode,
     });
   }
   if (!ended && offset !== tar.length) throw new InstallError('Tar ends in the middle of a header');
@@ -208,61 +211,14 @@ function safePath(raw: string, shown: string): string | null {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** A NUL-terminated UTF-8 field. */
-function text(field: Uint8Array, offset: number): string {
-  const end = field.indexOf(0);
+/** A GNU long name: UTF-8 up to its terminating NUL. */
+function longName(data: Uint8Array, offset: number): string {
+  const end = data.indexOf(0);
   try {
-    return utf8.decode(end === -1 ? field : field.subarray(0, end));
+    return utf8.decode(end === -1 ? data : data.subarray(0, end));
   } catch (cause) {
-    throw new InstallError(`Tar header at byte ${offset} holds a name that is not UTF-8`, { cause });
+    throw new InstallError(`Tar long name before byte ${offset} is not UTF-8`, { cause });
   }
-}
-
-/** An octal numeric field (NUL or space padded). Base-256 sizes (over 8 GiB) are refused. */
-function octal(field: Uint8Array, offset: number): number {
-  if ((field[0]! & 0x80) !== 0) throw new InstallError(`Tar header at byte ${offset} has a base-256 number`);
-  let digits = '';
-  for (const byte of field) {
-    if (byte === 0 || byte === 0x20) {
-      if (digits !== '') break;
-      continue;
-    }
-    if (byte < 0x30 || byte > 0x37) throw new InstallError(`Tar header at byte ${offset} has a bad number`);
-    digits += String.fromCharCode(byte);
-  }
-  return digits === '' ? 0 : Number.parseInt(digits, 8);
-}
-
-function headerChecksumOk(header: Uint8Array): boolean {
-  let sum = 0;
-  for (let index = 0; index < 512; index++) sum += index >= 148 && index < 156 ? 0x20 : header[index]!;
-  try {
-    return octal(header.subarray(148, 156), 0) === sum;
-  } catch {
-    return false;
-  }
-}
-
-/** pax extended header records: `<length> <key>=<value>\n`. */
-function paxRecords(data: Uint8Array, offset: number): Record<string, string> {
-  const records: Record<string, string> = {};
-  let position = 0;
-  while (position < data.length) {
-    let space = position;
-    while (space < data.length && space - position < 20 && data[space] !== 0x20) space++;
-    const digits = String.fromCharCode(...data.subarray(position, space));
-    const length = /^\d{1,19}$/.test(digits) ? Number(digits) : Number.NaN;
-    const end = position + length;
-    if (!(length > space - position + 1) || end > data.length || data[end - 1] !== 0x0a) {
-      throw new InstallError(`Tar pax header before byte ${offset} is malformed`);
-    }
-    const record = text(data.subarray(space + 1, end - 1), offset);
-    const equals = record.indexOf('=');
-    if (equals <= 0) throw new InstallError(`Tar pax header before byte ${offset} is malformed`);
-    records[record.slice(0, equals)] = record.slice(equals + 1);
-    position = end;
-  }
-  return records;
 }
 
 async function inflate(data: Uint8Array, format: 'deflate' | 'gzip', maxBytes: number): Promise<Uint8Array> {

@@ -7,12 +7,7 @@
  *
  * @module
  */
-import {
-  InstallError,
-  isOtaError,
-  type OtaErrorOptions,
-  type SerializedOtaError,
-} from '../../core/errors.js';
+import { InstallError, isOtaError, type OtaErrorOptions, type SerializedOtaError } from '../core/errors.js';
 
 /**
  * Why an archive was refused.
