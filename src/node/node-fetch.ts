@@ -39,8 +39,8 @@ export function createNodeFetch(options: NodeFetchOptions = {}): typeof fetch {
   const readBufferBytes = options.readBufferBytes ?? 256 * 1024;
   const queueBytes = Math.max(options.queueBytes ?? 1024 * 1024, readBufferBytes);
   return async (input, init) => {
-    const request = input instanceof Request ? input : new Request(input, init);
-    const url = new URL(request.url);
+    // Checked before `new Request`, whose errors repeat the URL verbatim, password included.
+    const url = targetUrl(input);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new TypeError(`fetch failed: unsupported scheme ${url.protocol}`);
     }
@@ -48,9 +48,15 @@ export function createNodeFetch(options: NodeFetchOptions = {}): typeof fetch {
       // Never repeat the URL: it holds a password.
       throw new TypeError('fetch failed: credentials in the URL are not sent; use an Authorization header');
     }
+    // As fetch(input, init) does, init (method, headers) applies over a Request input too. Without
+    // the signal: a Request following it would leave a listener on it until garbage collection.
+    const request =
+      input instanceof Request && init === undefined ? input : new Request(input, { ...init, signal: null });
     if (request.body !== null) throw new TypeError('fetch failed: nodeFetch sends body-less requests only');
+    // The caller's own signal, not the copy a new Request follows it with.
+    const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
     const { head, body } = await exchange(
-      { url, method: request.method, headers: request.headers, signal: init?.signal ?? request.signal },
+      { url: new URL(request.url), method: request.method, headers: request.headers, signal },
       { ...(options.tls ? { tls: options.tls } : {}), readBufferBytes, queueBytes },
     );
     if (head.status > 599) {
@@ -59,6 +65,16 @@ export function createNodeFetch(options: NodeFetchOptions = {}): typeof fetch {
     }
     return new Response(body, { status: head.status, statusText: head.statusText, headers: head.headers });
   };
+}
+
+/** The absolute URL `input` names; a parse failure never repeats it (it may hold a password). */
+function targetUrl(input: string | URL | Request): URL {
+  if (input instanceof Request) return new URL(input.url);
+  try {
+    return new URL(input instanceof URL ? input.href : String(input));
+  } catch {
+    throw new TypeError('fetch failed: invalid URL');
+  }
 }
 
 /** {@link createNodeFetch} with default options: what `createFileDownloadHook` uses. */

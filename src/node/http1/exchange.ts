@@ -120,8 +120,10 @@ export function exchange(request: ExchangeRequest, options: ExchangeOptions): Pr
       }
       if (rest.length === 0) return;
       if (overflow.length === 0) rest = rest.subarray(queue.push(rest));
-      // Rare: a read that arrived after the pause and did not fit. Copied: the read buffer is reused.
-      if (rest.length > 0) overflow.push(rest.slice());
+      // Rare: a read that arrived after the pause and did not fit (TLS hands over the records it
+      // has decrypted even after a pause). Copied, as the read buffer is reused: `rest` views a
+      // Buffer, whose slice() would be another view of it, not a copy.
+      if (rest.length > 0) overflow.push(new Uint8Array(rest));
     };
 
     const startBody = (parsed: ResponseHead, rest: Uint8Array) => {
@@ -253,8 +255,10 @@ function requestHead({ url, method, headers }: ExchangeRequest): string {
 }
 
 function concat(held: Uint8Array, more: Uint8Array): Uint8Array {
-  if (held.length + more.length > MAX_HEAD_BYTES * 2) {
-    // parseResponseHead rejects anything this long; never let the buffer grow without limit.
+  // Only what is held counts: `more` may end the head and carry a whole read buffer of body.
+  // parseResponseHead rejects an unfinished head longer than MAX_HEAD_BYTES, so this holds at most
+  // that plus one read; the check keeps the bound should that ever change.
+  if (held.length > MAX_HEAD_BYTES) {
     throw new HttpProtocolError(`response head larger than ${MAX_HEAD_BYTES} bytes`);
   }
   const joined = new Uint8Array(held.length + more.length);
