@@ -146,9 +146,12 @@ export async function benchTransfer(artifactBytes = 1024 ** 3, rounds = 3) {
         ['otakitMd5Worker', 'md5-worker'],
       ] as const) {
         const staged = join(directory, 'staged.part');
-        measure(name, () =>
-          runNode('otakit-client.mjs', [url, staged, output, String(artifactBytes), hashing]),
-        );
+        measure(name, () => {
+          const run = runNode('otakit-client.mjs', [url, staged, output, String(artifactBytes), hashing]);
+          // A fast wrong answer is no result: every measured install must have the artifact's MD5.
+          if ((run as Run & { md5?: string }).md5 !== artifactMd5) throw new Error(`${name}: wrong MD5`);
+          return run;
+        });
       }
     }
     // Warm both up once, then measure: the first pass pays for page faults and JIT.

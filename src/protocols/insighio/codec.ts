@@ -9,6 +9,7 @@ import * as z from 'zod';
 import { ManifestError } from '../../core/errors.js';
 import { parseWith } from '../../core/validate.js';
 import { type Manifest, parseManifest } from '../../manifest/schema.js';
+import type { DownloadAuth } from '../../transport/auth.js';
 import type { Conversion, Loss } from '../conversion.js';
 import { FileIdSchema, FileTypeSchema } from './ids.js';
 import { type OtaOrder, OtaOrderSchema } from './schemas.js';
@@ -27,13 +28,14 @@ export type InsighioExtension = z.output<typeof InsighioExtensionSchema>;
 /** Who downloads: the ids and key that go into the download URL, and where it points. */
 export interface CanonicalContext extends DownloadUrlOptions {
   deviceId: string;
-  /** The device key. A secret: it ends up in the artifact URL (as it must, to download). */
+  /** The device key. A secret: by default it stays out of the manifest (see `deviceKeyInUrl`). */
   deviceKey: string;
   /**
-   * Put the device key (`dk`) into the artifact URL. With `false` the URL carries no key, so the
-   * manifest the machine persists holds no secret; the download then needs
-   * `auth: { type: 'query', name: 'dk', value: deviceKey }`.
-   * @default true
+   * Put the device key (`dk`) into the artifact URL, as the firmware's own URL has it. Off by
+   * default: the manifest is persisted (store, snapshots, logs of other tools), and a key in it
+   * would be a secret at rest. Download with `auth: insighIo.downloadAuth(deviceKey)` instead,
+   * which adds `dk` to the URL only on the wire.
+   * @default false
    */
   deviceKeyInUrl?: boolean;
   controlChannelId: string;
@@ -41,7 +43,7 @@ export interface CanonicalContext extends DownloadUrlOptions {
 
 /**
  * The canonical manifest of an order. One `package` artifact whose URL is the device's download
- * URL (with its key: treat the manifest as secret, as otakit's snapshots do), whose `size` is
+ * URL without its key (download with `auth: downloadAuth(deviceKey)`), whose `size` is
  * `s` and whose `name` is the file name the firmware saves, `<fileId><fileType>`. The order has
  * no version, so `id` and `version` are both the file id; it has no digest, so the manifest
  * carries none and `manifestIntegrity()` is `'none'`: the size is the only check.
@@ -55,7 +57,7 @@ export interface CanonicalContext extends DownloadUrlOptions {
  * const message = insighIo.decodeMessage(payload)
  * if (message.kind === 'order') {
  *   const { value: manifest } = insighIo.toCanonical(message.order, { deviceId, deviceKey, controlChannelId })
- *   await machine.apply(manifest)
+ *   await machine.apply(manifest) // the download hook passes auth: insighIo.downloadAuth(deviceKey)
  * }
  * ```
  */
@@ -72,7 +74,7 @@ export function toCanonical(order: OtaOrder, context: CanonicalContext): Convers
   );
   const extension: InsighioExtension = { fileId: valid.fileId, fileType: valid.fileType };
   let href = url.href;
-  if (context.deviceKeyInUrl === false) {
+  if (context.deviceKeyInUrl !== true) {
     const withoutKey = new URL(href);
     withoutKey.searchParams.delete('dk');
     href = withoutKey.href;
@@ -84,6 +86,19 @@ export function toCanonical(order: OtaOrder, context: CanonicalContext): Convers
     extensions: { [EXTENSION_KEY]: extension },
   });
   return { value: manifest, lost: [] };
+}
+
+/**
+ * The download credential for {@link toCanonical}'s manifests: `dk=<deviceKey>` added to the
+ * artifact URL on the wire only, and masked in every error and log line.
+ *
+ * @example
+ * ```ts
+ * createFileDownloadHook({ directory, auth: insighIo.downloadAuth(deviceKey) })
+ * ```
+ */
+export function downloadAuth(deviceKey: string): DownloadAuth {
+  return { type: 'query', name: 'dk', value: deviceKey };
 }
 
 const PACKAGE_SUFFIX = /(\.tar\.gz|\.tar)$/i;
@@ -169,7 +184,10 @@ export function fromCanonical(manifest: unknown): Conversion<OtaOrder> {
 
 function safeFileIdOf(url: string): string | undefined {
   try {
-    return parseDownloadUrl(url).fileId;
+    const parsed = new URL(url);
+    // toCanonical leaves the key out by default; the rest of the URL still names the file.
+    if (!parsed.searchParams.has('dk')) parsed.searchParams.set('dk', 'absent');
+    return parseDownloadUrl(parsed.href).fileId;
   } catch {
     return undefined;
   }

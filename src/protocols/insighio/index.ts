@@ -18,7 +18,8 @@
  * const message = insighIo.decodeMessage(payload) // on insighIo.otaTopic(ids)
  * if (message.kind === 'order') {
  *   const { value: manifest } = insighIo.toCanonical(message.order, { ...ids, deviceKey })
- *   // ... download manifest.artifacts[0].url, insighIo.readPackage(bytes), write entries ...
+ *   // ... download manifest.artifacts[0].url with auth: insighIo.downloadAuth(deviceKey),
+ *   // insighIo.readPackage(bytes), write entries ...
  *   for (const p of insighIo.reportPublications(ids, { state: 'committed', updateId: manifest.id })) {
  *     await connection.publish(p.topic, p.payload, p.options)
  *   }
@@ -29,6 +30,7 @@
  */
 export {
   type CanonicalContext,
+  downloadAuth,
   EXTENSION_KEY,
   fromCanonical,
   type InsighioExtension,

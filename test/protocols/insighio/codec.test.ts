@@ -4,21 +4,33 @@ import { type ManifestInput, manifestIntegrity, parseManifest } from '../../../s
 import * as insighIo from '../../../src/protocols/insighio/index.js';
 import { CONTEXT, DK, I2_URL, ORDER } from './fixtures.js';
 
+/** The firmware's URL without its key: the key stays out of what is persisted. */
+const URL_WITHOUT_KEY = I2_URL.replace(/&dk=[^&]+/, '');
+
 const CANONICAL = {
   id: 'fa8884d2',
   version: 'fa8884d2',
-  artifacts: [{ url: I2_URL, size: 3987, target: 'package', name: 'fa8884d2.tar.gz' }],
+  artifacts: [{ url: URL_WITHOUT_KEY, size: 3987, target: 'package', name: 'fa8884d2.tar.gz' }],
   extensions: { insighio: { fileId: 'fa8884d2', fileType: '.tar.gz' } },
 };
 
 describe('insigh.io order <-> canonical manifest', () => {
-  it('toCanonical with deviceKeyInUrl: false keeps the key out of the manifest, and fromCanonical still works', () => {
-    const { value } = insighIo.toCanonical(ORDER, { ...CONTEXT, deviceKeyInUrl: false });
+  it('toCanonical keeps the key out of the manifest by default, and fromCanonical still works', () => {
+    const { value } = insighIo.toCanonical(ORDER, CONTEXT);
     const url = new URL(value.artifacts[0]!.url);
     expect(url.searchParams.has('dk')).toBe(false);
     expect(JSON.stringify(value)).not.toContain(DK);
     expect(url.searchParams.get('fuid')).toBe(ORDER.fileId);
     expect(insighIo.fromCanonical(value).value).toMatchObject({ fileId: ORDER.fileId, size: ORDER.size });
+  });
+
+  it("toCanonical with deviceKeyInUrl: true gives the firmware's own URL, key included", () => {
+    const { value } = insighIo.toCanonical(ORDER, { ...CONTEXT, deviceKeyInUrl: true });
+    expect(value.artifacts[0]?.url).toBe(I2_URL);
+  });
+
+  it('downloadAuth adds dk as a query credential, on the wire only', () => {
+    expect(insighIo.downloadAuth(DK)).toEqual({ type: 'query', name: 'dk', value: DK });
   });
 
   it('toCanonical: one package artifact, download URL from the context, size from s, no digest', () => {
@@ -32,7 +44,7 @@ describe('insigh.io order <-> canonical manifest', () => {
   it('toCanonical uses the configured base URL and refuses http unless allowed', () => {
     const { value } = insighIo.toCanonical(ORDER, { ...CONTEXT, baseUrl: 'https://ota.test/rp' });
     expect(value.artifacts[0]?.url).toBe(
-      I2_URL.replace('https://console.insigh.io/mf-rproxy', 'https://ota.test/rp'),
+      URL_WITHOUT_KEY.replace('https://console.insigh.io/mf-rproxy', 'https://ota.test/rp'),
     );
     expect(() => insighIo.toCanonical(ORDER, { ...CONTEXT, baseUrl: 'http://ota.test' })).toThrow(/https/);
     const insecure = insighIo.toCanonical(ORDER, {
@@ -141,8 +153,8 @@ describe('insigh.io order <-> canonical manifest', () => {
   });
 
   it('no loss reason or error of the conversion contains the device key', () => {
-    const { value } = insighIo.toCanonical(ORDER, CONTEXT);
-    // The manifest itself must hold the key (the device downloads with it)...
+    const { value } = insighIo.toCanonical(ORDER, { ...CONTEXT, deviceKeyInUrl: true });
+    // Asked to, the manifest holds the key (as the firmware's URL does)...
     expect(value.artifacts[0]?.url).toContain(DK);
     // ...but what fromCanonical says about it never does.
     const moved = {

@@ -49,7 +49,10 @@ describe('insigh.io vectors (PROTOCOLS.md §3.7)', () => {
     const message = insighIo.decodeMessage(ORDER_TEXT);
     expect(message).toEqual({ kind: 'order', order: ORDER });
     if (message.kind !== 'order') throw new Error('unreachable');
-    const { value: manifest, lost } = insighIo.toCanonical(message.order, CONTEXT);
+    const { value: manifest, lost } = insighIo.toCanonical(message.order, {
+      ...CONTEXT,
+      deviceKeyInUrl: true,
+    });
     expect(lost).toEqual([]);
     expect(manifest.artifacts).toEqual([
       { url: I2_URL, size: 3987, target: 'package', name: 'fa8884d2.tar.gz' },
