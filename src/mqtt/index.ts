@@ -30,10 +30,22 @@ export type {
 } from '../transport/mqtt-connection.js';
 export { topicMatches } from '../transport/mqtt-connection.js';
 
+/**
+ * CONNACK codes that another attempt with the same settings cannot fix: bad protocol version,
+ * client id, credentials or authorisation (MQTT 3.1.1 return codes 1, 2, 4, 5; MQTT 5 reason codes
+ * 0x84–0x87 and 0x8C). Retrying them only hammers the broker with the same wrong credentials.
+ */
+const PERMANENT_CONNACK_CODES = new Set([1, 2, 4, 5, 0x84, 0x85, 0x86, 0x87, 0x8c]);
+
 /** Credentials never appear in messages: mqtt.js errors are reduced to their message. */
 function transportError(what: string, cause: unknown): TransportError {
   const reason = cause instanceof Error ? cause.message : String(cause);
-  return new TransportError(`MQTT ${what} failed: ${reason}`, { cause });
+  const code = (cause as { code?: unknown } | null)?.code;
+  const permanent = typeof code === 'number' && PERMANENT_CONNACK_CODES.has(code);
+  return new TransportError(`MQTT ${what} failed: ${reason}`, {
+    cause,
+    ...(permanent ? { retryable: false } : {}),
+  });
 }
 
 /**
@@ -42,54 +54,90 @@ function transportError(what: string, cause: unknown): TransportError {
  */
 export function fromMqttClient(client: MqttClient): MqttConnection {
   const handlers = new Set<{ filter: string; handler: (message: MqttMessage) => void }>();
-  // mqtt.js never settles some calls on an ended client (e.g. with reconnectPeriod 0): refuse them here.
-  let closed = false;
-  const ensureOpen = (what: string) => {
-    if (closed)
-      throw new TransportError(`MQTT ${what} failed: the connection is closed`, { retryable: false });
+  /**
+   * Set once no packet can flow any more: `close()` was called, the client ended, or it lost the
+   * connection with reconnecting off. mqtt.js never settles the calls waiting at that point (they
+   * wait for a reconnect that will not come), so otakit rejects them, and every later call.
+   */
+  let stopReason: string | undefined;
+  const waiting = new Set<() => void>();
+  const stop = (reason: string) => {
+    stopReason ??= reason;
+    for (const reject of waiting) reject();
+    waiting.clear();
   };
+  const stoppedError = (what: string) =>
+    new TransportError(`MQTT ${what} failed: ${stopReason}`, { retryable: false });
+  client.on('close', () => {
+    if (!client.options.reconnectPeriod) stop('the connection was lost and reconnecting is off');
+  });
+  client.on('end', () => stop('the connection is closed'));
+  /** Runs a client call that settles, or rejects when the connection stops first. */
+  const settled = <T>(what: string, call: () => Promise<T>): Promise<T> => {
+    if (stopReason !== undefined) return Promise.reject(stoppedError(what));
+    return new Promise<T>((resolve, reject) => {
+      const onStop = () => reject(stoppedError(what));
+      waiting.add(onStop);
+      call().then(
+        (value) => {
+          waiting.delete(onStop);
+          resolve(value);
+        },
+        (cause: unknown) => {
+          waiting.delete(onStop);
+          reject(transportError(what, cause));
+        },
+      );
+    });
+  };
+  let closing: Promise<void> | undefined;
   client.on('message', (topic, payload, packet) => {
     const message: MqttMessage = { topic, payload: new Uint8Array(payload), retain: packet.retain };
     for (const entry of handlers) if (topicMatches(entry.filter, topic)) entry.handler(message);
   });
   return {
     async publish(topic: string, payload: string | Uint8Array, options: MqttPublishOptions = {}) {
-      ensureOpen(`publish to ${topic}`);
-      try {
-        await client.publishAsync(topic, typeof payload === 'string' ? payload : Buffer.from(payload), {
+      await settled(`publish to ${topic}`, () =>
+        client.publishAsync(topic, typeof payload === 'string' ? payload : Buffer.from(payload), {
           qos: options.qos ?? 1,
           retain: options.retain ?? false,
-        });
-      } catch (cause) {
-        throw transportError(`publish to ${topic}`, cause);
-      }
+        }),
+      );
     },
     async subscribe(
       filter: string,
       handler: (message: MqttMessage) => void,
       options: { qos?: MqttQos } = {},
     ) {
-      ensureOpen(`subscribe to ${filter}`);
       const entry = { filter, handler };
       handlers.add(entry);
       try {
-        const granted = await client.subscribeAsync(filter, { qos: options.qos ?? 1 });
-        if (granted.some((grant) => grant.qos === 128)) throw new Error(`broker refused ${filter}`);
-      } catch (cause) {
+        await settled(`subscribe to ${filter}`, async () => {
+          const grants = await client.subscribeAsync(filter, { qos: options.qos ?? 1 });
+          if (grants.some((grant) => grant.qos === 128)) throw new Error(`broker refused ${filter}`);
+        });
+      } catch (error) {
         handlers.delete(entry);
-        throw transportError(`subscribe to ${filter}`, cause);
+        throw error;
       }
       return async () => {
         handlers.delete(entry);
-        if (closed) return;
-        if (![...handlers].some((other) => other.filter === filter)) await client.unsubscribeAsync(filter);
+        if (stopReason !== undefined) return;
+        if (![...handlers].some((other) => other.filter === filter)) {
+          await settled(`unsubscribe from ${filter}`, () => client.unsubscribeAsync(filter));
+        }
       };
     },
-    async close() {
-      if (closed) return;
-      closed = true;
-      handlers.clear();
-      await client.endAsync();
+    close() {
+      closing ??= (async () => {
+        handlers.clear();
+        const connected = client.connected;
+        stop('the connection is closed');
+        // A disconnected client's end() would wait for its outgoing queue, which can no longer
+        // drain: force it. A connected one ends cleanly, sending what is queued.
+        await client.endAsync(!connected);
+      })();
+      return closing;
     },
   };
 }
