@@ -40,16 +40,22 @@ export class FileSink implements DownloadSink {
   readonly #fsync: boolean;
   readonly #syncEveryBytes: number;
   #unsyncedBytes = 0;
-  /** A background fdatasync, if one runs; its failure surfaces on the next write or flush. */
-  #syncing: Promise<void> | undefined;
   readonly #batchBytes: number;
   #handle: FileHandle | undefined;
   /** The two batch buffers (allocated on first write); `#filling` is the one being filled. */
   #buffers: [Uint8Array, Uint8Array] | undefined;
   #filling = 0;
   #batchLength = 0;
-  /** The batch being written, if any; its failure surfaces on the next write or flush. */
+  /** The batch being written, if any. Never rejects: a failure lands in `#failure`. */
   #inFlight: Promise<void> | undefined;
+  /** A background fdatasync, if one runs. Never rejects: a failure lands in `#failure`. */
+  #syncing: Promise<void> | undefined;
+  /**
+   * The first write or datasync that failed. From then on nothing more goes to the disk (the file
+   * stays a prefix of what was handed over, never bytes behind a hole), and every write, flush and
+   * length reports it until the descriptor is closed (flush, reset, discard, readBack close it).
+   */
+  #failure: { error: unknown } | undefined;
 
   constructor(path: string, options: FileSinkOptions = {}) {
     this.path = path;
@@ -69,13 +75,19 @@ export class FileSink implements DownloadSink {
   }
 
   async *readBack(): AsyncIterable<Uint8Array> {
-    await this.#close();
+    try {
+      await this.#drain();
+    } finally {
+      await this.#close();
+    }
     for await (const chunk of createReadStream(this.path, { highWaterMark: 1024 * 1024 })) {
       yield chunk as Buffer;
     }
   }
 
   async reset(): Promise<void> {
+    // What is gathered is dropped, not written; a write under way finishes before the truncate.
+    this.#batchLength = 0;
     await this.#close();
     await mkdir(dirname(this.path), { recursive: true });
     await truncate(this.path, 0).catch(async (error: NodeJS.ErrnoException) => {
@@ -84,6 +96,7 @@ export class FileSink implements DownloadSink {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
+    this.#throwIfFailed();
     this.#buffers ??= [new Uint8Array(this.#batchBytes), new Uint8Array(this.#batchBytes)];
     for (let copied = 0; copied < chunk.length; ) {
       const batch = this.#buffers[this.#filling]!;
@@ -94,80 +107,93 @@ export class FileSink implements DownloadSink {
       if (this.#batchLength < batch.length) continue;
       // One batch on its way to the disk, one filling: wait only if the disk is a batch behind.
       await this.#inFlight;
-      const writing = this.#writeBatch();
-      // Marked handled now; the failure is rethrown by the next write, flush or close that awaits it.
-      writing.catch(() => {});
-      this.#inFlight = writing;
+      this.#throwIfFailed(); // the batch before is lost: this one must not follow it to the disk
+      this.#inFlight = this.#writeBatch();
     }
   }
 
   async flush(): Promise<void> {
     try {
       await this.#drain();
-      if (this.#handle !== undefined && this.#fsync) await this.#handle.sync();
+      // Even with nothing written since the last close: what the file held before (bytes of an
+      // earlier process, read back by a resume) must be durable too, and no bytes is an empty file.
+      this.#handle ??= await this.#open();
+      if (this.#fsync) await this.#handle.sync();
     } finally {
       await this.#close();
     }
   }
 
   async discard(): Promise<void> {
+    this.#batchLength = 0;
     await this.#close().catch(() => {});
     await unlink(this.path).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
     });
   }
 
-  /** Writes whatever is gathered and waits until every write is done. */
-  async #drain(): Promise<void> {
-    try {
-      await this.#inFlight;
-    } finally {
-      // A failed write is reported once, not on every later call.
-      this.#inFlight = undefined;
-    }
-    if (this.#batchLength > 0) await this.#writeBatch();
-    try {
-      await this.#syncing;
-    } finally {
-      this.#syncing = undefined;
-    }
+  #throwIfFailed(): void {
+    if (this.#failure !== undefined) throw this.#failure.error;
   }
 
-  /** Starts writing the batch being filled and switches to the other buffer. */
-  async #writeBatch(): Promise<void> {
+  /** Writes whatever is gathered, waits until every write and sync is done, reports a failure. */
+  async #drain(): Promise<void> {
+    await this.#inFlight;
+    if (this.#failure === undefined && this.#batchLength > 0) this.#inFlight = this.#writeBatch();
+    await this.#inFlight;
+    this.#inFlight = undefined;
+    await this.#syncing;
+    this.#syncing = undefined;
+    this.#throwIfFailed();
+  }
+
+  /** Starts writing the batch being filled and switches to the other buffer. Never rejects. */
+  #writeBatch(): Promise<void> {
     const batch = this.#buffers![this.#filling]!.subarray(0, this.#batchLength);
     this.#filling = 1 - this.#filling;
     this.#batchLength = 0;
-    if (this.#handle === undefined) {
-      await mkdir(dirname(this.path), { recursive: true });
-      this.#handle = await open(this.path, 'a', 0o600);
-    }
+    return this.#writeOut(batch).catch((error: unknown) => {
+      this.#failure ??= { error };
+    });
+  }
+
+  async #writeOut(batch: Uint8Array): Promise<void> {
+    this.#handle ??= await this.#open();
     for (let written = 0; written < batch.length; ) {
       const { bytesWritten } = await this.#handle.write(batch, written, batch.length - written);
       written += bytesWritten;
     }
     this.#unsyncedBytes += batch.length;
     if (this.#fsync && this.#unsyncedBytes >= this.#syncEveryBytes) {
-      await this.#syncing; // at most one at a time; a failed one is rethrown here
+      await this.#syncing; // at most one at a time
+      if (this.#failure !== undefined) return;
       this.#unsyncedBytes = 0;
-      const syncing = this.#handle.datasync();
-      syncing.catch(() => {});
-      this.#syncing = syncing;
+      this.#syncing = this.#handle.datasync().catch((error: unknown) => {
+        this.#failure ??= { error };
+      });
     }
   }
 
+  async #open(): Promise<FileHandle> {
+    await mkdir(dirname(this.path), { recursive: true });
+    return open(this.path, 'a', 0o600);
+  }
+
+  /**
+   * Waits for the write and the sync under way (the descriptor is never closed under them, and a
+   * batch never lands after a reset or a discard), drops what is gathered, closes the descriptor
+   * and forgets a failure (reported by the caller's drain, or moot after reset or discard).
+   */
   async #close(): Promise<void> {
-    try {
-      if (this.#handle !== undefined || this.#batchLength > 0) await this.#drain();
-    } finally {
-      const handle = this.#handle;
-      this.#handle = undefined;
-      this.#batchLength = 0;
-      this.#unsyncedBytes = 0;
-      this.#inFlight = undefined;
-      await this.#syncing?.catch(() => {}); // never close the descriptor under a running sync
-      this.#syncing = undefined;
-      await handle?.close();
-    }
+    await this.#inFlight;
+    await this.#syncing;
+    const handle = this.#handle;
+    this.#handle = undefined;
+    this.#inFlight = undefined;
+    this.#syncing = undefined;
+    this.#batchLength = 0;
+    this.#unsyncedBytes = 0;
+    this.#failure = undefined;
+    await handle?.close();
   }
 }

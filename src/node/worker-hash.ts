@@ -79,6 +79,7 @@ class RingHash implements IncrementalHash {
   readonly #control = new Int32Array(new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT));
   #written = 0;
   #failure: Error | undefined;
+  #disposed = false;
   /** Settles (rejecting) when the worker dies: anything waiting on it must not wait forever. */
   readonly #death: Promise<never>;
   readonly #digest: Promise<string>;
@@ -104,11 +105,18 @@ class RingHash implements IncrementalHash {
 
   async update(chunk: Uint8Array): Promise<void> {
     for (let copied = 0; copied < chunk.length; ) {
+      // Disposed while this update waited for room: stop feeding a worker whose hash is dropped.
+      if (this.#disposed) return;
       if (this.#failure) throw this.#failure;
       const read = Atomics.load(this.#control, READ);
       const free = RING_BYTES - ((this.#written - read) | 0);
       if (free === 0) {
-        await this.#whileFull(read);
+        try {
+          await this.#whileFull(read);
+        } catch (error) {
+          if (this.#disposed) return; // the worker left because it was told to
+          throw error;
+        }
         continue;
       }
       const start = (this.#written >>> 0) % RING_BYTES;
@@ -122,6 +130,8 @@ class RingHash implements IncrementalHash {
   }
 
   async digest(): Promise<string> {
+    // Whether the worker still runs is a race: answer the same whatever its timing.
+    if (this.#disposed) throw new Error('digest() after dispose()');
     if (this.#failure) throw this.#failure;
     Atomics.store(this.#control, STATE, FINISH);
     this.#signal();
@@ -134,6 +144,7 @@ class RingHash implements IncrementalHash {
   }
 
   dispose(): void {
+    this.#disposed = true;
     Atomics.store(this.#control, STATE, DROP);
     this.#signal();
   }

@@ -37,6 +37,9 @@ export function bodyReader(body: ReadableStream<Uint8Array>, bufferBytes = READ_
   let buffer = new ArrayBuffer(bufferBytes);
   return {
     async read() {
+      // A read cut short by a cancel or an error keeps the buffer it took (it stays detached):
+      // take a new one, so a later read answers the end or the stream's error, not a TypeError.
+      if (buffer.byteLength === 0) buffer = new ArrayBuffer(bufferBytes);
       const { done, value } = await reader.read(new Uint8Array(buffer));
       // The buffer was transferred into the stream and comes back with the result.
       if (value !== undefined) buffer = value.buffer as ArrayBuffer;

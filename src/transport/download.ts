@@ -170,6 +170,11 @@ class Download {
   #hashing: Hashing;
   #transferred = 0;
   #total: number | null = null;
+  /**
+   * The sink and the hashes may disagree with `#offset`: a write step failed after one of them took
+   * (part of) the chunk, or the hashes were finished. The next attempt rebuilds them from the sink.
+   */
+  #desynced = false;
 
   constructor(options: DownloadOptions) {
     this.#options = options;
@@ -199,6 +204,17 @@ class Download {
   }
 
   async run(): Promise<DownloadResult> {
+    try {
+      return await this.#run();
+    } catch (error) {
+      // However it fails (Retry-After too long, an abort during the backoff, a failed resume...):
+      // hashes in worker threads must not outlive the download.
+      this.#disposeHashes();
+      throw error;
+    }
+  }
+
+  async #run(): Promise<DownloadResult> {
     const { sink, signal } = this.#options;
     if (
       this.#options.expected?.size !== undefined &&
@@ -216,6 +232,7 @@ class Download {
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw toAbort(signal);
       try {
+        if (this.#desynced) await this.#resync();
         await this.#attempt();
         await sink.flush();
         // A resumable sink must hold exactly what was hashed; anything else (another writer on
@@ -236,10 +253,7 @@ class Download {
         // Keep what arrived (a later attempt or a restart resumes from it); drop what is corrupt.
         if (isOtaError(error, 'INTEGRITY')) await sink.discard().catch(() => {});
         else await sink.flush().catch(() => {});
-        if (!error.retryable || attempt >= this.#retry.attempts || signal?.aborted) {
-          this.#disposeHashes();
-          throw error;
-        }
+        if (!error.retryable || attempt >= this.#retry.attempts || signal?.aborted) throw error;
         const hinted = error instanceof RetryableHttpError ? error.retryAfterMs : undefined;
         if (hinted !== undefined && hinted > (this.#options.maxRetryAfterMs ?? 300_000)) throw error;
         const delay = Math.max(backoffDelay(this.#retry, attempt, this.#options.random), hinted ?? 0);
@@ -270,6 +284,8 @@ class Download {
     }
     let seen = 0;
     for await (const chunk of sink.readBack()) {
+      // Rebuilding from a large file takes seconds: a cancel must not wait for it.
+      if (this.#options.signal?.aborted) throw toAbort(this.#options.signal);
       await updateAll(this.#hashing.hashes.values(), chunk);
       seen += chunk.length;
     }
@@ -289,6 +305,16 @@ class Download {
     await this.#options.sink.reset();
     this.#offset = 0;
     this.#hashing = this.#freshHashing(this.#hashing.algorithms);
+    this.#desynced = false;
+  }
+
+  /** Fresh hashes rebuilt from what the sink holds, and the offset set to it (see `#desynced`). */
+  async #resync(): Promise<void> {
+    this.#disposeHashes();
+    this.#hashing = this.#freshHashing(this.#hashing.algorithms);
+    this.#offset = 0;
+    await this.#prepareResume();
+    this.#desynced = false;
   }
 
   async #attempt(): Promise<void> {
@@ -506,8 +532,18 @@ class Download {
           });
         }
         // The sink and the hashes are done with the chunk when their promises settle: the next
-        // read reuses its memory.
-        await Promise.all([sink.write(value), updateAll(this.#hashing.hashes.values(), value)]);
+        // read reuses its memory, so wait for both even when one fails. A failure leaves them
+        // disagreeing (one took the chunk, or part of it): the next attempt rebuilds the hashes.
+        try {
+          const settled = await Promise.allSettled([
+            sink.write(value),
+            updateAll(this.#hashing.hashes.values(), value),
+          ]);
+          for (const result of settled) if (result.status === 'rejected') throw result.reason;
+        } catch (thrown) {
+          this.#desynced = true;
+          throw thrown;
+        }
         this.#offset += value.length;
         this.#transferred += value.length;
         windowBytes += value.length;
@@ -530,6 +566,8 @@ class Download {
         }
       }
     } catch (thrown) {
+      // Release the connection: the body is locked to our reader, so cancelling the body cannot.
+      await reader.cancel(stalled ?? thrown).catch(() => {});
       if (stalled) throw stalled;
       throw thrown;
     } finally {
@@ -552,6 +590,8 @@ class Download {
   }
 
   async #finish(): Promise<Omit<DownloadResult, 'resumedFrom' | 'attempts'>> {
+    // A hash is finished by its digest (or broken if that fails): another attempt needs new ones.
+    this.#desynced = true;
     const digests: Partial<Record<HashAlgorithm, string>> = {};
     for (const [algorithm, hash] of this.#hashing.hashes) digests[algorithm] = await hash.digest();
     const expected = this.#options.expected ?? {};

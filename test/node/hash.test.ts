@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -105,6 +106,50 @@ describe('hash factories agree with node:crypto on any chunking', () => {
     const healthy = createWorkerHash('md5');
     await healthy.update(new TextEncoder().encode('abc'));
     expect(await healthy.digest()).toBe('900150983cd24fb0d6963f7d28e17f72');
+  });
+
+  it('dispose while update waits for room in the ring settles the update instead of hanging', async () => {
+    for (const delay of [0, 1, 20]) {
+      const hash = createWorkerHash('sha256');
+      const updating = Promise.resolve(hash.update(new Uint8Array(24 * 1024 * 1024))).then(
+        () => 'resolved',
+        () => 'rejected',
+      );
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      hash.dispose?.();
+      expect(await updating).toBe('resolved'); // stops feeding the ring: the hash is dropped
+      // Whether the worker is still there or not: the same answer, never a hang nor a digest.
+      await expect(hash.digest()).rejects.toThrow(/dispose/);
+    }
+  });
+
+  it('a digest after the worker exited (a second digest, or after dispose) reports it instead of hanging', async () => {
+    const hash = createWorkerHash('md5');
+    await hash.update(new TextEncoder().encode('abc'));
+    expect(await hash.digest()).toBe('900150983cd24fb0d6963f7d28e17f72');
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the worker has exited normally
+    await expect(hash.digest()).rejects.toThrow(/exited/);
+    const disposed = createWorkerHash('md5');
+    await disposed.update(new Uint8Array(10));
+    disposed.dispose?.();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await expect(disposed.digest()).rejects.toThrow();
+  });
+
+  it('gives every thread back once its hash is digested or disposed', async () => {
+    const threads = () => readdirSync('/proc/self/task').length;
+    const before = threads();
+    const hashes = Array.from({ length: 24 }, (_, index) => createWorkerHash(index % 2 ? 'md5' : 'sha256'));
+    for (const hash of hashes) await hash.update(new Uint8Array(100_000));
+    expect(threads()).toBeGreaterThanOrEqual(before + 20);
+    for (const [index, hash] of hashes.entries()) {
+      if (index % 3 === 0) hash.dispose?.();
+      else await hash.digest();
+    }
+    for (let waited = 0; waited < 100 && threads() > before; waited++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(threads()).toBeLessThanOrEqual(before);
   });
 
   it('hashBytes hashes a whole buffer', async () => {
