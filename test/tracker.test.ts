@@ -50,6 +50,32 @@ describe('tracker role', () => {
     );
   });
 
+  it('follows a retry of the same update after a failure, through an implied idle', async () => {
+    const tracker = createUpdateMachine({ id: 'dev-1', role: 'tracker' });
+    await tracker.ingest(status('downloading'));
+    await tracker.ingest(
+      status('download_failed', {
+        error: { name: 'TransportError', code: 'DOWNLOAD', message: 'reset', retryable: true },
+      }),
+    );
+    // Connhex's update id is the version: the retry repeats it.
+    const retry = await tracker.ingest(status('downloading'));
+    expect(retry).toMatchObject({ accepted: true, state: 'downloading', skipped: ['idle', 'available'] });
+    expect(await tracker.ingest(status('committed'))).toMatchObject({ accepted: true, state: 'committed' });
+  });
+
+  it('takes an idle heartbeat carrying a version as no news, not as an illegal idle -> idle', async () => {
+    const tracker = createUpdateMachine({ id: 'dev-1', role: 'tracker' });
+    const errors: unknown[] = [];
+    tracker.on('error', (event) => errors.push(event));
+    expect(await tracker.ingest(status('idle', { updateId: '0.0.3' }))).toMatchObject({
+      accepted: true,
+      duplicate: true,
+    });
+    expect(errors).toEqual([]);
+    expect(tracker.state).toBe('idle');
+  });
+
   it('infers the states a device did not report, and says which', async () => {
     const tracker = createUpdateMachine({ id: 'dev-1', role: 'tracker' });
     const events: TransitionEvent[] = [];

@@ -65,15 +65,17 @@ export class TrackerUpdateMachine extends MachineBase {
         }),
       );
     }
-    if (sameUpdate && status.state === from) {
+    // An idle device saying it is idle (a heartbeat) is no news, whatever id it repeats.
+    if ((sameUpdate || from === 'idle') && status.state === from) {
       this.#acceptProgress(status);
       this.notify('report', { machineId: this.id, status, delivered: true, error: null });
       return { accepted: true, state: from, skipped: [], duplicate: true };
     }
-    // A new update after an ended one: the device went back to idle, whether it said so or not.
+    // After an ended update the device went back to idle, whether it said so or not: for a new
+    // update, and for a retry of the same one (Connhex retries a failed version at the next check).
     let start = from;
     const skipped: UpdateState[] = [];
-    if (!sameUpdate && isTerminalState(from) && status.state !== 'idle') {
+    if (isTerminalState(from) && status.state !== 'idle') {
       skipped.push('idle');
       start = 'idle';
     }
