@@ -31,11 +31,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { accessSync, constants, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { type AddressInfo, createServer, connect as netConnect } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { inspect } from 'node:util';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -52,31 +51,9 @@ import {
   ORDER_TEXT,
   OTA_TOPIC,
 } from './protocols/insighio/fixtures.js';
+import { findSystemBinary, freePorts, IN_CI, sleep, until } from './support/system-services.js';
 
-const IN_CI = Boolean(process.env.CI);
-
-/** `command -v mosquitto`, then the sbin directories a non-root PATH often lacks. */
-function findMosquitto(): string | undefined {
-  const candidates = [
-    process.env.MOSQUITTO_PATH,
-    ...(process.env.PATH ?? '')
-      .split(delimiter)
-      .map((directory) => directory && join(directory, 'mosquitto')),
-    '/usr/sbin/mosquitto',
-    '/usr/local/sbin/mosquitto',
-  ];
-  return candidates.find((candidate) => {
-    if (!candidate) return false;
-    try {
-      accessSync(candidate, constants.X_OK);
-      return statSync(candidate).isFile();
-    } catch {
-      return false;
-    }
-  });
-}
-
-const MOSQUITTO = findMosquitto();
+const MOSQUITTO = findSystemBinary('mosquitto', 'MOSQUITTO_PATH');
 const MISSING =
   'no mosquitto on PATH or in /usr/sbin (install it with `apt-get install mosquitto`, or set MOSQUITTO_PATH)';
 
@@ -88,7 +65,6 @@ const PROTOCOLS = [
 
 const decoder = new TextDecoder();
 const text = (message: MqttMessage) => decoder.decode(message.payload);
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const escapeRegExp = (literal: string) => literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Rejects if `promise` has not settled within `ms` (and leaves no timer or promise behind). */
@@ -123,14 +99,6 @@ function watch(promise: Promise<unknown>) {
   return state;
 }
 
-async function until(predicate: () => boolean, what: () => string, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await sleep(5);
-  }
-}
-
 /** A handler that records what it got, and a way to wait until it got enough. */
 function recorder() {
   const messages: MqttMessage[] = [];
@@ -156,15 +124,6 @@ function recorder() {
 /** Every mosquitto this file started and that has not exited yet: afterAll kills them. */
 const children = new Set<ChildProcess>();
 let tempRoot: string | undefined;
-
-/** Ephemeral loopback ports, free a moment ago (bound all at once, so they are distinct). */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = Array.from({ length: count }, () => createServer().listen(0, '127.0.0.1'));
-  await Promise.all(servers.map((server) => once(server, 'listening')));
-  const ports = servers.map((server) => (server.address() as AddressInfo).port);
-  await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-  return ports;
-}
 
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {

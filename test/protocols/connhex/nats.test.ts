@@ -23,11 +23,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { accessSync, constants, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { type AddressInfo, createServer, connect as netConnect } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { type ConnectionOptions, connect, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -41,57 +40,17 @@ import {
   type TrackerUpdateMachine,
   type UpdateState,
 } from '../../../src/index.js';
+import { findSystemBinary, freePorts, IN_CI, sleep, until } from '../../support/system-services.js';
 
-const IN_CI = Boolean(process.env.CI);
-
-/** `command -v nats-server`, then the sbin directories a non-root PATH often lacks. */
-function findNatsServer(): string | undefined {
-  const candidates = [
-    process.env.NATS_SERVER_PATH,
-    ...(process.env.PATH ?? '')
-      .split(delimiter)
-      .map((directory) => directory && join(directory, 'nats-server')),
-    '/usr/sbin/nats-server',
-    '/usr/local/sbin/nats-server',
-  ];
-  return candidates.find((candidate) => {
-    if (!candidate) return false;
-    try {
-      accessSync(candidate, constants.X_OK);
-      return statSync(candidate).isFile();
-    } catch {
-      return false;
-    }
-  });
-}
-
-const NATS_SERVER = findNatsServer();
+const NATS_SERVER = findSystemBinary('nats-server', 'NATS_SERVER_PATH');
 const MISSING =
   'no nats-server on PATH or in /usr/sbin (install it with `apt-get install nats-server`, or set NATS_SERVER_PATH)';
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const decoder = new TextDecoder();
-
-async function until(predicate: () => boolean, what: () => string, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await sleep(5);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The servers
 // ---------------------------------------------------------------------------------------------
-
-/** Ephemeral loopback ports, free a moment ago (bound all at once, so they are distinct). */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = Array.from({ length: count }, () => createServer().listen(0, '127.0.0.1'));
-  await Promise.all(servers.map((server) => once(server, 'listening')));
-  const ports = servers.map((server) => (server.address() as AddressInfo).port);
-  await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-  return ports;
-}
 
 /** Whether a NATS server answers on `port`: it greets every client with an `INFO {…}` line. */
 function greets(port: number): Promise<boolean> {
