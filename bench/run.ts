@@ -2,11 +2,13 @@
  * `npm run bench` (after a build): runs every benchmark and writes `bench/results/<name>.json`.
  * Figures are ratios against a baseline measured in the same run, so they compare across
  * machines. `BENCH_MS` sets the machine benchmark's duration, `BENCH_TRANSFER_BYTES` the artifact
- * size (default 1 GiB).
+ * size (default 1 GiB). The browser benchmark needs Chromium (`/usr/bin/chromium` or CHROMIUM_PATH);
+ * without it, it records that it was skipped.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { benchBrowser } from './browser.js';
 import { benchMachine } from './machine.js';
 import { benchTransfer } from './transfer.js';
 
@@ -38,3 +40,13 @@ const transfer = await benchTransfer(Number(process.env.BENCH_TRANSFER_BYTES ?? 
 const { rounds: _rounds, ...summary } = transfer;
 console.table(Object.entries(summary).map(([figure, value]) => ({ figure, value })));
 await record('transfer', transfer);
+
+console.log('\nbrowser (headless Chromium): web hashes against WebCrypto, downloadArtifact against fetch');
+const browser = await benchBrowser();
+if ('skipped' in browser) {
+  console.log(`skipped: ${browser.skipped}`);
+} else {
+  const { rounds: _browserRounds, ...browserSummary } = browser;
+  console.table(Object.entries(browserSummary).map(([figure, value]) => ({ figure, value })));
+}
+await record('browser', browser);
