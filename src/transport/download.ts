@@ -300,19 +300,22 @@ class Download {
     for (const hash of this.#hashing.hashes.values()) hash.dispose?.();
   }
 
-  async #restart(): Promise<void> {
+  /** New, empty hashes at offset 0; the caller decides what they are rebuilt from. */
+  #forgetProgress(): void {
     this.#disposeHashes();
-    await this.#options.sink.reset();
-    this.#offset = 0;
     this.#hashing = this.#freshHashing(this.#hashing.algorithms);
+    this.#offset = 0;
+  }
+
+  async #restart(): Promise<void> {
+    this.#forgetProgress();
+    await this.#options.sink.reset();
     this.#desynced = false;
   }
 
   /** Fresh hashes rebuilt from what the sink holds, and the offset set to it (see `#desynced`). */
   async #resync(): Promise<void> {
-    this.#disposeHashes();
-    this.#hashing = this.#freshHashing(this.#hashing.algorithms);
-    this.#offset = 0;
+    this.#forgetProgress();
     await this.#prepareResume();
     this.#desynced = false;
   }
@@ -534,15 +537,14 @@ class Download {
         // The sink and the hashes are done with the chunk when their promises settle: the next
         // read reuses its memory, so wait for both even when one fails. A failure leaves them
         // disagreeing (one took the chunk, or part of it): the next attempt rebuilds the hashes.
-        try {
-          const settled = await Promise.allSettled([
-            sink.write(value),
-            updateAll(this.#hashing.hashes.values(), value),
-          ]);
-          for (const result of settled) if (result.status === 'rejected') throw result.reason;
-        } catch (thrown) {
+        const settled = await Promise.allSettled([
+          sink.write(value),
+          updateAll(this.#hashing.hashes.values(), value),
+        ]);
+        const failed = settled.find((result) => result.status === 'rejected');
+        if (failed !== undefined) {
           this.#desynced = true;
-          throw thrown;
+          throw failed.reason;
         }
         this.#offset += value.length;
         this.#transferred += value.length;
