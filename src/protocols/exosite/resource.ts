@@ -65,7 +65,18 @@ function resourceJson(input: WireInput, what: string): unknown {
 export function decodeManifest(input: WireInput, options: DecodeManifestOptions = {}): OtauManifest {
   const what = 'Exosite config_otau manifest';
   const schema = options.strictCompat === true ? CompatOtauManifestSchema : OtauManifestSchema;
-  return parseWith(schema, resourceJson(input, what), what);
+  const json = resourceJson(input, what);
+  return withOriginalJsonPayload(parseWith(schema, json, what), json);
+}
+
+/**
+ * A JSON payload as it came, once zod has validated it: zod rebuilds records by assignment, and an
+ * own `"__proto__"` key (which JSON.parse creates) would silently vanish. otakit keeps such keys as
+ * ordinary data, never touching a prototype, as its Degu and form decoders do.
+ */
+function withOriginalJsonPayload(manifest: OtauManifest, input: unknown): OtauManifest {
+  if (manifest.type !== 'JSON') return manifest;
+  return { ...manifest, payload: (input as { payload: typeof manifest.payload }).payload };
 }
 
 /** Like {@link decodeManifest}, returning a result instead of throwing. */
@@ -83,7 +94,8 @@ export function safeDecodeManifest(
  * @throws ManifestError when `manifest` is not a valid manifest.
  */
 export function encodeManifest(manifest: OtauManifestInput): string {
-  return JSON.stringify(parseWith(OtauManifestSchema, manifest, 'Exosite config_otau manifest'));
+  const valid = parseWith(OtauManifestSchema, manifest, 'Exosite config_otau manifest');
+  return JSON.stringify(withOriginalJsonPayload(valid, manifest));
 }
 
 /**

@@ -61,6 +61,19 @@ describe('form bodies', () => {
     expect(issues(() => exosite.decodeForm(many))).toEqual([{ path: '', expected: 'at most 64 fields' }]);
   });
 
+  it('keeps a "__proto__" key of a JSON payload as data, both ways, without touching prototypes', () => {
+    const wire = '{"version":"1","name":"n","type":"JSON","payload":{"__proto__":{"polluted":1},"k":[1]}}';
+    const manifest = exosite.decodeManifest(wire);
+    if (manifest.type !== 'JSON') throw new Error('expected a JSON manifest');
+    expect(Object.keys(manifest.payload)).toEqual(['__proto__', 'k']);
+    expect(Object.getPrototypeOf(manifest.payload)).toBe(Object.prototype);
+    expect(({} as { polluted?: number }).polluted).toBeUndefined();
+    expect(exosite.encodeManifest(manifest)).toBe(wire);
+    expect(() => exosite.decodeManifest('{"version":"1","name":"n","type":"JSON","payload":[1]}')).toThrow(
+      /a JSON object/,
+    );
+  });
+
   it('does not let __proto__ touch the prototype', () => {
     const values = exosite.decodeForm('__proto__=x&constructor=y');
     expect(Object.getOwnPropertyDescriptor(values, '__proto__')?.value).toBe('x');
