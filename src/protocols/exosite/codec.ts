@@ -13,6 +13,7 @@ import * as z from 'zod';
 import { parseWith } from '../../core/validate.js';
 import { type Artifact, type ArtifactTarget, type Manifest, ManifestSchema } from '../../manifest/schema.js';
 import type { Conversion, Loss } from '../conversion.js';
+import { refuseProtoKeys } from './json-payload.js';
 import { LIMITS } from './limits.js';
 import { type ContentLocator, classifyPayloadItem, resolvePayloadItem } from './payload.js';
 import { OTAU_TYPES, type OtauManifest, OtauManifestSchema, type OtauType } from './schemas.js';
@@ -78,6 +79,7 @@ function fileName(url: string): string | undefined {
  * ```
  */
 export function toCanonical(manifest: OtauManifest, options: ToCanonicalOptions = {}): Conversion<Manifest> {
+  refuseProtoKeys(manifest, 'Exosite config_otau manifest');
   const valid = parseWith(OtauManifestSchema, manifest, 'Exosite config_otau manifest');
   // Built as plain JSON (no `undefined` members), which is what `extensions` holds.
   const extension: Record<string, JsonValue> = { name: valid.name, type: valid.type };

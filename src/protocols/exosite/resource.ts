@@ -9,6 +9,7 @@
 import { ManifestError } from '../../core/errors.js';
 import { parseWith } from '../../core/validate.js';
 import { decodeJson, type WireInput } from '../../core/wire.js';
+import { refuseProtoKeys } from './json-payload.js';
 import { LIMITS } from './limits.js';
 import {
   CompatOtauManifestSchema,
@@ -66,17 +67,8 @@ export function decodeManifest(input: WireInput, options: DecodeManifestOptions 
   const what = 'Exosite config_otau manifest';
   const schema = options.strictCompat === true ? CompatOtauManifestSchema : OtauManifestSchema;
   const json = resourceJson(input, what);
-  return withOriginalJsonPayload(parseWith(schema, json, what), json);
-}
-
-/**
- * A JSON payload as it came, once zod has validated it: zod rebuilds records by assignment, and an
- * own `"__proto__"` key (which JSON.parse creates) would silently vanish. otakit keeps such keys as
- * ordinary data, never touching a prototype, as its Degu and form decoders do.
- */
-function withOriginalJsonPayload(manifest: OtauManifest, input: unknown): OtauManifest {
-  if (manifest.type !== 'JSON') return manifest;
-  return { ...manifest, payload: (input as { payload: typeof manifest.payload }).payload };
+  refuseProtoKeys(json, what);
+  return parseWith(schema, json, what);
 }
 
 /** Like {@link decodeManifest}, returning a result instead of throwing. */
@@ -94,8 +86,8 @@ export function safeDecodeManifest(
  * @throws ManifestError when `manifest` is not a valid manifest.
  */
 export function encodeManifest(manifest: OtauManifestInput): string {
-  const valid = parseWith(OtauManifestSchema, manifest, 'Exosite config_otau manifest');
-  return JSON.stringify(withOriginalJsonPayload(valid, manifest));
+  refuseProtoKeys(manifest, 'Exosite config_otau manifest');
+  return JSON.stringify(parseWith(OtauManifestSchema, manifest, 'Exosite config_otau manifest'));
 }
 
 /**
