@@ -12,53 +12,24 @@
  * the artifact, so no CORS is involved. Without Chromium the result is `{ skipped: 'no Chromium' }`.
  */
 import { createHash, randomFillSync } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { build } from 'esbuild';
 import { type Browser, chromium } from 'playwright-core';
+import {
+  bundleForBrowser,
+  CHROMIUM_ARGS,
+  CHROMIUM_PATH,
+  HAVE_CHROMIUM,
+  pageHtml,
+} from '../test/support/chromium.js';
 import type { BenchPage } from './support/browser-page.js';
 
-const ROOT = join(import.meta.dirname, '..');
 const MiB = 2 ** 20;
-
-/** The launch flags of test/browser/chromium.test.ts. */
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-const PAGE_HTML = `<!doctype html>
-<html><head><meta charset="utf-8"><title>otakit bench</title><link rel="icon" href="data:,">
-<script type="module" src="/bench-page.js"></script></head><body></body></html>`;
-
-async function bundlePage(): Promise<string> {
-  const result = await build({
-    absWorkingDir: ROOT,
-    entryPoints: ['bench/support/browser-page.ts'],
-    platform: 'browser',
-    format: 'esm',
-    target: 'es2022',
-    bundle: true,
-    write: false,
-    logLevel: 'silent',
-  });
-  const [output] = result.outputFiles;
-  if (!output) throw new Error('esbuild wrote no output for bench/support/browser-page.ts');
-  return output.text;
-}
 
 /** Serves the page, its bundle, the artifact and a warm-up prefix of it; nothing is cacheable. */
 async function startOrigin(bundle: string, artifact: Uint8Array, warmupBytes: number) {
   const routes = new Map<string, { type: string; body: string | Uint8Array }>([
-    ['/', { type: 'text/html; charset=utf-8', body: PAGE_HTML }],
+    ['/', { type: 'text/html; charset=utf-8', body: pageHtml('otakit bench', '/bench-page.js') }],
     ['/bench-page.js', { type: 'text/javascript; charset=utf-8', body: bundle }],
     ['/artifact.bin', { type: 'application/octet-stream', body: artifact }],
     ['/warmup.bin', { type: 'application/octet-stream', body: artifact.subarray(0, warmupBytes) }],
@@ -111,8 +82,7 @@ export async function benchBrowser({
   rounds = 3,
   budgetMs = 40_000,
 }: BrowserBenchOptions = {}) {
-  const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-  if (!existsSync(executablePath)) return { skipped: 'no Chromium' as const };
+  if (!HAVE_CHROMIUM) return { skipped: 'no Chromium' as const };
 
   const artifact = randomFillSync(new Uint8Array(artifactBytes));
   const artifactMd5 = createHash('md5').update(artifact).digest('hex');
@@ -122,8 +92,12 @@ export async function benchBrowser({
   let origin: { server: Server; url: string } | undefined;
   let browser: Browser | undefined;
   try {
-    origin = await startOrigin(await bundlePage(), artifact, warmupBytes);
-    browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
+    origin = await startOrigin(
+      await bundleForBrowser('bench/support/browser-page.ts'),
+      artifact,
+      warmupBytes,
+    );
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
     const page = await browser.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(`${error.name}: ${error.message}`));

@@ -13,7 +13,6 @@
  * CHROMIUM_PATH. Without it the file skips locally and fails in CI (CI set).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import {
   Agent,
   createServer,
@@ -24,29 +23,20 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpdateSnapshotSchema } from '../../src/index.js';
 import { createFaultServer, type FaultServer } from '../../src/testing/index.js';
+import {
+  bundleForBrowser,
+  CHROMIUM_ARGS,
+  CHROMIUM_PATH,
+  HAVE_CHROMIUM,
+  pageHtml,
+} from '../support/chromium.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM_PATH);
 const IN_CI = Boolean(process.env.CI);
 const MISSING = `no Chromium at ${CHROMIUM_PATH} (install it with \`apt-get install chromium\`, or set CHROMIUM_PATH)`;
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const md5 = (bytes: Uint8Array) => createHash('md5').update(bytes).digest('hex');
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -72,27 +62,6 @@ const TAMPERED = artifact('/artifacts/tampered.bin', TAMPERED_BODY);
 const DROP_AFTER = 2_000_000;
 const FIRMWARE = artifact('/fw/app-1.1.0.bin', new Uint8Array(randomBytes(1024 * 1024 + 17)));
 const FIRMWARE_DROP_AFTER = 300_000;
-
-const PAGE_HTML = `<!doctype html>
-<html><head><meta charset="utf-8"><title>otakit in Chromium</title><link rel="icon" href="data:,">
-<script type="module" src="/otakit-page.js"></script></head><body></body></html>`;
-
-/** Bundles test/browser/page.ts (and src/index.ts through it) the way a browser app would. */
-async function bundlePage(): Promise<string> {
-  const result = await build({
-    absWorkingDir: ROOT,
-    entryPoints: ['test/browser/page.ts'],
-    platform: 'browser',
-    format: 'esm',
-    target: 'es2022',
-    bundle: true,
-    write: false,
-    logLevel: 'silent',
-  });
-  const [output] = result.outputFiles;
-  if (!output) throw new Error('esbuild wrote no output for test/browser/page.ts');
-  return output.text;
-}
 
 const HOP_BY_HOP = [
   'connection',
@@ -144,7 +113,7 @@ async function startOrigin(bundle: string, upstream: FaultServer): Promise<{ ser
     const path = new URL(request.url ?? '/', 'http://origin').pathname;
     if (path === '/') {
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      response.end(PAGE_HTML);
+      response.end(pageHtml('otakit in Chromium', '/otakit-page.js'));
     } else if (path === '/otakit-page.js') {
       response.writeHead(200, {
         'content-type': 'text/javascript; charset=utf-8',
@@ -184,7 +153,10 @@ describe.skipIf(!HAVE_CHROMIUM)(
     const consoleErrors: { text: string; url: string }[] = [];
 
     beforeAll(async () => {
-      const [bundle, server] = await Promise.all([bundlePage(), createFaultServer()]);
+      const [bundle, server] = await Promise.all([
+        bundleForBrowser('test/browser/page.ts'),
+        createFaultServer(),
+      ]);
       fault = server;
       fault.route(BIG.path, { body: BIG.body });
       fault.route('/artifacts/probe.bin', { body: BIG.body });
