@@ -40,6 +40,12 @@ function text(bytes: Uint8Array, what: string): string {
   }
 }
 
+/** A GNU long name or link (`L`, `K` entries): UTF-8 data up to its terminating NUL. */
+export function parseLongName(data: Uint8Array): string {
+  const end = data.indexOf(0);
+  return text(end === -1 ? data : data.subarray(0, end), 'long name');
+}
+
 /** A numeric field: octal text (spaces/NUL padded), or GNU base-256 when the top bit is set. */
 export function parseNumber(block: Uint8Array, start: number, length: number): number | undefined {
   const bytes = block.subarray(start, start + length);

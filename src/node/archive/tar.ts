@@ -10,7 +10,7 @@
 
 import { ArchiveError } from '../../archive/errors.js';
 import { parsePaxRecords, parsePaxSize } from '../../archive/pax.js';
-import { BLOCK_SIZE, isZeroBlock, parseTarHeader } from '../../archive/tar-header.js';
+import { BLOCK_SIZE, isZeroBlock, parseLongName, parseTarHeader } from '../../archive/tar-header.js';
 import { throwIfAborted } from '../../core/abort.js';
 import type { ByteReader } from './byte-reader.js';
 import { READ_CHUNK_BYTES } from './source.js';
@@ -33,7 +33,6 @@ interface Overrides {
   count: number;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 async function readMetadata(reader: ByteReader, size: number, name: string): Promise<Uint8Array> {
   if (size > MAX_METADATA_BYTES) {
@@ -45,16 +44,6 @@ async function readMetadata(reader: ByteReader, size: number, name: string): Pro
   if (data.length < size) throw new ArchiveError('corrupt', 'Archive is truncated', { entry: name });
   await reader.skip(padding(size), name);
   return data;
-}
-
-/** A GNU long name: the data up to its terminating NUL. */
-function longText(data: Uint8Array): string {
-  const end = data.indexOf(0);
-  try {
-    return utf8.decode(end === -1 ? data : data.subarray(0, end));
-  } catch (error) {
-    throw new ArchiveError('invalid-name', 'Tar long name is not valid UTF-8', { cause: error });
-  }
 }
 
 async function copyBody(
@@ -108,9 +97,9 @@ export async function extractTar(
       if (header.type === 'x') {
         pending.pax = new Map([...(pending.pax ?? []), ...parsePaxRecords(data)]);
       } else if (header.type === 'L') {
-        pending.longName = longText(data);
+        pending.longName = parseLongName(data);
       } else if (header.type === 'K') {
-        pending.longLink = longText(data);
+        pending.longLink = parseLongName(data);
       } else {
         // Global pax headers set defaults (uname, mtime, ...) none of which we extract; their
         // `path` would name no entry in particular. Parsed only to refuse a malformed one.

@@ -13,7 +13,13 @@
  */
 
 import { parsePaxRecords, parsePaxSize } from '../../archive/pax.js';
-import { BLOCK_SIZE, checksumMatches, isZeroBlock, parseTarHeader } from '../../archive/tar-header.js';
+import {
+  BLOCK_SIZE,
+  checksumMatches,
+  isZeroBlock,
+  parseLongName,
+  parseTarHeader,
+} from '../../archive/tar-header.js';
 import { InstallError } from '../../core/errors.js';
 import { LIMITS } from './limits.js';
 
@@ -161,7 +167,7 @@ export function readTar(tar: Uint8Array, options: PackageOptions = {}): TarEntry
     }
     if (type === 'K') continue;
     if (type === 'L') {
-      pendingPath = longName(data, offset);
+      pendingPath = parseLongName(data);
       continue;
     }
 
@@ -207,18 +213,6 @@ function safePath(raw: string, shown: string): string | null {
   const parts = raw.split('/').filter((part) => part !== '' && part !== '.');
   if (parts.includes('..')) throw new InstallError(`Tar entry ${shown} climbs out with ".."; refused`);
   return parts.length === 0 ? null : parts.join('/');
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** A GNU long name: UTF-8 up to its terminating NUL. */
-function longName(data: Uint8Array, offset: number): string {
-  const end = data.indexOf(0);
-  try {
-    return utf8.decode(end === -1 ? data : data.subarray(0, end));
-  } catch (cause) {
-    throw new InstallError(`Tar long name before byte ${offset} is not UTF-8`, { cause });
-  }
 }
 
 async function inflate(data: Uint8Array, format: 'deflate' | 'gzip', maxBytes: number): Promise<Uint8Array> {
