@@ -33,7 +33,6 @@ interface Overrides {
   count: number;
 }
 
-
 async function readMetadata(reader: ByteReader, size: number, name: string): Promise<Uint8Array> {
   if (size > MAX_METADATA_BYTES) {
     throw new ArchiveError('too-large', `Tar extended header is larger than ${MAX_METADATA_BYTES} bytes`, {
