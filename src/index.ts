@@ -16,45 +16,59 @@
  */
 export * from './core/abort.js';
 export * from './core/clock.js';
-export * from './core/create-machine.js';
-export * from './core/device-machine.js';
+export type * from './core/credentials.js';
 export * from './core/encoding.js';
 export * from './core/errors.js';
-export * from './core/events.js';
-export * from './core/hooks.js';
 export * from './core/logger.js';
+export {
+  GENERIC_SECRETS,
+  mergeSecrets,
+  redactHeadersWith,
+  redactTextWith,
+  redactUrlWith,
+  type SecretPatterns,
+} from './core/redact.js';
+export * from './core/retry.js';
+export * from './core/states.js';
+export * from './core/status.js';
+export * from './core/status.js';
+export * from './core/store.js';
+export * from './core/validate.js';
+export * from './core/wire.js';
+export * from './machine/create-machine.js';
+export * from './machine/device-machine.js';
+export * from './machine/events.js';
+export * from './machine/hooks.js';
 export {
   type EnterOptions,
   MachineBase,
   type MachineCommonOptions,
   machineStoreKey,
-} from './core/machine-base.js';
+} from './machine/machine-base.js';
 export {
   DEFAULT_RETRIES,
   DEFAULT_TIMEOUTS,
   type PhaseRetries,
   type PhaseTimeouts,
-} from './core/phase-runner.js';
-export * from './core/record.js';
-export * from './core/redact.js';
-export * from './core/retry.js';
-export * from './core/states.js';
-export * from './core/store.js';
-export * from './core/tracker-machine.js';
-export * from './core/validate.js';
-export * from './core/wait-for.js';
-export * from './core/wire.js';
+} from './machine/phase-runner.js';
+export * from './machine/record.js';
+export * from './machine/tracker-machine.js';
+export * from './machine/verify-staged.js';
+export * from './machine/wait-for.js';
 export * from './manifest/hash.js';
 export * from './manifest/schema.js';
-export * from './manifest/verify-staged.js';
 export * as connhex from './protocols/connhex/index.js';
+export type * from './protocols/contract.js';
 export type { Conversion, Loss, StatusMapping } from './protocols/conversion.js';
 export * as degu from './protocols/degu/index.js';
+export { PROTOCOL_DESCRIPTORS, PROTOCOL_NAMES, type ProtocolName } from './protocols/descriptors.js';
 export * as exosite from './protocols/exosite/index.js';
 export * as insighIo from './protocols/insighio/index.js';
 export * as micropythonOta from './protocols/micropython-ota/index.js';
-export { type ProtocolName, STATUS_MAPPINGS } from './protocols/status-mappings.js';
+export { KNOWN_SECRETS, redactHeaders, redactText, redactUrl } from './protocols/secrets.js';
+export { STATUS_MAPPINGS, type StatusMappings } from './protocols/status-mappings.js';
 export * as thingsBoard from './protocols/thingsboard/index.js';
+export { completeStatus, type PartialStatus } from './protocols/update-status.js';
 export * from './transport/auth.js';
 export * from './transport/download.js';
 export * from './transport/download-sink.js';

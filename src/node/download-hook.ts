@@ -6,9 +6,9 @@
  * @module
  */
 import { join } from 'node:path';
-import type { DownloadContext, UpdateHooks } from '../core/hooks.js';
-import type { StagedArtifactInput } from '../core/record.js';
 import type { JsonValue } from '../core/store.js';
+import type { DownloadContext, UpdateHooks } from '../machine/hooks.js';
+import type { StagedArtifactInput } from '../machine/record.js';
 import type { HashFactory } from '../manifest/hash.js';
 import type { Artifact, Manifest } from '../manifest/schema.js';
 import type { DownloadAuth } from '../transport/auth.js';

@@ -1,17 +1,15 @@
 /**
- * The one table of PROTOCOLS.md §8.1: every system's status vocabulary against the canonical
- * states, both ways, including what a system cannot express (`null`). Dashboards render it;
- * tests check every entry round-trips.
+ * Every protocol's status vocabulary against the canonical states, both ways, including what a
+ * protocol cannot express (`null`), derived from the protocol registry. Dashboards render it.
  *
  * @module
  */
-import { statusMapping as connhex } from './connhex/index.js';
-import type { StatusMapping } from './conversion.js';
-import { statusMapping as degu } from './degu/index.js';
-import { statusMapping as exosite } from './exosite/index.js';
-import { statusMapping as insighIo } from './insighio/index.js';
-import { statusMapping as micropythonOta } from './micropython-ota/index.js';
-import { statusMapping as thingsBoard } from './thingsboard/index.js';
+import { PROTOCOL_DESCRIPTORS, type ProtocolName } from './descriptors.js';
+
+/** The status mapping of each registered protocol. */
+export type StatusMappings = {
+  readonly [K in ProtocolName]: (typeof PROTOCOL_DESCRIPTORS)[K]['statusMapping'];
+};
 
 /**
  * @example
@@ -20,13 +18,7 @@ import { statusMapping as thingsBoard } from './thingsboard/index.js';
  * STATUS_MAPPINGS.connhex.toCanonical.update_ready  // 'downloaded'
  * ```
  */
-export const STATUS_MAPPINGS = {
-  degu,
-  micropythonOta,
-  insighIo,
-  connhex,
-  exosite,
-  thingsBoard,
-} as const satisfies Record<string, StatusMapping<string | number>>;
-
-export type ProtocolName = keyof typeof STATUS_MAPPINGS;
+export const STATUS_MAPPINGS: StatusMappings = /* @__PURE__ */ (() =>
+  Object.fromEntries(
+    Object.entries(PROTOCOL_DESCRIPTORS).map(([name, descriptor]) => [name, descriptor.statusMapping]),
+  ) as unknown as StatusMappings)();

@@ -10,8 +10,9 @@ import SparkMD5 from 'spark-md5';
 import { sleep } from '../core/abort.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { InstallError, IntegrityError, TransportError } from '../core/errors.js';
-import type { DownloadContext, StagedContext, UpdateHooks } from '../core/hooks.js';
-import type { StagedArtifactInput, UpdateStatus } from '../core/record.js';
+import type { UpdateStatus } from '../core/status.js';
+import type { DownloadContext, StagedContext, UpdateHooks } from '../machine/hooks.js';
+import type { StagedArtifactInput } from '../machine/record.js';
 import type { Manifest } from '../manifest/schema.js';
 
 export interface SimulatedFaults {

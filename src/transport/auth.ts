@@ -5,17 +5,12 @@
  *
  * @module
  */
+
+import type { DownloadAuth } from '../core/credentials.js';
 import { encodeBase64 } from '../core/encoding.js';
 import { OtaError } from '../core/errors.js';
-export type DownloadAuth =
-  | { type: 'basic'; username: string; password: string }
-  | { type: 'bearer'; token: string }
-  | { type: 'header'; name: string; value: string }
-  /**
-   * A credential in the query string (insigh.io `dk`), added to the URL only when the request is
-   * sent: the URL kept in a manifest (and persisted with the machine's state) never holds it.
-   */
-  | { type: 'query'; name: string; value: string };
+
+export type { DownloadAuth };
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects
 const CONTROL = /[\u0000-\u001f\u007f]/;

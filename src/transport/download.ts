@@ -19,7 +19,6 @@ import {
   TransportError,
 } from '../core/errors.js';
 import { type Logger, noopLogger } from '../core/logger.js';
-import { redactText, redactUrl, SECRET_HEADERS } from '../core/redact.js';
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from '../core/retry.js';
 import {
   createWebHash,
@@ -28,6 +27,7 @@ import {
   type IncrementalHash,
   updateAll,
 } from '../manifest/hash.js';
+import { KNOWN_SECRETS, redactText, redactUrl } from '../protocols/secrets.js';
 import { authHeaders, type DownloadAuth, withQueryCredential } from './auth.js';
 import { bodyReader } from './body-reader.js';
 import type { DownloadSink } from './download-sink.js';
@@ -650,7 +650,7 @@ function secretValues(options: DownloadOptions): string[] {
   if (auth?.type === 'basic') values.push(auth.password);
   if (auth?.type === 'bearer') values.push(auth.token);
   if (auth?.type === 'header' || auth?.type === 'query') values.push(auth.value);
-  const secretNames = new Set(SECRET_HEADERS);
+  const secretNames = new Set(KNOWN_SECRETS.headers);
   for (const [name, value] of Object.entries(options.headers ?? {})) {
     if (secretNames.has(name.toLowerCase())) values.push(value);
   }
@@ -659,7 +659,7 @@ function secretValues(options: DownloadOptions): string[] {
 
 /** Drops every header whose value is a credential (before following a redirect elsewhere). */
 function withoutSecretHeaders(headers: Record<string, string>): Record<string, string> {
-  const secretNames = new Set(SECRET_HEADERS);
+  const secretNames = new Set(KNOWN_SECRETS.headers);
   return Object.fromEntries(Object.entries(headers).filter(([name]) => !secretNames.has(name.toLowerCase())));
 }
 

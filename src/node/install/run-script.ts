@@ -8,7 +8,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { InstallError, OtaError } from '../../core/errors.js';
-import { redactUrl } from '../../core/redact.js';
+import { redactUrl } from '../../protocols/secrets.js';
 import { abortedError, throwIfAborted } from './aborted.js';
 import { interpreterFor, locateScript } from './locate-script.js';
 import { OutputTail } from './output-tail.js';

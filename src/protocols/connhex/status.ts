@@ -5,9 +5,9 @@
  * @module
  */
 import { ManifestError, type OtaErrorCode, type SerializedOtaError } from '../../core/errors.js';
-import type { UpdateStatus } from '../../core/record.js';
-import { redactUrl } from '../../core/redact.js';
+import { redactUrlWith } from '../../core/redact.js';
 import type { UpdateState } from '../../core/states.js';
+import type { UpdateStatus } from '../../core/status.js';
 import { parseWith } from '../../core/validate.js';
 import { decodeWire, type WireInput } from '../../core/wire.js';
 import { LIMITS } from './limits.js';
@@ -19,6 +19,7 @@ import {
   type StatusMessageInput,
   StatusMessageSchema,
 } from './schemas.js';
+import { ownSecrets } from './secrets.js';
 import { OTA_STATUS_SUBJECT } from './subjects.js';
 import { CONTROL_CHARACTERS } from './text.js';
 
@@ -149,7 +150,9 @@ const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi;
  * {@link LIMITS}.maxErrorLength.
  */
 export function sanitizeErrorText(text: string): string {
-  let safe = text.replace(URL_IN_TEXT, (url) => redactUrl(url)).replace(CONTROL_CHARACTERS, ' ');
+  let safe = text
+    .replace(URL_IN_TEXT, (url) => redactUrlWith(url, ownSecrets))
+    .replace(CONTROL_CHARACTERS, ' ');
   if (safe.length > LIMITS.maxErrorLength) safe = `${safe.slice(0, LIMITS.maxErrorLength - 1)}…`;
   return safe;
 }

@@ -6,7 +6,8 @@
  * @module
  */
 import { ManifestError } from '../../core/errors.js';
-import { redactUrl } from '../../core/redact.js';
+import { redactUrlWith } from '../../core/redact.js';
+import { ownSecrets } from './secrets.js';
 import { CONTROL_CHARACTER } from './text.js';
 
 export interface EndpointOptions {
@@ -41,14 +42,14 @@ export function apiBase(options: EndpointOptions): string {
     const allowed = options.allowHttp ? ['https:', 'http:'] : ['https:'];
     if (!allowed.includes(url.protocol)) {
       throw invalid(
-        `Connhex base URL ${redactUrl(options.baseUrl)}`,
+        `Connhex base URL ${redactUrlWith(options.baseUrl, ownSecrets)}`,
         'baseUrl',
         options.allowHttp ? 'an http(s) URL' : 'an https URL (set allowHttp for a local test server)',
       );
     }
     if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
       throw invalid(
-        `Connhex base URL ${redactUrl(options.baseUrl)}`,
+        `Connhex base URL ${redactUrlWith(options.baseUrl, ownSecrets)}`,
         'baseUrl',
         'a URL without query, fragment or credentials (authenticate with the Authorization header)',
       );
@@ -107,7 +108,7 @@ export type ReleaseUrl =
 export function parseReleaseUrl(url: string, options: Pick<EndpointOptions, 'allowHttp'> = {}): ReleaseUrl {
   const fail = (expected: string) =>
     invalid(
-      `Connhex release URL ${typeof url === 'string' ? redactUrl(url.slice(0, 512)) : ''}`.trim(),
+      `Connhex release URL ${typeof url === 'string' ? redactUrlWith(url.slice(0, 512), ownSecrets) : ''}`.trim(),
       '',
       expected,
     );

@@ -12,10 +12,11 @@
  * @module
  */
 import { IntegrityError, OtaError } from '../../core/errors.js';
-import { redactUrl } from '../../core/redact.js';
+import { redactUrlWith } from '../../core/redact.js';
 import { checkUpdate, type DeguCompatOptions, type DeguUpdateItem } from './check.js';
 import { bootReport, encodeReport, md5Ver } from './report.js';
 import type { DeguBootRequest, DeguDesired, DeguItem } from './schemas.js';
+import { ownSecrets } from './secrets.js';
 
 /** The files of a simulated Degu. */
 export interface DeguFiles {
@@ -87,7 +88,7 @@ export async function simulateBoot(files: DeguFiles, options: SimulateBootOption
 }
 
 function downloadError(entry: DeguUpdateItem, cause: unknown): OtaError {
-  const where = entry.url === undefined ? '(no URL)' : redactUrl(entry.url);
+  const where = entry.url === undefined ? '(no URL)' : redactUrlWith(entry.url, ownSecrets);
   return new OtaError('DOWNLOAD', `Degu gateway could not fetch ${entry.item} from ${where}`, {
     cause,
     retryable: true,

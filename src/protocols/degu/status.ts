@@ -10,8 +10,9 @@
  *
  * @module
  */
-import type { UpdateStatus } from '../../core/record.js';
+
 import type { UpdateState } from '../../core/states.js';
+import type { UpdateStatus } from '../../core/status.js';
 import type { Manifest } from '../../manifest/schema.js';
 import type { Conversion, StatusMapping } from '../conversion.js';
 import type { DeguCompatOptions, DeguCurrent, DeguOrder } from './check.js';

@@ -7,11 +7,12 @@
  * @module
  */
 import { ManifestError, OtaError, TransportError } from '../../core/errors.js';
-import { redactHeaders } from '../../core/redact.js';
+import { redactHeadersWith } from '../../core/redact.js';
 import { wireText } from '../../core/wire.js';
 import { assertAlias } from './alias.js';
 import { decodeForm, encodeForm } from './form.js';
 import { LIMITS } from './limits.js';
+import { ownSecrets } from './secrets.js';
 
 /** Domain of the device API: hosts are `<productId>.m2.exosite.io` (older docs: `m2.exosite.com`). */
 export const DEFAULT_DOMAIN = 'm2.exosite.io';
@@ -106,7 +107,7 @@ export function request(
     body === undefined ? { method, path, headers } : { method, path, headers, body };
   // Not enumerable: `toEqual` and spreading ignore it, `JSON.stringify` (loggers) uses it.
   Object.defineProperty(built, 'toJSON', {
-    value: () => ({ ...built, headers: redactHeaders(built.headers) }),
+    value: () => ({ ...built, headers: redactHeadersWith(built.headers, ownSecrets) }),
     enumerable: false,
   });
   return built;

@@ -10,13 +10,14 @@
  * @module
  */
 import type { SerializedOtaError } from '../../core/errors.js';
-import type { UpdateStatus } from '../../core/record.js';
-import { redactUrl } from '../../core/redact.js';
+import { redactUrlWith } from '../../core/redact.js';
 import { FAILURE_ERROR_CODES, isFailureState, type UpdateState } from '../../core/states.js';
+import type { UpdateStatus } from '../../core/status.js';
 import { parseWith } from '../../core/validate.js';
 import type { StatusMapping } from '../conversion.js';
 import { LIMITS } from './limits.js';
 import { type OtauStatus, type OtauStatusCode, OtauStatusSchema } from './schemas.js';
+import { ownSecrets } from './secrets.js';
 
 /**
  * Exosite statuses ↔ canonical states.
@@ -151,7 +152,8 @@ export function statusFromCanonical(
   }
   if (message === undefined && status.error != null) message = status.error.message;
   message ??= '';
-  if (options.strictCompat !== true) message = redactUrl(message).slice(0, LIMITS.messageLength);
+  if (options.strictCompat !== true)
+    message = redactUrlWith(message, ownSecrets).slice(0, LIMITS.messageLength);
   return parseWith(
     OtauStatusSchema,
     { version: status.version ?? '', status: code, message },

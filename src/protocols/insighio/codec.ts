@@ -6,10 +6,10 @@
  * @module
  */
 import * as z from 'zod';
+import type { DownloadAuth } from '../../core/credentials.js';
 import { ManifestError } from '../../core/errors.js';
 import { parseWith } from '../../core/validate.js';
 import { type Manifest, parseManifest } from '../../manifest/schema.js';
-import type { DownloadAuth } from '../../transport/auth.js';
 import type { Conversion, Loss } from '../conversion.js';
 import { FileIdSchema, FileTypeSchema } from './ids.js';
 import { type OtaOrder, OtaOrderSchema } from './schemas.js';

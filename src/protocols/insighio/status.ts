@@ -5,8 +5,8 @@
  * @module
  */
 import type { SerializedOtaError } from '../../core/errors.js';
-import type { UpdateStatus } from '../../core/record.js';
 import { FAILURE_ERROR_CODES, type UpdateState } from '../../core/states.js';
+import type { UpdateStatus } from '../../core/status.js';
 import { parseWith } from '../../core/validate.js';
 import type { StatusMapping } from '../conversion.js';
 import { EVENTS, type OtaEvent, type OtaStatus, OtaStatusSchema } from './schemas.js';

@@ -7,7 +7,7 @@
  */
 import * as z from 'zod';
 import { ManifestError, OtaError } from '../../core/errors.js';
-import { redactUrl } from '../../core/redact.js';
+import { redactUrlWith } from '../../core/redact.js';
 import {
   ChannelIdSchema,
   DeviceIdSchema,
@@ -17,6 +17,7 @@ import {
   parseConfig,
 } from './ids.js';
 import { LIMITS } from './limits.js';
+import { ownSecrets } from './secrets.js';
 
 /** The console's package service, as the firmware addresses it. */
 export const DEFAULT_BASE_URL = 'https://console.insigh.io/mf-rproxy';
@@ -74,7 +75,7 @@ export class DownloadUrl {
 
   /** The URL with `dk` masked, for logs, errors and events. */
   get redacted(): string {
-    return redactUrl(this.#href);
+    return redactUrlWith(this.#href, ownSecrets);
   }
 
   toString(): string {

@@ -11,7 +11,6 @@
  * @module
  */
 import { OTA_ERROR_CODES, type OtaErrorCode, type SerializedOtaError } from '../../core/errors.js';
-import type { UpdateStatus } from '../../core/record.js';
 import {
   FAILURE_ERROR_CODES,
   FAILURE_STATES,
@@ -20,6 +19,7 @@ import {
   isActiveState,
   type UpdateState,
 } from '../../core/states.js';
+import type { UpdateStatus } from '../../core/status.js';
 import type { StatusMapping } from '../conversion.js';
 import { attributeKey, currentTelemetryKey, type FwState, type PackageType, PREFIX } from './keys.js';
 import { LIMITS } from './limits.js';

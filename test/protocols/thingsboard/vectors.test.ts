@@ -2,10 +2,10 @@
 import SparkMD5 from 'spark-md5';
 import { describe, expect, it } from 'vitest';
 import { IntegrityError } from '../../../src/core/errors.js';
-import type { UpdateStatus } from '../../../src/core/record.js';
 import type { UpdateState } from '../../../src/core/states.js';
+import type { UpdateStatus } from '../../../src/core/status.js';
+import { verifyStaged } from '../../../src/machine/verify-staged.js';
 import { manifestIntegrity } from '../../../src/manifest/schema.js';
-import { verifyStaged } from '../../../src/manifest/verify-staged.js';
 import * as thingsBoard from '../../../src/protocols/thingsboard/index.js';
 
 const T1_PUSH =

@@ -3,9 +3,9 @@
  *
  * @module
  */
-import type { OtaError, SerializedOtaError } from './errors.js';
-import type { UpdateRef, UpdateStatus } from './record.js';
-import type { UpdateState } from './states.js';
+import type { OtaError, SerializedOtaError } from '../core/errors.js';
+import type { UpdateState } from '../core/states.js';
+import type { UpdateRef, UpdateStatus } from '../core/status.js';
 
 export interface TransitionEvent {
   machineId: string;

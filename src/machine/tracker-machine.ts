@@ -5,11 +5,12 @@
  *
  * @module
  */
-import { type OtaError, StateError, toOtaError } from './errors.js';
+import { type OtaError, StateError, toOtaError } from '../core/errors.js';
+import { isTerminalState, statesBetween, type UpdateState } from '../core/states.js';
+import { type UpdateStatus, UpdateStatusSchema } from '../core/status.js';
+import { safeParseWith } from '../core/validate.js';
 import { MachineBase, type MachineCommonOptions } from './machine-base.js';
-import { type UpdateSnapshot, type UpdateStatus, UpdateStatusSchema } from './record.js';
-import { isTerminalState, statesBetween, type UpdateState } from './states.js';
-import { safeParseWith } from './validate.js';
+import type { UpdateSnapshot } from './record.js';
 
 export interface TrackerMachineOptions extends MachineCommonOptions {
   role: 'tracker';

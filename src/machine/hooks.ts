@@ -4,11 +4,13 @@
  *
  * @module
  */
+
+import type { SerializedOtaError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { UpdateRef, UpdateStatus } from '../core/status.js';
+import type { JsonValue } from '../core/store.js';
 import type { Manifest, ManifestInput } from '../manifest/schema.js';
-import type { SerializedOtaError } from './errors.js';
-import type { Logger } from './logger.js';
-import type { StagedArtifact, StagedArtifactInput, UpdateRef, UpdateStatus } from './record.js';
-import type { JsonValue } from './store.js';
+import type { StagedArtifact, StagedArtifactInput } from './record.js';
 
 export const HOOK_NAMES = [
   'check',

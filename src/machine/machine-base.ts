@@ -6,21 +6,21 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import { type Clock, systemClock } from './clock.js';
-import { type OtaError, type SerializedOtaError, StoreError } from './errors.js';
+import { type Clock, systemClock } from '../core/clock.js';
+import { type OtaError, type SerializedOtaError, StoreError } from '../core/errors.js';
+import { type Logger, noopLogger } from '../core/logger.js';
+import type { UpdateState } from '../core/states.js';
+import type { Progress } from '../core/status.js';
+import { type JsonValue, MemoryStore, type StateStore } from '../core/store.js';
+import { safeParseWith } from '../core/validate.js';
 import type { UpdateMachineEvents } from './events.js';
-import { type Logger, noopLogger } from './logger.js';
 import {
   type HistoryEntry,
   type MachineRecord,
   MachineRecordSchema,
   type MachineRole,
-  type Progress,
   type UpdateSnapshot,
 } from './record.js';
-import type { UpdateState } from './states.js';
-import { type JsonValue, MemoryStore, type StateStore } from './store.js';
-import { safeParseWith } from './validate.js';
 
 export interface MachineCommonOptions {
   /** Identifies the device (or the device a tracker follows). Also the store key. */

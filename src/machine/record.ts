@@ -1,39 +1,19 @@
 /**
- * The shapes a machine persists and shows: the stored record (internal, versioned), the
- * snapshot a dashboard renders, and the status a device reports. All plain JSON, all zod.
+ * The shapes a machine persists and shows: the stored record (internal, versioned) and the
+ * snapshot a dashboard renders. All plain JSON, all zod. The status a device reports is shared
+ * vocabulary and lives in `core/status.ts`.
  *
  * @module
  */
 import * as z from 'zod';
+import {
+  ProgressSchema,
+  SerializedOtaErrorSchema,
+  TerminalStateSchema,
+  UpdateRefSchema,
+  UpdateStateSchema,
+} from '../core/status.js';
 import { ManifestSchema } from '../manifest/schema.js';
-import { OTA_ERROR_CODES } from './errors.js';
-import { TERMINAL_STATES, UPDATE_STATES } from './states.js';
-
-export const UpdateStateSchema = z.enum(UPDATE_STATES);
-export const TerminalStateSchema = z.enum(TERMINAL_STATES);
-
-export const SerializedOtaErrorSchema = z.object({
-  name: z.string(),
-  code: z.enum(OTA_ERROR_CODES),
-  message: z.string(),
-  retryable: z.boolean(),
-});
-
-/** The update a machine is working on, as far as it knows it. */
-export const UpdateRefSchema = z.object({
-  id: z.string().min(1),
-  /** `null` when a tracker has not been told the version yet. */
-  version: z.string().nullable(),
-});
-export type UpdateRef = z.output<typeof UpdateRefSchema>;
-
-export const ProgressSchema = z.object({
-  bytes: z.number().nonnegative(),
-  /** `null` when the size is unknown. */
-  total: z.number().nonnegative().nullable(),
-  bytesPerSecond: z.number().nonnegative(),
-});
-export type Progress = z.output<typeof ProgressSchema>;
 
 export const HistoryEntrySchema = z.object({
   from: UpdateStateSchema,
@@ -128,21 +108,3 @@ export const UpdateSnapshotSchema = z.object({
   updatedAt: z.string(),
 });
 export type UpdateSnapshot = z.output<typeof UpdateSnapshotSchema>;
-
-/**
- * A status a device reports (the `report` hook gets one per transition) and a tracker ingests.
- * Protocol codecs translate it to and from each platform's wire format.
- */
-export const UpdateStatusSchema = z.object({
-  machineId: z.string().min(1),
-  updateId: z.string().min(1).nullable(),
-  version: z.string().nullable(),
-  state: UpdateStateSchema,
-  previous: UpdateStateSchema.nullable(),
-  /** ISO 8601 time on the reporter's clock. */
-  at: z.string(),
-  progress: ProgressSchema.nullable().optional(),
-  error: SerializedOtaErrorSchema.nullable().optional(),
-});
-export type UpdateStatus = z.output<typeof UpdateStatusSchema>;
-export type UpdateStatusInput = z.input<typeof UpdateStatusSchema>;

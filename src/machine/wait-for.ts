@@ -4,12 +4,12 @@
  *
  * @module
  */
-import { abortReason } from './abort.js';
-import { type Clock, systemClock } from './clock.js';
-import { TimeoutError } from './errors.js';
+import { abortReason } from '../core/abort.js';
+import { type Clock, systemClock } from '../core/clock.js';
+import { TimeoutError } from '../core/errors.js';
+import type { UpdateState } from '../core/states.js';
 import type { MachineBase } from './machine-base.js';
 import type { UpdateSnapshot } from './record.js';
-import type { UpdateState } from './states.js';
 
 export interface WaitForOptions {
   signal?: AbortSignal;

@@ -5,8 +5,8 @@
  * @module
  */
 import { IntegrityError, OtaError } from '../core/errors.js';
-import type { StagedArtifact } from '../core/record.js';
-import type { Manifest } from './schema.js';
+import type { Manifest } from '../manifest/schema.js';
+import type { StagedArtifact } from './record.js';
 
 export interface VerifyStagedOptions {
   /**

@@ -4,12 +4,12 @@
  *
  * @module
  */
-import { abortReason, deadlineSignal, raceAbort, sleep } from './abort.js';
-import type { Clock } from './clock.js';
-import { type OtaError, type OtaErrorCode, toOtaError } from './errors.js';
+import { abortReason, deadlineSignal, raceAbort, sleep } from '../core/abort.js';
+import type { Clock } from '../core/clock.js';
+import { type OtaError, type OtaErrorCode, toOtaError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from '../core/retry.js';
 import type { HookContext, HookName } from './hooks.js';
-import type { Logger } from './logger.js';
-import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 
 /** Per-phase time budgets, in ms. `Infinity` disables a timeout. */
 export type PhaseTimeouts = Record<HookName, number>;

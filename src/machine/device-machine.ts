@@ -5,21 +5,10 @@
  *
  * @module
  */
-import { isManifestExpired, type Manifest, type ManifestInput, parseManifest } from '../manifest/schema.js';
-import { verifyStaged } from '../manifest/verify-staged.js';
-import { abortReason } from './abort.js';
-import { AbortError, InstallError, isOtaError, OtaError, StateError, toOtaError } from './errors.js';
-import type { HookContext, HookName, UpdateHooks } from './hooks.js';
-import { type EnterOptions, MachineBase, type MachineCommonOptions } from './machine-base.js';
-import { DEFAULT_RETRIES, DEFAULT_TIMEOUTS, PhaseRunner, type PhaseTimeouts } from './phase-runner.js';
-import {
-  type MachineRecord,
-  type StagedArtifact,
-  StagedArtifactSchema,
-  type UpdateOutcome,
-  type UpdateStatus,
-} from './record.js';
-import type { RetryPolicy } from './retry.js';
+
+import { abortReason } from '../core/abort.js';
+import { AbortError, InstallError, isOtaError, OtaError, StateError, toOtaError } from '../core/errors.js';
+import type { RetryPolicy } from '../core/retry.js';
 import {
   type ActiveState,
   canTransition,
@@ -28,9 +17,21 @@ import {
   isTerminalState,
   type TerminalState,
   type UpdateState,
-} from './states.js';
-import type { JsonValue } from './store.js';
-import { parseWith } from './validate.js';
+} from '../core/states.js';
+import type { UpdateStatus } from '../core/status.js';
+import type { JsonValue } from '../core/store.js';
+import { parseWith } from '../core/validate.js';
+import { isManifestExpired, type Manifest, type ManifestInput, parseManifest } from '../manifest/schema.js';
+import type { HookContext, HookName, UpdateHooks } from './hooks.js';
+import { type EnterOptions, MachineBase, type MachineCommonOptions } from './machine-base.js';
+import { DEFAULT_RETRIES, DEFAULT_TIMEOUTS, PhaseRunner, type PhaseTimeouts } from './phase-runner.js';
+import {
+  type MachineRecord,
+  type StagedArtifact,
+  StagedArtifactSchema,
+  type UpdateOutcome,
+} from './record.js';
+import { verifyStaged } from './verify-staged.js';
 
 export interface DeviceMachineOptions extends MachineCommonOptions {
   role?: 'device';

@@ -1,0 +1,16 @@
+/**
+ * The credentials ThingsBoard puts in URLs and headers, masked wherever otakit prints (the generic list,
+ * `authorization` and friends, applies on top).
+ *
+ * @module
+ */
+import { GENERIC_SECRETS, mergeSecrets, type SecretPatterns } from '../../core/redact.js';
+
+export const secrets: SecretPatterns = {
+  queryParameters: [],
+  headers: [],
+  paths: [/(\/api\/v1\/)[^/?#]+(?=\/)/g],
+};
+
+/** These and the generic secrets: what this protocol's own messages mask. */
+export const ownSecrets: SecretPatterns = /* @__PURE__ */ mergeSecrets(GENERIC_SECRETS, secrets);
