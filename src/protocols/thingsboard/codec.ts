@@ -10,6 +10,7 @@ import { ManifestError, type ValidationIssue } from '../../core/errors.js';
 import { parseWith, toValidationIssues } from '../../core/validate.js';
 import { type Artifact, type Manifest, type ManifestInput, ManifestSchema } from '../../manifest/schema.js';
 import type { Conversion, Loss } from '../conversion.js';
+import { foreignExtensions, unsupportedFields } from '../losses.js';
 import { attributeKey, CANONICAL_DIGESTS, type PackageType, PREFIX } from './keys.js';
 import { packageToAttributes, readPackage } from './package.js';
 import {
@@ -219,16 +220,16 @@ function lostFrom(manifest: Manifest, pkg: Package): Loss[] {
   if (artifact?.name !== undefined && artifact.name !== pkg.title) {
     no('artifacts[0].name', 'ThingsBoard names a package by its title only');
   }
-  if (manifest.compatibility !== undefined) {
-    no('compatibility', 'ThingsBoard assigns packages per device profile, not in the package');
-  }
-  if (manifest.provides !== undefined) no('provides', 'ThingsBoard has no provides/depends');
-  if (manifest.depends !== undefined) no('depends', 'ThingsBoard has no provides/depends');
-  if (manifest.expiresAt !== undefined) no('expiresAt', 'ThingsBoard packages never expire');
-  if (manifest.minVersion !== undefined) no('minVersion', 'ThingsBoard has no anti-rollback floor');
-  if (manifest.signature !== undefined) no('signature', 'ThingsBoard carries no signature');
-  for (const key of Object.keys(manifest.extensions ?? {})) {
-    if (key !== EXTENSION_KEY) no(`extensions.${key}`, 'another system’s extension');
-  }
+  lost.push(
+    ...unsupportedFields(manifest, {
+      compatibility: 'ThingsBoard assigns packages per device profile, not in the package',
+      provides: 'ThingsBoard has no provides/depends',
+      depends: 'ThingsBoard has no provides/depends',
+      expiresAt: 'ThingsBoard packages never expire',
+      minVersion: 'ThingsBoard has no anti-rollback floor',
+      signature: 'ThingsBoard carries no signature',
+    }),
+    ...foreignExtensions(manifest, EXTENSION_KEY),
+  );
   return lost;
 }
