@@ -5,12 +5,22 @@
  * @module
  */
 import type { Clock } from './clock.js';
-import { AbortError, TimeoutError } from './errors.js';
+import { AbortError, isOtaError, TimeoutError } from './errors.js';
 
-/** The reason a signal was aborted, as an error to throw. */
+/**
+ * The reason a signal was aborted, as the error to throw: always an otakit error, so callers
+ * can test `code === 'ABORTED'` (or `TIMEOUT`) wherever the cancel happened (download,
+ * extraction, install). The reason is kept when it already is an otakit error (the machine
+ * aborts with an `AbortError`, a deadline with a `TimeoutError`); anything else, such as the
+ * DOMException of a bare `controller.abort()`, becomes an {@link AbortError} with the reason as
+ * `cause`.
+ */
 export function abortReason(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new AbortError(String(reason ?? 'Operation aborted'));
+  if (isOtaError(reason)) return reason;
+  if (reason instanceof Error)
+    return new AbortError(reason.message || 'Operation aborted', { cause: reason });
+  return new AbortError(String(reason ?? 'Operation aborted'), { cause: reason });
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined): void {

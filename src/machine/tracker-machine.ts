@@ -6,6 +6,7 @@
  * @module
  */
 import { type OtaError, StateError, toOtaError } from '../core/errors.js';
+import { serialize } from '../core/serialize.js';
 import { isTerminalState, statesBetween, type UpdateState } from '../core/states.js';
 import { type UpdateStatus, UpdateStatusSchema } from '../core/status.js';
 import { safeParseWith } from '../core/validate.js';
@@ -23,7 +24,7 @@ export type IngestResult =
 export class TrackerUpdateMachine extends MachineBase {
   readonly role = 'tracker' as const;
   // Statuses of one device are applied one at a time, in arrival order.
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #oneAtATime = serialize();
 
   /**
    * Applies a status a device reported (see `UpdateStatusSchema`). Never throws for what the
@@ -37,9 +38,7 @@ export class TrackerUpdateMachine extends MachineBase {
    * ```
    */
   ingest(status: unknown): Promise<IngestResult> {
-    const next = this.#queue.then(() => this.#ingest(status));
-    this.#queue = next.catch(() => {});
-    return next;
+    return this.#oneAtATime(() => this.#ingest(status));
   }
 
   async #ingest(input: unknown): Promise<IngestResult> {
@@ -129,12 +128,10 @@ export class TrackerUpdateMachine extends MachineBase {
   /** Forgets the tracked update (e.g. the device was re-flashed by hand) and returns to idle. */
   reset(): Promise<UpdateSnapshot> {
     // Through the same queue as ingest(), so a reset never races a status being applied.
-    const next = this.#queue.then(async () => {
+    return this.#oneAtATime(async () => {
       await this.load();
       if (this.state !== 'idle') await this.enter('idle', { update: null, progress: null, steps: 0 });
       return this.snapshot();
     });
-    this.#queue = next.catch(() => {});
-    return next;
   }
 }

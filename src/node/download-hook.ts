@@ -6,6 +6,7 @@
  * @module
  */
 import { join } from 'node:path';
+import { serializeByKey } from '../core/serialize.js';
 import type { JsonValue } from '../core/store.js';
 import type { DownloadContext, UpdateHooks } from '../machine/hooks.js';
 import type { StagedArtifactInput } from '../machine/record.js';
@@ -171,16 +172,8 @@ export function createFileDownloadHook(options: FileDownloadHookOptions): Update
  * machine abandoned at its deadline may still be flushing into the staged file when the retry
  * starts, and two writers on one file would corrupt it.
  */
-const running = new Map<string, Promise<unknown>>();
+const perStagedFile = serializeByKey();
 
-async function oneAtATime<T>(directory: string, updateId: string, work: () => Promise<T>): Promise<T> {
-  const key = `${directory}\u0000${updateId}`;
-  const previous = running.get(key) ?? Promise.resolve();
-  const next = previous.catch(() => {}).then(work);
-  running.set(key, next);
-  try {
-    return await next;
-  } finally {
-    if (running.get(key) === next) running.delete(key);
-  }
+function oneAtATime<T>(directory: string, updateId: string, work: () => Promise<T>): Promise<T> {
+  return perStagedFile(`${directory}\u0000${updateId}`, work);
 }

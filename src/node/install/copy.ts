@@ -9,8 +9,8 @@
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, open, readdir, readlink, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { throwIfAborted } from '../../core/abort.js';
 import { InstallError } from '../../core/errors.js';
-import { throwIfAborted } from './aborted.js';
 import { fsyncDirectory, fsyncFile } from './durable-fs.js';
 
 // Big enough that a copy is not syscall-bound, small enough for a gateway's memory.

@@ -21,8 +21,8 @@
  */
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { throwIfAborted } from '../../core/abort.js';
 import { InstallError } from '../../core/errors.js';
-import { throwIfAborted } from './aborted.js';
 import { copyTree, syncTree } from './copy.js';
 import { exists, lstatOrNull, remove } from './durable-fs.js';
 import { commitInstall, installerBase } from './installer-base.js';

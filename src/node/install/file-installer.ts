@@ -15,8 +15,8 @@
  */
 import { link, rename, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { throwIfAborted } from '../../core/abort.js';
 import { InstallError } from '../../core/errors.js';
-import { throwIfAborted } from './aborted.js';
 import { copyFile } from './copy.js';
 import { errorCode, exists, fsyncFile, lstatOrNull, remove } from './durable-fs.js';
 import { commitInstall, installerBase } from './installer-base.js';

@@ -7,8 +7,8 @@
  */
 import { statfs } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { throwIfAborted } from '../../core/abort.js';
 import { OtaError, type OtaErrorOptions, type SerializedOtaError } from '../../core/errors.js';
-import { throwIfAborted } from './aborted.js';
 import { errorCode } from './durable-fs.js';
 
 export interface FreeSpaceOptions {

@@ -6,9 +6,9 @@
  */
 import { resolve } from 'node:path';
 import { InstallError, OtaError } from '../../core/errors.js';
+import { serialize } from '../../core/serialize.js';
 import { fsyncDirectories, remove } from './durable-fs.js';
 import { type InstallJournal, Journal } from './journal.js';
-import { serialize } from './serialize.js';
 import type { InstallerOptions, InstallStep } from './types.js';
 import { asInstallError } from './wrap-errors.js';
 

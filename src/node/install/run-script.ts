@@ -7,9 +7,9 @@
  * @module
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { abortReason, throwIfAborted } from '../../core/abort.js';
 import { InstallError, OtaError } from '../../core/errors.js';
 import { redactUrl } from '../../protocols/secrets.js';
-import { abortedError, throwIfAborted } from './aborted.js';
 import { interpreterFor, locateScript } from './locate-script.js';
 import { OutputTail } from './output-tail.js';
 import { ScriptError } from './script-error.js';
@@ -218,7 +218,7 @@ export async function runUpdateScript(
           output: tail.text(),
           outputBytes: tail.totalBytes,
         };
-        if (stopping === 'abort' && signal !== undefined) return reject(abortedError(signal));
+        if (stopping === 'abort' && signal !== undefined) return reject(abortReason(signal));
         if (stopping === null && exitCode === 0) {
           return resolve({
             exitCode: 0,

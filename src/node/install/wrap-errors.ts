@@ -4,8 +4,9 @@
  *
  * @module
  */
+
+import { abortReason } from '../../core/abort.js';
 import { InstallError, isOtaError } from '../../core/errors.js';
-import { abortedError } from './aborted.js';
 
 export type InstallOperation = 'INSTALL' | 'COMMIT' | 'ROLLBACK';
 
@@ -22,7 +23,7 @@ export async function asInstallError<T>(
   } catch (error) {
     // A stream aborted mid-read throws Node's own AbortError; report the signal's reason instead,
     // as every other otakit call does.
-    if (signal?.aborted) throw abortedError(signal);
+    if (signal?.aborted) throw abortReason(signal);
     if (isOtaError(error)) throw error;
     const detail = error instanceof Error ? error.message : String(error);
     throw new InstallError(`${VERB[operation]} of ${target} failed: ${detail}`, {
