@@ -24,6 +24,7 @@
  * @module
  */
 export { type CodecOptions, contentPath, fromCanonical, packageId, toCanonical } from './codec.js';
+export { descriptor } from './descriptor.js';
 export {
   attributeKey,
   CANONICAL_DIGESTS,
@@ -56,6 +57,7 @@ export {
   type UpdateDecisionOptions,
   updateDecision,
 } from './package.js';
+export { protocol } from './protocol.js';
 export {
   type AttributeRequest,
   AttributeRequestSchema,
@@ -94,6 +96,7 @@ export {
   type TelemetryStatusOptions,
   telemetryToStatus,
 } from './status.js';
+export { type Target, TargetSchema } from './target.js';
 export { currentTelemetry, decodeTelemetry, type TelemetryEntry } from './telemetry.js';
 export {
   ATTRIBUTE_RESPONSE_SUBSCRIPTION,

@@ -8,7 +8,9 @@ import { GENERIC_SECRETS, mergeSecrets, type SecretPatterns } from '../../core/r
 
 export const secrets: SecretPatterns = {
   queryParameters: [],
-  headers: [],
+  // The REST API's JWT travels in `X-Authorization: Bearer …`, not in `Authorization`.
+  headers: ['x-authorization'],
+  // The device API puts the access token in the path: `/api/v1/<token>/telemetry`.
   paths: [/(\/api\/v1\/)[^/?#]+(?=\/)/g],
 };
 
