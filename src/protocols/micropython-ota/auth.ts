@@ -1,6 +1,6 @@
 /**
- * HTTP Basic auth as micropython_ota sends it (PROTOCOLS.md §2.6): `Authorization: Basic
- * base64(user:passwd)` on the version request and on every file request. Browser-safe: UTF-8 by
+ * HTTP Basic auth as micropython_ota sends it (docs/protocols/micropythonOta.md):
+ * `Authorization: Basic base64(user:passwd)` on the version request and on every file request. Browser-safe: UTF-8 by
  * `TextEncoder`, base64 by `btoa`, no `Buffer`.
  *
  * @module
@@ -18,7 +18,7 @@ export interface BasicCredentials {
 export interface BasicAuthOptions {
   /**
    * Accept what the reference accepts: a user name containing `:` (which makes the header
-   * ambiguous, RFC 7617 §2) and control characters. Off: such credentials are refused.
+   * ambiguous, RFC 7617 section 2) and control characters. Off: such credentials are refused.
    * @default false
    */
   strictCompat?: boolean;

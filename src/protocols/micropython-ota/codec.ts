@@ -11,6 +11,7 @@ import { parseWith } from '../../core/validate.js';
 import { decodeWire, type WireInput } from '../../core/wire.js';
 import { type Manifest, type ManifestInput, ManifestSchema } from '../../manifest/schema.js';
 import type { Conversion, Loss } from '../conversion.js';
+import { foreignExtensions, unsupportedFields } from '../losses.js';
 import { LIMITS } from './limits.js';
 import { FilenameSchema, VersionTagSchema } from './names.js';
 import { EXTENSION_KEY, ExtensionSchema, type Release, type ReleaseInput, ReleaseSchema } from './schemas.js';
@@ -174,16 +175,16 @@ function lostFrom(manifest: Manifest, release: Release): Loss[] {
       no(`${at}.target`, 'micropython_ota writes every file into the device root as is');
     }
   });
-  if (manifest.compatibility !== undefined) no('compatibility', 'micropython_ota has no compatibility check');
-  if (manifest.provides !== undefined) no('provides', 'micropython_ota has no provides/depends');
-  if (manifest.depends !== undefined) no('depends', 'micropython_ota has no provides/depends');
-  if (manifest.expiresAt !== undefined) no('expiresAt', 'micropython_ota orders never expire');
-  if (manifest.minVersion !== undefined) {
-    no('minVersion', 'micropython_ota compares tags for equality only: any change, older included, installs');
-  }
-  if (manifest.signature !== undefined) no('signature', 'micropython_ota carries no signature');
-  for (const key of Object.keys(manifest.extensions ?? {})) {
-    if (key !== EXTENSION_KEY) no(`extensions.${key}`, 'another system’s extension');
-  }
+  lost.push(
+    ...unsupportedFields(manifest, {
+      compatibility: 'micropython_ota has no compatibility check',
+      provides: 'micropython_ota has no provides/depends',
+      depends: 'micropython_ota has no provides/depends',
+      expiresAt: 'micropython_ota orders never expire',
+      minVersion: 'micropython_ota compares tags for equality only: any change, older included, installs',
+      signature: 'micropython_ota carries no signature',
+    }),
+    ...foreignExtensions(manifest, EXTENSION_KEY),
+  );
   return lost;
 }

@@ -1,7 +1,7 @@
 /**
- * The optional file list of open PR #20 (not in v2.1.0; PROTOCOLS.md §2.7): a text file at
- * `{version}{sep}manifest` naming the files of a version, separated by whitespace. Entries ending
- * in `/` are directories to create and must come before their files. It lets the server, rather
+ * The optional file list of open PR #20 (not in v2.1.0; see docs/protocols/micropythonOta.md):
+ * a text file at `{version}{sep}manifest` naming the files of a version, separated by
+ * whitespace. Entries ending in `/` are directories to create and must come before their files. It lets the server, rather
  * than the device's `filenames` argument, say what a version contains.
  *
  * @module

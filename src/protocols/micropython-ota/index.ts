@@ -1,34 +1,35 @@
 /**
- * micropython_ota (olivergregorius/micropython_ota v2.1.0, PROTOCOLS.md §2): a device polls
- * `<host>/<project>/version`, and when the tag differs from its local `version` file it fetches
- * each file from `<project>/<version>_<file>` (or `<project>/<version>/<file>`), stages them in
- * `tmp/`, copies them over, writes the tag and resets. Optional HTTP Basic auth; no digest, no
- * size, no status report. Browser-safe.
+ * micropython_ota (olivergregorius/micropython_ota v2.1.0; wire details in
+ * docs/protocols/micropythonOta.md): a device polls `<host>/<project>/version`, and when the tag
+ * differs from its local `version` file it fetches each file from `<project>/<version>_<file>`
+ * (or `<project>/<version>/<file>`), stages them in `tmp/`, copies them over, writes the tag and
+ * resets. Optional HTTP Basic auth; no digest, no size, no status report. Browser-safe.
  *
- * Hardened by default (validated names, escaped URLs, first-line tags, binary-safe writes);
- * `strictCompat` reproduces the reference where it differs.
+ * `protocol` is the platform behind the shared contract (the same names as every other
+ * platform); the functions next to it are the pieces it is built from, for agents that need the
+ * reference's exact behaviour. Hardened by default (validated names, escaped URLs, first-line
+ * tags, binary-safe writes); `strictCompat` on those functions reproduces the reference where it
+ * differs.
  *
  * @example
  * ```ts
  * import { micropythonOta } from 'otakit'
  *
- * const request = micropythonOta.versionRequest({ host: 'https://ota.example.com', project: 'sample' })
- * const response = await fetch(request.url, { headers: request.headers })
- * const check = micropythonOta.evaluateVersionCheck(
- *   micropythonOta.readLocalVersion(localVersionFileOrNull),
- *   { status: response.status, body: await response.text() },
+ * const target = { host: 'https://ota.example.com', project: 'sample', filenames: ['main.py'] }
+ * const [source] = micropythonOta.protocol.device.orderSources(target)
+ * // source: { channel: 'http', request: { method: 'GET', address: 'https://ota.example.com/sample/version', … } }
+ * const { value: manifest } = micropythonOta.protocol.device.decodeOrder(
+ *   { address: 'https://ota.example.com/sample/version', payload: 'v1.0.1\n', status: 200 },
+ *   { target, current: null },
  * )
- * if (check.changed) {
- *   const { value: manifest, lost } = micropythonOta.toCanonical({
- *     host: 'https://ota.example.com', project: 'sample', version: check.version, filenames: ['main.py'],
- *   })
- * }
+ * // manifest.artifacts[0].url === 'https://ota.example.com/sample/v1.0.1_main.py'
  * ```
  *
  * @module
  */
 export { type BasicAuthOptions, type BasicCredentials, base64Utf8, basicAuthHeaders } from './auth.js';
 export { decodeRelease, fromCanonical, toCanonical } from './codec.js';
+export { descriptor } from './descriptor.js';
 export { encodeFileList, type FileList, parseFileList } from './file-list.js';
 export { DEFAULTS, LIMITS } from './limits.js';
 export {
@@ -54,6 +55,7 @@ export {
   type StagedFile,
   type WriteMode,
 } from './plan.js';
+export { protocol } from './protocol.js';
 export {
   EXTENSION_KEY,
   type Extension,
@@ -65,6 +67,7 @@ export {
   ReleaseSchema,
 } from './schemas.js';
 export { LOCAL_PHASES, type LocalPhase, phaseToState, statusMapping, statusToPhase } from './status.js';
+export { BasicAuthSchema, type Target, TargetSchema } from './target.js';
 export {
   encodePathSegment,
   type FileLocation,

@@ -1,8 +1,9 @@
 /**
  * What a valid micropython_ota name is: the version tag, the project path, the file names and
- * the host. The reference client concatenates all of them into URLs without escaping (PROTOCOLS.md
- * §2.2), and one server layout is shared by every device of a project, so a name is only valid
- * if it yields the same resource whether or not a client escapes it.
+ * the host. The reference client concatenates all of them into URLs without escaping (see
+ * docs/protocols/micropythonOta.md), and one server layout is shared by every device of a
+ * project, so a name is only valid if it yields the same resource whether or not a client
+ * escapes it.
  *
  * @module
  */
@@ -30,7 +31,8 @@ export const PROJECT_PATTERN: RegExp = new RegExp(`^${SEGMENT}(?:/${SEGMENT})*$`
 /**
  * A file name relative to the device root, possibly in sub-directories (`lib/util.py`). Absolute
  * paths, empty segments and `..` are refused: the reference writes `tmp/<name>` then `<name>`, so
- * `../boot.py` would escape the staging directory (PROTOCOLS.md §2.9).
+ * `../boot.py` would escape the staging directory (security notes in
+ * docs/protocols/micropythonOta.md).
  */
 export const FILENAME_PATTERN: RegExp = PROJECT_PATTERN;
 

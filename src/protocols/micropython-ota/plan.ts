@@ -1,8 +1,8 @@
 /**
- * What `ota_update` and `check_for_ota_update` do once the files are fetched (PROTOCOLS.md §2.4,
- * §2.5), as pure decisions a device agent carries out: which directories to create, where each
- * file is staged, what is copied where, when the `version` file is written, and how the device
- * resets. Keeping this I/O-free lets the reference's behaviour be tested without a board.
+ * What `ota_update` and `check_for_ota_update` do once the files are fetched (see
+ * docs/protocols/micropythonOta.md), as pure decisions a device agent carries out: which
+ * directories to create, where each file is staged, what is copied where, when the `version`
+ * file is written, and how the device resets. Keeping this I/O-free lets the reference's behaviour be tested without a board.
  *
  * @module
  */

@@ -1,6 +1,8 @@
 /**
- * The credentials micropython_ota puts in URLs and headers, masked wherever otakit prints (the generic list,
- * `authorization` and friends, applies on top).
+ * The credentials micropython_ota puts in URLs and headers, masked wherever otakit prints. Its
+ * only credential is HTTP Basic auth in the `Authorization` header, which the generic list
+ * already masks; hosts carry no user info, query or token path (the target schema refuses
+ * them), so there is nothing platform-specific to add.
  *
  * @module
  */

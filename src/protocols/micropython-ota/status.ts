@@ -1,8 +1,10 @@
 /**
  * micropython_ota reports nothing over the wire: the server never learns what a device did, and
  * the reference prints its failures and swallows them. Every phase below is therefore local-only,
- * observable on the device (by otakit's events) and nowhere else. The mapping still exists so the
- * table of PROTOCOLS.md §8.1 is complete and a device agent can name its phases.
+ * observable on the device (by otakit's events) and nowhere else; the one trace is the device's
+ * own `version` file, written at `version_written` (see `local-version.ts`). The mapping still
+ * exists so the table in docs/protocols/micropythonOta.md is complete and a device agent can
+ * name its phases.
  *
  * @module
  */

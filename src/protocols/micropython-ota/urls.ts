@@ -1,5 +1,6 @@
 /**
- * URLs of a micropython_ota server (PROTOCOLS.md §2.2) and the requests a client makes to it.
+ * URLs of a micropython_ota server (docs/protocols/micropythonOta.md) and the requests a client
+ * makes to it.
  *
  * | resource | URL |
  * | --- | --- |

@@ -1,7 +1,7 @@
 /**
- * The `version` files of micropython_ota (PROTOCOLS.md §2.3): the server's, which names the
- * release devices should run, and the device's, which names the release it runs. The client
- * compares the two as opaque strings; any difference, an older tag included, is an update (that
+ * The `version` files of micropython_ota (docs/protocols/micropythonOta.md): the server's, which
+ * names the release devices should run, and the device's, which names the release it runs. The
+ * client compares the two as opaque strings; any difference, an older tag included, is an update (that
  * is the documented rollback mechanism).
  *
  * @module
@@ -115,7 +115,8 @@ export interface VersionCheck {
   status?: number;
   /**
    * Why the check could not decide. The reference prints and swallows these; otakit returns them
-   * so "no update" and "failed check" can be told apart (PROTOCOLS.md §8.3 item 6).
+   * so "no update" and "failed check" can be told apart (security notes in
+   * docs/protocols/micropythonOta.md).
    */
   error?: OtaError;
 }

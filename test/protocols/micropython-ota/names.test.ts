@@ -258,13 +258,15 @@ describe('limits', () => {
       version: 'v1',
       filenames: ['x'.repeat(TEN_MB)],
     });
+    // Built before the clock starts: only the decoders' cost is measured.
+    const hugeList = 'a.py\n'.repeat(TEN_MB / 5);
     const started = performance.now();
     expect((thrown(() => micropythonOta.decodeRelease(huge)) as ManifestError).issues).toEqual([
       { path: '', expected: `at most ${micropythonOta.LIMITS.releaseBytes} bytes` },
     ]);
-    expect(
-      (thrown(() => micropythonOta.parseFileList('a.py\n'.repeat(TEN_MB / 5))) as ManifestError).issues,
-    ).toEqual([{ path: '', expected: `at most ${micropythonOta.LIMITS.fileListBytes} bytes` }]);
+    expect((thrown(() => micropythonOta.parseFileList(hugeList)) as ManifestError).issues).toEqual([
+      { path: '', expected: `at most ${micropythonOta.LIMITS.fileListBytes} bytes` },
+    ]);
     expect(performance.now() - started).toBeLessThan(500);
   });
 
