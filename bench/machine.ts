@@ -11,9 +11,9 @@ import {
   type JsonValue,
   type Manifest,
   MemoryStore,
-  machineStoreKey,
   type StateStore,
 } from '../src/index.js';
+import { machineStoreKey } from '../src/machine/machine-base.js';
 import { FileStore } from '../src/node/index.js';
 
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';

@@ -1,64 +1,174 @@
 /**
  * otakit: typed over-the-air updates for IoT devices and fleets. The root entry is browser-safe
  * (web standards only: no `node:*`, no `mqtt`), for device agents, Node services and dashboards.
+ * Every name exported here is public API and listed in `api/otakit.api.md`; anything else in
+ * `src/` is internal and may change without notice.
  *
  * @example
  * ```ts
- * import { createUpdateMachine, waitFor } from 'otakit'
+ * import { createUpdateMachine, MemoryStore } from 'otakit'
  *
- * const machine = createUpdateMachine({ id: 'pi-42', hooks: { download, install } })
+ * const machine = createUpdateMachine({ id: 'pi-42', store: new MemoryStore(), hooks: {} })
  * machine.on('transition', ({ from, to }) => console.log(from, '->', to))
  * await machine.resume()
- * const outcome = await machine.apply(manifest)
  * ```
  *
  * @module
  */
-export * from './core/abort.js';
-export * from './core/clock.js';
-export type * from './core/credentials.js';
-export * from './core/encoding.js';
-export * from './core/errors.js';
-export * from './core/logger.js';
+
+export { type Clock, systemClock, type TimerHandle } from './core/clock.js';
+export type { DownloadAuth } from './core/credentials.js';
 export {
-  GENERIC_SECRETS,
-  mergeSecrets,
-  redactHeadersWith,
-  redactTextWith,
-  redactUrlWith,
-  type SecretPatterns,
-} from './core/redact.js';
-export * from './core/retry.js';
-export * from './core/states.js';
-export * from './core/status.js';
-export * from './core/status.js';
-export * from './core/store.js';
-export * from './core/validate.js';
-export * from './core/wire.js';
-export * from './machine/create-machine.js';
-export * from './machine/device-machine.js';
-export * from './machine/events.js';
-export * from './machine/hooks.js';
+  AbortError,
+  fromSerializedError,
+  InstallError,
+  IntegrityError,
+  isOtaError,
+  isSerializedOtaError,
+  ManifestError,
+  OTA_ERROR_CODES,
+  OtaError,
+  type OtaErrorCode,
+  type OtaErrorFor,
+  type OtaErrorOptions,
+  type SerializedOtaError,
+  StateError,
+  StoreError,
+  TimeoutError,
+  TransportError,
+  toOtaError,
+  type ValidationIssue,
+} from './core/errors.js';
+export { type Logger, noopLogger } from './core/logger.js';
+export { GENERIC_SECRETS, mergeSecrets, type SecretPatterns } from './core/redact.js';
+export { DEFAULT_RETRY, type RetryPolicy } from './core/retry.js';
+// The shared vocabulary: states, statuses, errors, stores, time and logging.
 export {
-  type EnterOptions,
-  MachineBase,
-  type MachineCommonOptions,
-  machineStoreKey,
-} from './machine/machine-base.js';
+  type ActiveState,
+  canTransition,
+  FAILURE_ERROR_CODES,
+  FAILURE_STATES,
+  type FailureState,
+  failureStateFor,
+  isActiveState,
+  isFailureState,
+  isTerminalState,
+  isUpdateState,
+  type NextState,
+  statesBetween,
+  TERMINAL_STATES,
+  type TerminalState,
+  TRANSITIONS,
+  UPDATE_STATES,
+  type UpdatePhase,
+  type UpdateState,
+} from './core/states.js';
+export {
+  type Progress,
+  ProgressSchema,
+  SerializedOtaErrorSchema,
+  TerminalStateSchema,
+  type UpdateRef,
+  UpdateRefSchema,
+  UpdateStateSchema,
+  type UpdateStatus,
+  type UpdateStatusInput,
+  UpdateStatusSchema,
+} from './core/status.js';
+export { type JsonValue, MemoryStore, type StateStore } from './core/store.js';
+export type { WireInput } from './core/wire.js';
+// The update machine, both roles.
+export { createUpdateMachine, type UpdateMachine } from './machine/create-machine.js';
+export {
+  type DeviceMachineOptions,
+  DeviceUpdateMachine,
+  type OperationOptions,
+} from './machine/device-machine.js';
+export type { ProgressEvent, ReportEvent, TransitionEvent, UpdateMachineEvents } from './machine/events.js';
+export {
+  type CheckContext,
+  type DownloadContext,
+  type DownloadProgress,
+  HOOK_NAMES,
+  type HookContext,
+  type HookName,
+  type InstallResult,
+  type ReportContext,
+  type RollbackContext,
+  type StagedContext,
+  type UpdateHookContext,
+  type UpdateHooks,
+} from './machine/hooks.js';
+export type { MachineCommonOptions } from './machine/machine-base.js';
 export {
   DEFAULT_RETRIES,
   DEFAULT_TIMEOUTS,
   type PhaseRetries,
   type PhaseTimeouts,
 } from './machine/phase-runner.js';
-export * from './machine/record.js';
-export * from './machine/tracker-machine.js';
-export * from './machine/verify-staged.js';
-export * from './machine/wait-for.js';
-export * from './manifest/hash.js';
-export * from './manifest/schema.js';
+export {
+  type HistoryEntry,
+  HistoryEntrySchema,
+  type MachineRole,
+  MachineRoleSchema,
+  type StagedArtifact,
+  type StagedArtifactInput,
+  StagedArtifactSchema,
+  type UpdateOutcome,
+  UpdateOutcomeSchema,
+  type UpdateSnapshot,
+  UpdateSnapshotSchema,
+} from './machine/record.js';
+export {
+  type IngestResult,
+  type TrackerMachineOptions,
+  TrackerUpdateMachine,
+} from './machine/tracker-machine.js';
+export { type VerifyStagedOptions, verifyStaged } from './machine/verify-staged.js';
+export { type WaitForOptions, waitFor } from './machine/wait-for.js';
+export {
+  createWebHash,
+  type HashAlgorithm,
+  type HashFactory,
+  hashBytes,
+  type IncrementalHash,
+} from './manifest/hash.js';
+// The canonical manifest and hashing.
+export {
+  type Artifact,
+  ArtifactSchema,
+  type ArtifactTarget,
+  ArtifactTargetSchema,
+  type Compatibility,
+  CompatibilitySchema,
+  isManifestExpired,
+  type Manifest,
+  type ManifestInput,
+  type ManifestIntegrity,
+  ManifestSchema,
+  manifestIntegrity,
+  parseManifest,
+  type SignatureEnvelope,
+  SignatureEnvelopeSchema,
+  safeParseManifest,
+} from './manifest/schema.js';
 export * as connhex from './protocols/connhex/index.js';
-export type * from './protocols/contract.js';
+// The protocols: one contract, the registry's light half, and one namespace per platform.
+export type {
+  CloudCodec,
+  DeviceCodec,
+  InboundMessage,
+  OrderContext,
+  Protocol,
+  ProtocolDescriptor,
+  StatusContext,
+  StatusDecodeContext,
+  TargetOf,
+  WireChannel,
+  WireIntegrity,
+  WireMessage,
+  WireSource,
+} from './protocols/contract.js';
 export type { Conversion, Loss, StatusMapping } from './protocols/conversion.js';
 export * as degu from './protocols/degu/index.js';
 export { PROTOCOL_DESCRIPTORS, PROTOCOL_NAMES, type ProtocolName } from './protocols/descriptors.js';
@@ -69,8 +179,20 @@ export { KNOWN_SECRETS, redactHeaders, redactText, redactUrl } from './protocols
 export { STATUS_MAPPINGS, type StatusMappings } from './protocols/status-mappings.js';
 export * as thingsBoard from './protocols/thingsboard/index.js';
 export { completeStatus, type PartialStatus } from './protocols/update-status.js';
-export * from './transport/auth.js';
-export * from './transport/download.js';
-export * from './transport/download-sink.js';
-export * from './transport/http-headers.js';
-export * from './transport/mqtt-connection.js';
+export { basicAuthorization } from './transport/auth.js';
+// Downloads: the transfer engine, sinks, and the MQTT interface the adapters implement.
+export {
+  type DownloadOptions,
+  type DownloadProgressInfo,
+  type DownloadResult,
+  downloadArtifact,
+  type ResumeValidators,
+} from './transport/download.js';
+export { type DownloadSink, MemorySink, writableStreamSink } from './transport/download-sink.js';
+export {
+  type MqttConnection,
+  type MqttMessage,
+  type MqttPublishOptions,
+  type MqttQos,
+  topicMatches,
+} from './transport/mqtt-connection.js';

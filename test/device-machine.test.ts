@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   isOtaError,
   MemoryStore,
-  machineStoreKey,
   type OtaError,
   type ReportEvent,
   type TransitionEvent,
   UpdateSnapshotSchema,
   type UpdateStatus,
 } from '../src/index.js';
+import { machineStoreKey } from '../src/machine/machine-base.js';
 import { blockUntilAborted, tick, until } from './support/async.js';
 import { ARTIFACT_URL, manifest, rig } from './support/fixtures.js';
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, DEFAULT_RETRY, deadlineSignal, raceAbort, sleep, systemClock } from '../src/index.js';
+import { deadlineSignal, raceAbort, sleep } from '../src/core/abort.js';
+import { backoffDelay } from '../src/core/retry.js';
+import { DEFAULT_RETRY, systemClock } from '../src/index.js';
 import { ManualClock } from '../src/testing/index.js';
 
 describe('backoff', () => {

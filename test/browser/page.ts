@@ -13,13 +13,13 @@ import {
   type JsonValue,
   MemorySink,
   MemoryStore,
-  machineStoreKey,
   type ResumeValidators,
   type StagedArtifactInput,
   type StagedContext,
   UpdateSnapshotSchema,
   type UpdateStatus,
 } from '../../src/index.js';
+import { machineStoreKey } from '../../src/machine/machine-base.js';
 
 export interface Expected {
   size?: number;

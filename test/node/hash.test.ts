@@ -4,13 +4,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  createWebHash,
-  type HashAlgorithm,
-  type HashFactory,
-  hashBytes,
-  updateAll,
-} from '../../src/index.js';
+import { createWebHash, type HashAlgorithm, type HashFactory, hashBytes } from '../../src/index.js';
+import { updateAll } from '../../src/manifest/hash.js';
 import { createNodeHash, createWorkerHash, hashInWorkers } from '../../src/node/index.js';
 
 const FACTORIES: [string, HashFactory][] = [
