@@ -9,6 +9,7 @@
 import { parseWith } from '../../core/validate.js';
 import { type Manifest, type ManifestInput, ManifestSchema } from '../../manifest/schema.js';
 import type { Conversion, Loss } from '../conversion.js';
+import { foreignExtensions, unsupportedFields } from '../losses.js';
 import { RELEASE_PACKAGE } from './package.js';
 import { type ConnhexExtension, ConnhexExtensionSchema, type Release, ReleaseSchema } from './schemas.js';
 
@@ -57,20 +58,16 @@ export function toCanonical(release: Release): Conversion<Manifest> {
   return { value: manifest, lost: [] };
 }
 
-const UNSUPPORTED: readonly [keyof Manifest, string][] = [
-  [
-    'compatibility',
-    'Connhex selects releases by the device model on the server; no compatibility list travels',
-  ],
-  ['provides', 'Connhex releases declare nothing they provide'],
-  ['depends', 'Connhex releases have no dependency model'],
-  ['expiresAt', 'Connhex releases do not expire'],
-  [
-    'minVersion',
+/** The manifest fields a Connhex release has no place for, and why. */
+const UNSUPPORTED = {
+  compatibility: 'Connhex selects releases by the device model on the server; no compatibility list travels',
+  provides: 'Connhex releases declare nothing they provide',
+  depends: 'Connhex releases have no dependency model',
+  expiresAt: 'Connhex releases do not expire',
+  minVersion:
     'Connhex has no anti-rollback floor (Min-Version bounds the installed version, a different rule)',
-  ],
-  ['signature', 'Connhex releases are not signed: the .zip itself is the trust boundary'],
-];
+  signature: 'Connhex releases are not signed: the .zip itself is the trust boundary',
+} as const;
 
 /**
  * A canonical manifest as a Connhex release (what `HEAD` on the release endpoint describes;
@@ -101,21 +98,14 @@ export function fromCanonical(manifest: Manifest | ManifestInput): Conversion<Re
   if (artifact!.md5 !== undefined) {
     lost.push({ field: 'artifacts[0].md5', reason: 'Connhex carries only a SHA-256 Content-Digest' });
   }
-  for (const [field, reason] of UNSUPPORTED) {
-    if (valid[field] !== undefined) lost.push({ field, reason });
-  }
+  lost.push(...unsupportedFields(valid, UNSUPPORTED), ...foreignExtensions(valid, EXTENSION_KEY));
   let extension: Partial<ConnhexExtension> = {};
-  for (const [key, value] of Object.entries(valid.extensions ?? {})) {
-    if (key !== EXTENSION_KEY) {
-      lost.push({
-        field: `extensions.${key}`,
-        reason: 'another system’s fields have no place in a Connhex release',
-      });
-      continue;
-    }
-    const parsed = ConnhexExtensionSchema.safeParse(value);
+  const own = valid.extensions?.[EXTENSION_KEY];
+  if (own !== undefined) {
+    const parsed = ConnhexExtensionSchema.safeParse(own);
     if (parsed.success) extension = parsed.data;
-    else lost.push({ field: `extensions.${key}`, reason: 'not a valid Connhex extension, ignored' });
+    else
+      lost.push({ field: `extensions.${EXTENSION_KEY}`, reason: 'not a valid Connhex extension, ignored' });
   }
   const release: Record<string, unknown> = { url: artifact!.url, version: valid.version };
   if (artifact!.size !== undefined) release.size = artifact!.size;

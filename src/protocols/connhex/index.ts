@@ -26,15 +26,6 @@
  *
  * @module
  */
-import type * as z from 'zod';
-import {
-  AgentConfigSchema,
-  OtaSectionSchema,
-  ReleaseMetadataSchema,
-  ReleaseSchema,
-  StatusMessageSchema,
-} from './schemas.js';
-
 export {
   type CheckDecision,
   type CheckResponse,
@@ -53,6 +44,8 @@ export {
   resolveOtaSection,
   safeParseAgentConfig,
 } from './config.js';
+export { descriptor } from './descriptor.js';
+export type { ConnhexStatusContext } from './device.js';
 export {
   type ContentDigest,
   type ContentDigestForm,
@@ -84,6 +77,7 @@ export {
   requestHeaders,
   type WriteHeaderOptions,
 } from './headers.js';
+export { jsonSchemas } from './json-schemas.js';
 export { LIMITS } from './limits.js';
 export { NEAR_EQUIVALENTS, statusMapping } from './mapping.js';
 export {
@@ -96,6 +90,7 @@ export {
   storePaths,
   updateScriptResult,
 } from './package.js';
+export { protocol } from './protocol.js';
 export {
   AgentConfigSchema,
   CompatOtaSectionSchema,
@@ -143,6 +138,7 @@ export {
   type SubjectOptions,
   subjectMatches,
 } from './subjects.js';
+export { parseTarget, type Target, TargetSchema } from './target.js';
 export {
   apiBase,
   artifactUrl,
@@ -151,15 +147,3 @@ export {
   parseReleaseUrl,
   type ReleaseUrl,
 } from './urls.js';
-
-/**
- * Every Connhex schema with a JSON form, for `dist/schemas/connhex.<name>.json`
- * (`z.toJSONSchema(schema, { io: 'input' })`).
- */
-export const jsonSchemas: Record<string, z.ZodType> = {
-  statusMessage: StatusMessageSchema,
-  agentConfig: AgentConfigSchema,
-  otaSection: OtaSectionSchema,
-  releaseMetadata: ReleaseMetadataSchema,
-  release: ReleaseSchema,
-};

@@ -26,6 +26,8 @@ export const LIMITS = {
   maxDurationLength: 64,
   /** Longest single HTTP header value the release-header parser reads. */
   maxHeaderValueLength: 8192,
+  /** Longest address (URL requested, NATS subject) of a received message the codecs read. */
+  maxAddressLength: 8192,
   /** Longest NATS subject accepted by the subject parser, in characters. */
   maxSubjectLength: 512,
   /** Longest file name taken from `Content-Disposition`. */
