@@ -1,8 +1,9 @@
 /**
- * Acknowledgement (PROTOCOLS.md §5.4): after receiving a `config_otau` value, the device writes
- * the *identical* string back to `config_otau`, which resolves the cloud's sync state (ExoSense
- * shows the config as pending until then). The value is echoed before it is validated (§5.7
- * step 4), so an invalid manifest is acknowledged too and then answered with `TEST_ERROR`.
+ * Acknowledgement (docs/protocols/exosite.md, "Acknowledgement"): after receiving a `config_otau`
+ * value, the device writes the *identical* string back to `config_otau`, which resolves the
+ * cloud's sync state (ExoSense shows the config as pending until then). The value is echoed
+ * before it is validated, so an invalid manifest is acknowledged too and then answered with
+ * `TEST_ERROR`.
  *
  * @module
  */

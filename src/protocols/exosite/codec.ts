@@ -3,7 +3,7 @@
  *
  * Exosite → canonical loses nothing, but gains no integrity: the manifest carries no digest and
  * no size, so every artifact lacks both and `manifestIntegrity()` is `none` (the conversion says
- * so in `lost`). The canonical id is the Exosite `version` (§5.2: it "identifies the OTAU").
+ * so in `lost`). The canonical id is the Exosite `version` (Exosite: it "identifies the OTAU").
  * `name`, `description`, `type`, a `JSON` payload and the content ids behind resolved URLs are
  * kept in `extensions.exosite`, so {@link fromCanonical} re-encodes the same manifest.
  *
@@ -13,6 +13,7 @@ import * as z from 'zod';
 import { parseWith } from '../../core/validate.js';
 import { type Artifact, type ArtifactTarget, type Manifest, ManifestSchema } from '../../manifest/schema.js';
 import type { Conversion, Loss } from '../conversion.js';
+import { foreignExtensions, unsupportedFields } from '../losses.js';
 import { refuseProtoKeys } from './json-payload.js';
 import { LIMITS } from './limits.js';
 import { type ContentLocator, classifyPayloadItem, resolvePayloadItem } from './payload.js';
@@ -144,21 +145,17 @@ function losses(manifest: Manifest): Loss[] {
       }
     }
   }
-  const unsupported: Record<string, string> = {
-    compatibility: 'Exosite manifests carry no compatibility',
-    provides: 'Exosite manifests carry no provides',
-    depends: 'Exosite manifests carry no depends',
-    expiresAt: 'Exosite manifests carry no expiry',
-    minVersion: 'Exosite versions are opaque; no anti-rollback floor',
-    signature: 'Exosite manifests carry no signature',
-  };
-  for (const [field, reason] of Object.entries(unsupported)) {
-    if (manifest[field as keyof Manifest] !== undefined) lost.push({ field, reason });
-  }
-  for (const key of Object.keys(manifest.extensions ?? {})) {
-    if (key !== EXTENSION_KEY)
-      lost.push({ field: `extensions.${key}`, reason: "another system's extension" });
-  }
+  lost.push(
+    ...unsupportedFields(manifest, {
+      compatibility: 'Exosite manifests carry no compatibility',
+      provides: 'Exosite manifests carry no provides',
+      depends: 'Exosite manifests carry no depends',
+      expiresAt: 'Exosite manifests carry no expiry',
+      minVersion: 'Exosite versions are opaque; no anti-rollback floor',
+      signature: 'Exosite manifests carry no signature',
+    }),
+    ...foreignExtensions(manifest, EXTENSION_KEY),
+  );
   return lost;
 }
 

@@ -1,10 +1,10 @@
 /**
- * `application/x-www-form-urlencoded` bodies of the Exosite HTTP device API (PROTOCOLS.md §5.5):
- * a write sends `alias=value&alias=value`, a read answers the same way. Resource values are
- * themselves JSON strings, so a manifest travels encoded twice: JSON inside percent-encoding.
+ * `application/x-www-form-urlencoded` bodies of the Exosite HTTP device API (docs/protocols/exosite.md,
+ * "HTTP device API"): a write sends `alias=value&alias=value`, a read answers the same way. Resource values
+ * are themselves JSON strings, so a manifest travels encoded twice: JSON inside percent-encoding.
  *
- * The decoder is stricter than `URLSearchParams`: a malformed escape (`%E0%A4%A`, `%zz`) is an
- * error instead of a silent U+FFFD, an alias may appear once, and every name must be an alias.
+ * The decoder is stricter than `URLSearchParams`: a malformed escape (`%E0%A4%A`, `%zz`) is an error instead
+ * of a silent U+FFFD, an alias may appear once, and every name must be an alias.
  *
  * @module
  */

@@ -1,8 +1,8 @@
 /**
- * The Exosite HTTP device API (PROTOCOLS.md §5.5) as plain request descriptions and response
- * decoders, with no I/O: `fetch(new URL(request.path, origin), request)` sends one. Resource
- * reads and writes are form bodies (`form.ts`); the device authenticates with its token in
- * `X-Exosite-CIK`. No error of this module ever contains the token.
+ * The Exosite HTTP device API (docs/protocols/exosite.md, "HTTP device API") as plain request descriptions
+ * and response decoders, with no I/O: `fetch(new URL(request.path, origin), request)` sends one. Resource
+ * reads and writes are form bodies (`form.ts`); the device authenticates with its token in `X-Exosite-CIK`.
+ * No error of this module ever contains the token.
  *
  * @module
  */
@@ -169,7 +169,7 @@ export interface LongPollOptions {
   /**
    * `If-Modified-Since`: pass the previous response's `Last-Modified` back (as received), or a
    * `Date`, or epoch seconds. Without it the poll starts "now" and a write made between two polls
-   * is missed (§5.5).
+   * is missed.
    */
   ifModifiedSince?: string | number | Date | null;
 }
@@ -193,7 +193,7 @@ function ifModifiedSinceValue(value: string | number | Date): string {
 }
 
 /**
- * A long poll on one alias (§5.5): a read with `Request-Timeout`, and `If-Modified-Since` when
+ * A long poll on one alias: a read with `Request-Timeout`, and `If-Modified-Since` when
  * a previous poll returned `Last-Modified`. The server answers `200` when the value is written,
  * `304` when the timeout passes first; decode either with {@link decodeLongPollResponse}.
  *

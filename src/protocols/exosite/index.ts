@@ -1,8 +1,8 @@
 /**
- * Exosite Murano / ExoSense OTAU (PROTOCOLS.md §5): the `config_otau` manifest and the `otau_in`
- * status (both JSON *strings* on the wire), the form bodies, long poll and auth header of the HTTP
- * device API, the `$resource/…` MQTT topics, the acknowledgement of §5.4, and the conversion to
- * and from the canonical manifest and states. Browser-safe: web standards only, no I/O.
+ * Exosite Murano / ExoSense OTAU (docs/protocols/exosite.md): the `config_otau` manifest and the `otau_in`
+ * status (both JSON *strings* on the wire), the form bodies, long poll and auth header of the HTTP device
+ * API, the `$resource/…` MQTT topics, the acknowledgement of a received manifest, and the conversion to and
+ * from the canonical manifest and states. Browser-safe: web standards only, no I/O.
  *
  * @example
  * ```ts
@@ -24,6 +24,7 @@
  */
 export { acknowledgeChange, acknowledgePublication, acknowledgeRequest } from './ack.js';
 export { ALIAS_PATTERN, AliasSchema, assertAlias, CONFIG_OTAU, isAlias, OTAU_IN } from './alias.js';
+export { cloud } from './cloud.js';
 export {
   EXTENSION_KEY,
   type ExositeExtension,
@@ -33,6 +34,8 @@ export {
   type ToCanonicalOptions,
   toCanonical,
 } from './codec.js';
+export { descriptor } from './descriptor.js';
+export { acknowledgeOrder, device } from './device.js';
 export { decodeForm, encodeForm, formEncodeComponent } from './form.js';
 export {
   ALIAS_PATH,
@@ -53,6 +56,13 @@ export {
   readRequest,
   writeRequest,
 } from './http.js';
+export {
+  decodeResourceState,
+  IDENTITY_STATE_PATH,
+  identityStatePath,
+  type ResourceState,
+  ResourceStateSchema,
+} from './identity-state.js';
 export { LIMITS } from './limits.js';
 export {
   type ContentLocator,
@@ -62,6 +72,7 @@ export {
   type PayloadItem,
   resolvePayloadItem,
 } from './payload.js';
+export { protocol } from './protocol.js';
 export {
   activateRequest,
   type ContentInfo,
@@ -115,6 +126,7 @@ export {
   statusMapping,
   statusToCanonical,
 } from './status.js';
+export { DEFAULT_LONG_POLL_MS, type Target, TargetSchema } from './target.js';
 export {
   BATCH_TOPIC,
   decodeBatch,

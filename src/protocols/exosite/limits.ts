@@ -6,7 +6,7 @@
  * @module
  */
 
-/** Largest resource value Murano stores (PROTOCOLS.md §5.6: "resource values ≤ 1 048 576 bytes"). */
+/** Largest resource value Murano stores (1 MiB; docs/protocols/exosite.md, "Limits"). */
 const RESOURCE_BYTES = 1_048_576;
 
 /**
@@ -51,7 +51,10 @@ export const LIMITS = {
   messageLength: 4096,
   /** Characters of a device token (CIK). @default 256 */
   tokenLength: 256,
-  /** Longest `Request-Timeout` a long poll may ask for (PROTOCOLS.md §5.5). @default 300_000 */
+  /**
+   * Longest `Request-Timeout` a long poll may ask for (docs/protocols/exosite.md, "HTTP device API").
+   * @default 300_000
+   */
   requestTimeoutMs: 300_000,
   /** Bytes of an HTTP response body that is not a resource read (activation, content info/list). @default 65_536 */
   smallBodyBytes: 65_536,

@@ -1,9 +1,9 @@
 /**
- * Payload items of a `URL_LIST` or `FILE` manifest. An item is either an absolute URL (fetched
- * directly) or, when it has no host, the id of a content file stored in the IoT Connector
- * (PROTOCOLS.md §5.2), fetched through the device content API (§5.5). The manifest carries no
- * digest, so the URL scheme and host are all the integrity there is: only `http:` and `https:`
- * are accepted, never `file:`, `data:`, `javascript:` or a scheme-relative `//host`.
+ * Payload items of a `URL_LIST` or `FILE` manifest. An item is either an absolute URL (fetched directly) or,
+ * when it has no host, the id of a content file stored in the IoT Connector (docs/protocols/exosite.md, "The
+ * order"), fetched through the device content API ("HTTP device API"). The manifest carries no digest, so
+ * the URL scheme and host are all the integrity there is: only `http:` and `https:` are accepted, never
+ * `file:`, `data:`, `javascript:` or a scheme-relative `//host`.
  *
  * @module
  */
@@ -73,7 +73,7 @@ export function classifyPayloadItem(item: string, path = 'payload'): PayloadItem
 /**
  * Where connector content is downloaded from: a base URL, or a function from content id to URL.
  *
- * - A base URL **with a query** (the §5.5 content API, see `contentBaseUrl()`) gets
+ * - A base URL **with a query** (the content API, see `contentBaseUrl()`) gets
  *   `&id=<content id>` appended, form-encoded.
  * - A base URL **without a query** gets the content id appended as one percent-encoded path
  *   segment (so `a/../b` cannot climb out of it; the ids `.` and `..` are refused).

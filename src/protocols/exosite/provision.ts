@@ -1,6 +1,6 @@
 /**
- * Provisioning and utility procedures of the Exosite HTTP device API (PROTOCOLS.md §5.5):
- * activation (identity → device token), the server clock, and the content area of the IoT
+ * Provisioning and utility procedures of the Exosite HTTP device API (docs/protocols/exosite.md, "HTTP
+ * device API"): activation (identity → device token), the server clock, and the content area of the IoT
  * Connector where ExoSense puts uploaded package files. Requests only, no I/O, like `http.ts`.
  *
  * @module
@@ -24,7 +24,7 @@ import {
 import { LIMITS } from './limits.js';
 
 /**
- * Activation (§5.5): `POST /provision/activate` with `vendor`, `model` (both the product id) and
+ * Activation: `POST /provision/activate` with `vendor`, `model` (both the product id) and
  * `sn` (the device identity). The answer's body is the device token.
  */
 export function activateRequest(options: { productId: string; identity: string }): ExositeRequest {
@@ -96,9 +96,9 @@ export function decodeTimestampResponse(response: ExositeResponse): number {
 }
 
 /**
- * The content API base of §5.5, `…/provision/download?vendor=<pid>&model=<pid>`: give it to
- * `resolvePayloadItem` / `toCanonical` so content ids become download URLs (`&id=<id>` appended).
- * Whether current IoT Connectors still need `vendor`/`model` is unconfirmed (§5.5).
+ * The content API base, `…/provision/download?vendor=<pid>&model=<pid>`: give it to `resolvePayloadItem` /
+ * `toCanonical` so content ids become download URLs (`&id=<id>` appended). Whether current IoT Connectors
+ * still need `vendor`/`model` is not documented (docs/protocols/exosite.md, "HTTP device API").
  */
 export function contentBaseUrl(productId: string, options: { domain?: string } = {}): string {
   const origin = deviceApiOrigin(productId, options);

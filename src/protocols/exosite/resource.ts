@@ -1,8 +1,8 @@
 /**
- * Resource values as they travel: both `config_otau` and `otau_in` are JSON *strings* ("must be
- * sent as a string via the Murano API", PROTOCOLS.md §5.1). Decoding is string → JSON → schema;
- * encoding is the reverse. A value that was JSON-encoded once more on the way (a JSON string
- * literal whose content is the manifest, as some tools write it) is unwrapped once.
+ * Resource values as they travel: both `config_otau` and `otau_in` are JSON *strings* ("must be sent as a
+ * string via the Murano API", docs/protocols/exosite.md, "Resources"). Decoding is string → JSON → schema;
+ * encoding is the reverse. A value that was JSON-encoded once more on the way (a JSON string literal whose
+ * content is the manifest, as some tools write it) is unwrapped once.
  *
  * @module
  */
@@ -32,7 +32,7 @@ export interface DecodeManifestOptions {
 
 /**
  * Whether a resource value is empty: a cleared `config_otau` (empty, or only whitespace), which
- * a device ignores (§5.7 step 3) rather than reporting an invalid manifest.
+ * a device ignores (docs/protocols/exosite.md, "Device flow") rather than reporting an invalid manifest.
  */
 export function isEmptyResourceValue(value: string | Uint8Array): boolean {
   if (typeof value === 'string') return value.trim() === '';
@@ -94,7 +94,7 @@ export function encodeManifest(manifest: OtauManifestInput): string {
  * Decodes an `otau_in` value (string, bytes or parsed value).
  *
  * @throws ManifestError (`MANIFEST_INVALID`) for an oversized, non-JSON or invalid status
- *   (e.g. a status word outside the 15 of §5.3).
+ *   (e.g. a status word outside the 15 of `OTAU_STATUSES`).
  */
 export function decodeStatus(input: WireInput): OtauStatus {
   const what = 'Exosite otau_in status';
@@ -110,7 +110,7 @@ export function safeDecodeStatus(
 
 /**
  * Encodes a status as the `otau_in` string, always with a `message` (`""` when none), as the
- * examples of §5.7 do.
+ * examples of Exosite's device flow do.
  *
  * @example
  * ```ts
@@ -133,8 +133,9 @@ function attempt<T>(run: () => T): { success: true; data: T } | { success: false
 }
 
 /**
- * The `version` of a `config_otau` value, read without validating the rest, or `null`. A device
- * needs it to report `TEST_ERROR` for a manifest it refuses (§5.8 E9, E10). Never throws.
+ * The `version` of a `config_otau` value, read without validating the rest, or `null`. A device needs it to
+ * report `TEST_ERROR` for a manifest it refuses (an unknown `type`, a missing `version` or `name`). Never
+ * throws.
  */
 export function manifestVersionOf(input: WireInput): string | null {
   try {

@@ -1,5 +1,5 @@
 /**
- * Zod schemas of everything Exosite OTAU puts on the wire (PROTOCOLS.md §5): the `config_otau`
+ * Zod schemas of everything Exosite OTAU puts on the wire (docs/protocols/exosite.md): the `config_otau`
  * manifest, the `otau_in` status and the `$resource.batch` MQTT payload. Resource values travel
  * as JSON *strings*; these schemas describe the JSON inside (see `resource.ts` for the string).
  *
@@ -10,12 +10,12 @@ import { AliasSchema } from './alias.js';
 import { LIMITS } from './limits.js';
 import { isPayloadItem, PAYLOAD_ITEM_EXPECTED } from './payload.js';
 
-/** The manifest types of §5.2. ExoSense's UI only produces `URL_LIST`. */
+/** The manifest types. ExoSense's UI only produces `URL_LIST`. */
 export const OTAU_TYPES = ['URL_LIST', 'FILE', 'JSON'] as const;
 export type OtauType = (typeof OTAU_TYPES)[number];
 
 /**
- * Every status of §5.3, in the order of the recommended happy path with each phase's failure
+ * Every `otau_in` status, in the order of the recommended happy path with each phase's failure
  * after it. A device may implement a subset.
  */
 export const OTAU_STATUSES = [
@@ -56,7 +56,7 @@ const CompatPayloadItemSchema = z
 
 function manifestSchema(item: z.ZodType<string, string>) {
   const common = {
-    /** Identifies this OTAU; opaque, never ordered (§5.9). */
+    /** Identifies this OTAU; opaque, never ordered. */
     version: z
       .string({ error: VERSION_EXPECTED })
       .min(1, { error: VERSION_EXPECTED })
@@ -100,7 +100,7 @@ function manifestSchema(item: z.ZodType<string, string>) {
 }
 
 /**
- * The `config_otau` manifest (§5.2), hardened: payload items must be http(s) URLs with a host or
+ * The `config_otau` manifest, hardened: payload items must be http(s) URLs with a host or
  * connector content ids. Unknown keys are dropped.
  *
  * @example
@@ -115,7 +115,7 @@ export const CompatOtauManifestSchema = manifestSchema(CompatPayloadItemSchema);
 export type OtauManifest = z.output<typeof OtauManifestSchema>;
 export type OtauManifestInput = z.input<typeof OtauManifestSchema>;
 
-/** The `otau_in` status (§5.3). `version` is the manifest's, or the installed one for `INSTALLED_VERSION`. */
+/** The `otau_in` status. `version` is the manifest's, or the installed one for `INSTALLED_VERSION`. */
 export const OtauStatusSchema = z.object({
   /** May be empty when a device does not know it; `statusToCanonical` reads `""` as no version. */
   version: z.string({ error: 'a version string' }).max(LIMITS.versionLength),
@@ -126,7 +126,7 @@ export const OtauStatusSchema = z.object({
 });
 export type OtauStatus = z.output<typeof OtauStatusSchema>;
 
-/** One entry of a `$resource.batch` payload (§5.6): values written at one time. */
+/** One entry of a `$resource.batch` payload (MQTT): values written at one time. */
 export const BatchEntrySchema = z.object({
   /** Microseconds since the epoch (murano-client's unit). */
   timestamp: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),

@@ -1,11 +1,11 @@
 /**
- * The 15 `otau_in` statuses (PROTOCOLS.md §5.3) against the canonical states (§8.1), and the
+ * The 15 `otau_in` statuses against the canonical states (docs/protocols/exosite.md, "Status"), and the
  * conversion of a machine's `UpdateStatus` to and from an `otau_in` message.
  *
- * Exosite has no word for `checking`, `verifying` or `rolling_back` (a device says nothing then),
- * and one word, `INSTALLED_VERSION`, for both "this is what I run" (at boot: `idle`) and "the
- * update took" (after a restart: `committed`). The static table reads it as `committed`;
- * {@link statusToCanonical} tells the two apart when it knows which update is being followed.
+ * Exosite has no word for `checking`, `verifying` or `rolling_back` (a device says nothing then), and one
+ * word, `INSTALLED_VERSION`, for both "this is what I run" (at boot: `idle`) and "the update took" (after a
+ * restart: `committed`). The static table reads it as `committed`; {@link statusToCanonical} tells the two
+ * apart when it knows which update is being followed.
  *
  * @module
  */
@@ -107,7 +107,7 @@ export interface StatusFromCanonicalOptions {
   message?: string;
   /**
    * Which file of how many (1-based) a step is about: sends the phase's `_STEP` status with
-   * `Downloading file <index> of <count>` (§5.8 E5), or `Installing …`.
+   * `Downloading file <index> of <count>` (the wording of Exosite's examples), or `Installing …`.
    */
   step?: { index: number; count: number };
   /**
@@ -239,9 +239,9 @@ export function statusToCanonical(message: OtauStatus, context: StatusContext = 
 }
 
 /**
- * The idempotency rule of §5.7 step 3 (§5.8 E13): a manifest delivered again (Murano re-syncs
- * resources at every MQTT connect) is not installed again when the last status the device sent
- * was `INSTALLED_VERSION` for that same version. Versions compare as opaque strings.
+ * The idempotency rule (docs/protocols/exosite.md, "Device flow"): a manifest delivered again (Murano
+ * re-syncs resources at every MQTT connect) is not installed again when the last status the device sent was
+ * `INSTALLED_VERSION` for that same version. Versions compare as opaque strings.
  */
 export function isAlreadyInstalled(
   manifest: { version: string },

@@ -1,6 +1,6 @@
 /**
- * MQTT topics of the Exosite device API (PROTOCOLS.md §5.6). The device publishes a resource
- * value to `$resource/<alias>`, several timestamped values to `$resource.batch`, and receives
+ * MQTT topics of the Exosite device API (docs/protocols/exosite.md, "MQTT device API"). The device publishes
+ * a resource value to `$resource/<alias>`, several timestamped values to `$resource.batch`, and receives
  * changes on `$resource/<alias>/<timestamp>`. Payloads are the resource strings as they are.
  *
  * @module
@@ -16,7 +16,7 @@ import { type Batch, type BatchEntry, BatchSchema } from './schemas.js';
 export const BATCH_TOPIC = '$resource.batch';
 /**
  * Subscription that covers every resource change. Murano subscribes devices implicitly; whether
- * an explicit SUBSCRIBE is needed is unconfirmed (§5.6), and sending one is harmless.
+ * an explicit SUBSCRIBE is needed is not documented (docs/protocols/exosite.md), and sending one is harmless.
  */
 export const RESOURCE_SUBSCRIPTION = '$resource/#';
 
