@@ -1,6 +1,9 @@
 /**
  * `otakit/testing`: tools to test code built on otakit without hardware or flaky timers. A
- * hand-driven clock, a store that simulates power loss, and simulated devices for fleets.
+ * hand-driven clock, a store that simulates power loss, and simulated devices for fleets; and two
+ * protocol models, as namespaces: `shadowModel` (the document semantics of the AWS IoT Device
+ * Shadow service: merge, delta, version lock, error documents) and `deguEmulator` (one boot of a
+ * Degu sensor, reference or hardened).
  *
  * @example
  * ```ts
@@ -15,6 +18,7 @@
  * @module
  */
 export { type CrashingStore, createCrashingStore } from './crashing-store.js';
+export * as deguEmulator from './degu-emulator.js';
 export {
   type ArtifactRoute,
   createFaultServer,
@@ -22,6 +26,7 @@ export {
   type FaultServerStats,
 } from './fault-server.js';
 export { ManualClock } from './manual-clock.js';
+export * as shadowModel from './shadow-model.js';
 export {
   manifestFor,
   md5Hex,

@@ -1,7 +1,8 @@
 /**
- * The Degu update decision (`check_update`, PROTOCOLS.md §1.4): for each item whose `*_ver` is
- * present in `desired`, compare it with the MD5 the device runs; any difference flags the item.
- * Absent `*_ver` keys are skipped, and the URL is never compared (the device never reports it).
+ * The Degu update decision (`check_update`; docs/protocols/degu.md, "The update decision"): for
+ * each item whose `*_ver` is present in `desired`, compare it with the MD5 the device runs; any
+ * difference flags the item. Absent `*_ver` keys are skipped, and the URL is never compared (the
+ * device never reports it).
  *
  * @module
  */

@@ -20,6 +20,7 @@ import { ManifestError } from '../../core/errors.js';
 import { parseWith } from '../../core/validate.js';
 import { type Manifest, type ManifestInput, ManifestSchema } from '../../manifest/schema.js';
 import type { Conversion, Loss } from '../conversion.js';
+import { type OptionalManifestField, unsupportedFields } from '../losses.js';
 import {
   checkUpdate,
   type DeguCompatOptions,
@@ -161,15 +162,16 @@ export interface FromCanonicalOptions {
   clientToken?: string;
 }
 
-const CANONICAL_ONLY_FIELDS = [
-  'compatibility',
-  'provides',
-  'depends',
-  'expiresAt',
-  'minVersion',
-  'signature',
-  'extensions',
-] as const satisfies ReadonlyArray<keyof Manifest>;
+/** The canonical fields `desired` has no place for (every optional one: Degu has only the items). */
+const NO_PLACE_IN_DESIRED: Partial<Record<OptionalManifestField, string>> = {
+  compatibility: 'Degu orders have no place for compatibility',
+  provides: 'Degu orders have no place for provides',
+  depends: 'Degu orders have no place for depends',
+  expiresAt: 'Degu orders have no place for expiresAt',
+  minVersion: 'Degu orders have no place for minVersion',
+  signature: 'Degu orders have no place for signature',
+  extensions: 'Degu orders have no place for extensions',
+};
 
 /**
  * Converts a canonical manifest into the Degu order an operator publishes to `/update`.
@@ -258,9 +260,7 @@ export function fromCanonical(
       reason: 'Degu orders carry no version (it is derived from the item MD5s)',
     });
   }
-  for (const field of CANONICAL_ONLY_FIELDS) {
-    if (manifest[field] !== undefined) lost.push({ field, reason: `Degu orders have no place for ${field}` });
-  }
+  lost.push(...unsupportedFields(manifest, NO_PLACE_IN_DESIRED));
   if (options.exclusive === true) {
     for (const item of DEGU_ITEMS) {
       if (byItem.has(item)) continue;

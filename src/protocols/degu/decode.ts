@@ -90,8 +90,8 @@ export function decodeMessage<K extends ShadowMessageKind>(
 }
 
 /**
- * Decodes the sensor's boot report (PROTOCOLS.md §1.3): exactly the three MD5s and the
- * firmware version, inside `{"state":{"reported":…}}`.
+ * Decodes the sensor's boot report (docs/protocols/degu.md, "The boot report"): exactly the
+ * three MD5s and the firmware version, inside `{"state":{"reported":…}}`.
  * @throws ManifestError (`MANIFEST_INVALID`).
  */
 export function decodeBootReport(input: WireInput, options: DecodeMessageOptions = {}): DeguBootRequest {

@@ -5,9 +5,9 @@
  * @module
  */
 
-/** Any JSON value. */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-/** A JSON object (what `desired` and `reported` are). */
+import type { JsonValue } from '../../core/store.js';
+
+/** A JSON object (what `desired` and `reported` are), of the code base's one `JsonValue`. */
 export type JsonObject = { [key: string]: JsonValue };
 
 /** Whether `value` is a JSON object (not an array, not null). */

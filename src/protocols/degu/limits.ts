@@ -9,8 +9,9 @@ export const LIMITS = {
   /**
    * Bytes of `desired` + `reported` state one shadow may hold (AWS: "The device's shadow supports
    * 8 KB of data only"; beyond it the service answers 413). Metadata does not count. Checked on
-   * request documents (decoded, encoded, or applied by {@link applyUpdate}) as the UTF-8 length
-   * of the compact JSON of `{desired, reported}` — AWS does not say how it counts whitespace.
+   * request documents (decoded, encoded, or applied by `shadowModel.applyUpdate` of
+   * `otakit/testing`) as the UTF-8 length of the compact JSON of `{desired, reported}` — AWS does
+   * not say how it counts whitespace.
    */
   stateBytes: 8192,
   /**

@@ -1,6 +1,7 @@
 /**
- * What the device side puts into the shadow: the boot-time `reported` document (PROTOCOLS.md
- * §1.3), and the opt-in update that clears a finished order from `desired`.
+ * What the device side puts into the shadow: the boot-time `reported` document
+ * (docs/protocols/degu.md, "The boot report"), a report of the items an update changed, and the
+ * opt-in update that clears a finished order from `desired`.
  *
  * @module
  */
@@ -15,6 +16,7 @@ import {
   DeguBootRequestSchema,
   type DeguDesiredPatch,
   type DeguItem,
+  type DeguReportedPatch,
   DeguRequestSchema,
   itemOfTarget,
   MISSING_FILE_MD5,
@@ -88,6 +90,36 @@ export function encodeReport(report: DeguBootReport, options: EncodeRequestOptio
     ...(options.clientToken === undefined ? {} : { clientToken: options.clientToken }),
   };
   return parseWith(DeguBootRequestSchema, request, 'Degu boot report');
+}
+
+/** A request document that reports some items' MD5s (`{"state":{"reported":…}}`). */
+export interface DeguReportRequest {
+  state: { reported: DeguReportedPatch };
+  clientToken?: string;
+}
+
+/**
+ * The request that reports what the device now runs for `items` only, digests lowercase. The
+ * shadow merges it into `reported`, so the other items keep what the last full boot report said:
+ * the same outcome as the sensor's next boot report, for the items an update changed.
+ *
+ * @example
+ * ```ts
+ * encodeItemsReport([{ item: 'script_user', md5: '4f3e01b7dc12348ebbd1acfe11ef6328' }])
+ * // {"state":{"reported":{"script_user_ver":"4f3e01b7dc12348ebbd1acfe11ef6328"}}}
+ * ```
+ * @throws ManifestError when a digest is not 32 hex characters or `"none"`.
+ */
+export function encodeItemsReport(
+  items: ReadonlyArray<{ item: DeguItem; md5: string }>,
+  options: EncodeRequestOptions = {},
+): DeguReportRequest {
+  const reported: DeguReportedPatch = {};
+  for (const { item, md5 } of items) reported[verKey(item)] = md5.toLowerCase();
+  const request: DeguReportRequest = { state: { reported } };
+  if (options.clientToken !== undefined) request.clientToken = options.clientToken;
+  parseWith(DeguRequestSchema, request, 'Degu report');
+  return request;
 }
 
 /** Options of {@link encodeClearDesired}. */

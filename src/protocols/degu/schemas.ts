@@ -1,6 +1,7 @@
 /**
- * The Degu profile over AWS IoT Device Shadow (PROTOCOLS.md §1.2): three update items, each a
- * download URL in `desired` and an MD5 in `desired` (target) and `reported` (current).
+ * The Degu profile over AWS IoT Device Shadow (docs/protocols/degu.md, "Shadow keys"): three
+ * update items, each a download URL in `desired` and an MD5 in `desired` (target) and `reported`
+ * (current).
  *
  * Digests are validated as 32 hex characters but kept as sent, not lower-cased by the schema:
  * `strictCompat` must reproduce the reference device's case-sensitive `strcmp` (vector D6), so
@@ -65,7 +66,8 @@ export const ReportedMd5Schema = z
 
 /**
  * A download URL. The gateway fetches it, so any scheme but http(s) is refused (hardening; the
- * reference accepts anything, which makes the gateway an SSRF vector, PROTOCOLS.md §1.9).
+ * reference accepts anything, which makes the gateway an SSRF vector: docs/protocols/degu.md,
+ * "Security notes").
  */
 export const DeguUrlSchema = z
   .url({ protocol: /^https?$/, error: 'an absolute http(s) URL' })
@@ -123,8 +125,9 @@ export const DeguReportedPatchSchema = z
 export type DeguReportedPatch = z.output<typeof DeguReportedPatchSchema>;
 
 /**
- * What the sensor reports on every boot (PROTOCOLS.md §1.3): the three MD5s it computed, and
- * its firmware version (sent by the firmware, absent from the docs' example, hence optional).
+ * What the sensor reports on every boot (docs/protocols/degu.md, "The boot report"): the three
+ * MD5s it computed, and its firmware version (sent by the firmware, absent from the vendor docs'
+ * example, hence optional).
  */
 export const DeguBootReportSchema = z.strictObject({
   script_user_ver: ReportedMd5Schema,

@@ -1,5 +1,6 @@
 /**
- * Degu's status vocabulary against the canonical states (PROTOCOLS.md §8.1).
+ * Degu's status vocabulary against the canonical states (docs/protocols/degu.md, "Status
+ * vocabulary").
  *
  * Degu has no status field. The device's only message is the boot report of its MD5s, and the
  * only thing it says about an order is whether each reported `*_ver` now matches the desired one.

@@ -72,8 +72,9 @@ export function shadowTopics(address: ShadowAddress): Record<ShadowTopicKind, st
 }
 
 /**
- * The topics a device subscribes to before it publishes anything (PROTOCOLS.md §1.7): responses to
- * its `/get` and `/update`, and `/update/delta`. AWS advises against the `shadow/#` wildcard.
+ * The topics a device subscribes to before it publishes anything (docs/protocols/degu.md,
+ * "Topics"): responses to its `/get` and `/update`, and `/update/delta`. AWS advises against the
+ * `shadow/#` wildcard.
  * `/update/documents` is left out: a device does not need it, and it doubles the traffic.
  */
 export function deviceSubscriptions(address: ShadowAddress): string[] {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { isOtaError } from '../../../src/index.js';
 import * as degu from '../../../src/protocols/degu/index.js';
+import { shadowModel } from '../../../src/testing/index.js';
 
 const KINDS: degu.ShadowMessageKind[] = [
   'request',
@@ -52,11 +53,11 @@ describe('limits', () => {
 
   it('the service model answers a 10 MB request with 413, quickly', () => {
     const started = performance.now();
-    expect(degu.checkRequest(tenMegabyteBytes, { timestamp: 1 })).toEqual({
+    expect(shadowModel.checkRequest(tenMegabyteBytes, { timestamp: 1 })).toEqual({
       ok: false,
       error: { code: 413, message: 'The payload exceeds the maximum size allowed', timestamp: 1 },
     });
-    expect(degu.applyUpdate(undefined, tenMegabytes, { timestamp: 1 }).ok).toBe(false);
+    expect(shadowModel.applyUpdate(undefined, tenMegabytes, { timestamp: 1 }).ok).toBe(false);
     expect(performance.now() - started).toBeLessThan(1000);
   });
 
@@ -81,7 +82,7 @@ describe('limits', () => {
     expect(() =>
       degu.decodeMessage('update/delta', { state: { a: parsed }, version: 1, timestamp: 1 }),
     ).toThrow(/nested at most/);
-    expect(degu.checkRequest({ state: { desired: { a: parsed } } }, { timestamp: 1 })).toMatchObject({
+    expect(shadowModel.checkRequest({ state: { desired: { a: parsed } } }, { timestamp: 1 })).toMatchObject({
       ok: false,
       error: { code: 400 },
     });

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isOtaError, type ManifestInput } from '../../../src/index.js';
 import * as degu from '../../../src/protocols/degu/index.js';
+import { shadowModel } from '../../../src/testing/index.js';
 
 const RUNS = { numRuns: 1000 };
 const KINDS: degu.ShadowMessageKind[] = [
@@ -115,12 +116,14 @@ describe('arbitrary input never crashes a decoder', () => {
   }
 
   it('checkRequest / applyUpdate: accepted, or an AWS error document', () => {
-    const codes = new Set(Object.values(degu.SHADOW_ERRORS).map((error) => `${error.code} ${error.message}`));
+    const codes = new Set(
+      Object.values(shadowModel.SHADOW_ERRORS).map((error) => `${error.code} ${error.message}`),
+    );
     fc.assert(
       fc.property(wireInput, (input) => {
         for (const result of [
-          degu.checkRequest(input, { timestamp: 1 }),
-          degu.applyUpdate(undefined, input, { timestamp: 1 }),
+          shadowModel.checkRequest(input, { timestamp: 1 }),
+          shadowModel.applyUpdate(undefined, input, { timestamp: 1 }),
         ]) {
           if (!result.ok && !codes.has(`${result.error.code} ${result.error.message}`)) return false;
         }
@@ -286,7 +289,7 @@ describe('encode → decode round trips', () => {
             state: { desired, reported },
             ...(clientToken === undefined ? {} : { clientToken }),
           };
-          const result = degu.applyUpdate(undefined, JSON.stringify(request), { timestamp: 7 });
+          const result = shadowModel.applyUpdate(undefined, JSON.stringify(request), { timestamp: 7 });
           if (!result.ok) return result.error.code === 400 || result.error.code === 413; // e.g. a token over 64 bytes
           for (const [kind, message] of [
             ['update/accepted', result.accepted],
@@ -296,9 +299,9 @@ describe('encode → decode round trips', () => {
             if (message === undefined) continue;
             expect(degu.decodeShadowMessage(kind, JSON.stringify(message))).toEqual(message);
           }
-          expect(result.delta?.state).toEqual(degu.computeDelta(desired, reported));
+          expect(result.delta?.state).toEqual(shadowModel.computeDelta(desired, reported));
           if (result.delta === undefined) return true;
-          const synced = degu.applyUpdate(
+          const synced = shadowModel.applyUpdate(
             result.shadow,
             { state: { reported: result.delta.state } },
             { timestamp: 8 },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isOtaError, UPDATE_STATES } from '../../../src/index.js';
 import * as degu from '../../../src/protocols/degu/index.js';
+import { deguEmulator } from '../../../src/testing/index.js';
 
 const { statusMapping } = degu;
 const A = 'c19cde3ac637be761b372ec031a4de72';
@@ -135,7 +136,7 @@ describe('statusToWire', () => {
 describe('the boot model', () => {
   it('never puts URL credentials into a download error', async () => {
     const url = 'https://operator:hunter2@files.example.com/main.py?token=s3cr3t&x=1';
-    const boot = await degu.simulateBoot(
+    const boot = await deguEmulator.simulateBoot(
       { script: null, config: null, firmware: new Uint8Array([1]) },
       {
         desired: { script_user: url, script_user_ver: A },

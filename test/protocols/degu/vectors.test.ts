@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { isOtaError, verifyStaged } from '../../../src/index.js';
 import * as degu from '../../../src/protocols/degu/index.js';
+import { deguEmulator, shadowModel } from '../../../src/testing/index.js';
 
 const text = (value: string) => new TextEncoder().encode(value);
 const FIRMWARE_MD5 = 'c4ff012243272695c13fa5b2f9a62b1e';
@@ -15,7 +16,7 @@ const image = text('signed image v1');
 const scriptOld = text("print('old')\n");
 const scriptNew = text("print('new')\n");
 
-function device(script: Uint8Array | null = scriptOld): degu.DeguFiles {
+function device(script: Uint8Array | null = scriptOld): deguEmulator.DeguFiles {
   return { script, config: null, firmware: image };
 }
 
@@ -70,11 +71,15 @@ describe('Degu / AWS shadow vectors (PROTOCOLS.md §1.8)', () => {
     // and the next boot reports the desired MD5.
     const order = { script_user: MAIN_B_URL, script_user_ver: degu.md5Ver(scriptNew) };
     const fetch = vi.fn(async () => scriptNew);
-    const first = await degu.simulateBoot(device(), { desired: order, fetch, firmwareVersion: '1.0.0-rc1' });
+    const first = await deguEmulator.simulateBoot(device(), {
+      desired: order,
+      fetch,
+      firmwareVersion: '1.0.0-rc1',
+    });
     expect(first.rebooted).toBe(true);
     expect(fetch).toHaveBeenCalledWith(MAIN_B_URL, 'script_user');
     expect(first.files.script).toEqual(scriptNew);
-    const second = await degu.simulateBoot(first.files, {
+    const second = await deguEmulator.simulateBoot(first.files, {
       desired: order,
       fetch,
       firmwareVersion: '1.0.0-rc1',
@@ -89,7 +94,7 @@ describe('Degu / AWS shadow vectors (PROTOCOLS.md §1.8)', () => {
     expect(degu.checkUpdate(desired, degu.bootReport(device())).update).toBe(false);
     expect(degu.toCanonical({ desired, reported: degu.bootReport(device()) }).value).toBeNull();
     const fetch = vi.fn(async () => scriptNew);
-    const boot = await degu.simulateBoot(device(), { desired, fetch, firmwareVersion: '1' });
+    const boot = await deguEmulator.simulateBoot(device(), { desired, fetch, firmwareVersion: '1' });
     expect(boot.rebooted).toBe(false);
     expect(fetch).not.toHaveBeenCalled();
   });
@@ -105,12 +110,12 @@ describe('Degu / AWS shadow vectors (PROTOCOLS.md §1.8)', () => {
     const desired = { script_user: MAIN_B_URL, script_user_ver: upper };
     const fetch = vi.fn(async () => scriptOld); // the URL serves the very same file
     expect(degu.checkUpdate(desired, degu.bootReport(device())).update).toBe(false);
-    const hardened = await degu.simulateBoot(device(), { desired, fetch, firmwareVersion: '1' });
+    const hardened = await deguEmulator.simulateBoot(device(), { desired, fetch, firmwareVersion: '1' });
     expect(hardened.rebooted).toBe(false);
 
     let files = device();
     for (let boot = 0; boot < 3; boot++) {
-      const result = await degu.simulateBoot(files, {
+      const result = await deguEmulator.simulateBoot(files, {
         desired,
         fetch,
         firmwareVersion: '1',
@@ -125,7 +130,7 @@ describe('Degu / AWS shadow vectors (PROTOCOLS.md §1.8)', () => {
   it('D7: desired MD5 not matching the served file: reference loops, hardened refuses to install', async () => {
     const desired = { script_user: MAIN_B_URL, script_user_ver: MAIN_B_MD5 };
     const fetch = vi.fn(async () => scriptNew); // md5(scriptNew) !== MAIN_B_MD5
-    const hardened = await degu.simulateBoot(device(), { desired, fetch, firmwareVersion: '1' });
+    const hardened = await deguEmulator.simulateBoot(device(), { desired, fetch, firmwareVersion: '1' });
     expect(hardened.rebooted).toBe(false);
     expect(hardened.files.script).toEqual(scriptOld);
     expect(isOtaError(hardened.error, 'INTEGRITY')).toBe(true);
@@ -140,7 +145,7 @@ describe('Degu / AWS shadow vectors (PROTOCOLS.md §1.8)', () => {
 
     let files = device();
     for (let boot = 0; boot < 3; boot++) {
-      const result = await degu.simulateBoot(files, {
+      const result = await deguEmulator.simulateBoot(files, {
         desired,
         fetch,
         firmwareVersion: '1',
@@ -169,11 +174,11 @@ describe('Degu / AWS shadow vectors (PROTOCOLS.md §1.8)', () => {
       calls.push(item);
       return item === 'config_user' ? config : firmware;
     };
-    const boot = await degu.simulateBoot(device(), { desired, fetch, firmwareVersion: '1' });
+    const boot = await deguEmulator.simulateBoot(device(), { desired, fetch, firmwareVersion: '1' });
     expect(calls).toEqual(['config_user', 'firmware_system']);
     expect(boot.rebooted).toBe(true);
     expect(boot.files).toEqual({ script: scriptOld, config, firmware });
-    const next = await degu.simulateBoot(boot.files, { desired, fetch, firmwareVersion: '1' });
+    const next = await deguEmulator.simulateBoot(boot.files, { desired, fetch, firmwareVersion: '1' });
     expect(next.rebooted).toBe(false);
   });
 
@@ -185,7 +190,7 @@ describe('Degu / AWS shadow vectors (PROTOCOLS.md §1.8)', () => {
     const fetch = async () => {
       throw new Error('CoAP 4.04 Not Found');
     };
-    const reference = await degu.simulateBoot(device(), {
+    const reference = await deguEmulator.simulateBoot(device(), {
       desired,
       fetch,
       firmwareVersion: '1',
@@ -193,7 +198,7 @@ describe('Degu / AWS shadow vectors (PROTOCOLS.md §1.8)', () => {
     });
     expect(reference.rebooted).toBe(false);
     expect(reference.files.script).toEqual(new Uint8Array(0));
-    const after = await degu.simulateBoot(reference.files, {
+    const after = await deguEmulator.simulateBoot(reference.files, {
       desired,
       fetch,
       firmwareVersion: '1',
@@ -201,38 +206,46 @@ describe('Degu / AWS shadow vectors (PROTOCOLS.md §1.8)', () => {
     });
     expect(after.report.state.reported.script_user_ver).toBe('d41d8cd98f00b204e9800998ecf8427e');
 
-    const hardened = await degu.simulateBoot(device(), { desired, fetch, firmwareVersion: '1' });
+    const hardened = await deguEmulator.simulateBoot(device(), { desired, fetch, firmwareVersion: '1' });
     expect(hardened.rebooted).toBe(false);
     expect(hardened.files.script).toEqual(scriptOld);
     expect(isOtaError(hardened.error, 'DOWNLOAD')).toBe(true);
   });
 
   it('D10: an update with version 9 on a shadow at version 10 → 409 "Version conflict"', () => {
-    const created = degu.applyUpdate(undefined, '{"state":{"desired":{"colors":["RED"]}}}', {
+    const created = shadowModel.applyUpdate(undefined, '{"state":{"desired":{"colors":["RED"]}}}', {
       timestamp: T,
       previousVersion: 9,
     });
     if (!created.ok) throw new Error('expected acceptance');
     expect(created.shadow.version).toBe(10);
-    const result = degu.applyUpdate(created.shadow, '{"state":{"desired":{"colors":["BLUE"]}},"version":9}', {
-      timestamp: T + 1,
-    });
+    const result = shadowModel.applyUpdate(
+      created.shadow,
+      '{"state":{"desired":{"colors":["BLUE"]}},"version":9}',
+      {
+        timestamp: T + 1,
+      },
+    );
     expect(result).toEqual({
       ok: false,
       error: { code: 409, message: 'Version conflict', timestamp: T + 1 },
     });
     if (result.ok) return;
     expect(degu.decodeMessage('rejected', JSON.stringify(result.error))).toEqual(result.error);
-    const fresh = degu.applyUpdate(created.shadow, '{"state":{"desired":{"colors":["BLUE"]}},"version":10}', {
-      timestamp: T + 2,
-    });
+    const fresh = shadowModel.applyUpdate(
+      created.shadow,
+      '{"state":{"desired":{"colors":["BLUE"]}},"version":10}',
+      {
+        timestamp: T + 2,
+      },
+    );
     expect(fresh.ok && fresh.shadow.version).toBe(11);
   });
 
   it('D11: nulls remove script_user and script_user_ver; no delta for them afterwards', () => {
     const clear = degu.encodeClearDesired(['script_user']);
     expect(clear).toEqual(JSON.parse('{"state":{"desired":{"script_user":null,"script_user_ver":null}}}'));
-    const order = degu.applyUpdate(
+    const order = shadowModel.applyUpdate(
       undefined,
       {
         state: {
@@ -247,7 +260,7 @@ describe('Degu / AWS shadow vectors (PROTOCOLS.md §1.8)', () => {
     );
     if (!order.ok) throw new Error('expected acceptance');
     expect(order.delta?.state).toHaveProperty('script_user');
-    const result = degu.applyUpdate(order.shadow, JSON.stringify(clear), { timestamp: T + 1 });
+    const result = shadowModel.applyUpdate(order.shadow, JSON.stringify(clear), { timestamp: T + 1 });
     if (!result.ok) throw new Error('expected acceptance');
     expect(result.shadow.state.desired).toEqual({ firmware_system_ver: FIRMWARE_MD5 });
     expect(result.shadow.metadata.desired).toEqual({ firmware_system_ver: { timestamp: T } });
@@ -258,8 +271,8 @@ describe('Degu / AWS shadow vectors (PROTOCOLS.md §1.8)', () => {
   });
 
   it('D12: desired {a:1,b:2} vs reported {a:1,c:3} → delta {b:2}', () => {
-    expect(degu.computeDelta({ a: 1, b: 2 }, { a: 1, c: 3 })).toEqual({ b: 2 });
-    const result = degu.applyUpdate(
+    expect(shadowModel.computeDelta({ a: 1, b: 2 }, { a: 1, c: 3 })).toEqual({ b: 2 });
+    const result = shadowModel.applyUpdate(
       undefined,
       { state: { desired: { a: 1, b: 2 }, reported: { a: 1, c: 3 } } },
       { timestamp: T },
@@ -267,35 +280,35 @@ describe('Degu / AWS shadow vectors (PROTOCOLS.md §1.8)', () => {
     if (!result.ok) throw new Error('expected acceptance');
     expect(result.delta?.state).toEqual({ b: 2 });
     expect(result.delta?.metadata).toEqual({ b: { timestamp: T } });
-    const got = degu.getShadow(result.shadow, { thingName: 'lamp' }, { timestamp: T });
+    const got = shadowModel.getShadow(result.shadow, { thingName: 'lamp' }, { timestamp: T });
     expect(got.ok && got.accepted.state.delta).toEqual({ b: 2 });
   });
 
   it('D13: nested desired {l:{c:{r:255,g:255}}} vs reported {l:{c:{r:255,g:0}}} → delta {l:{c:{g:255}}}', () => {
     const desired = { l: { c: { r: 255, g: 255 } } };
     const reported = { l: { c: { r: 255, g: 0 } } };
-    expect(degu.computeDelta(desired, reported)).toEqual({ l: { c: { g: 255 } } });
-    const result = degu.applyUpdate(undefined, { state: { desired, reported } }, { timestamp: T });
+    expect(shadowModel.computeDelta(desired, reported)).toEqual({ l: { c: { g: 255 } } });
+    const result = shadowModel.applyUpdate(undefined, { state: { desired, reported } }, { timestamp: T });
     expect(result.ok && result.delta?.state).toEqual({ l: { c: { g: 255 } } });
     expect(result.ok && result.delta?.metadata).toEqual({ l: { c: { g: { timestamp: T } } } });
   });
 
   it('D14: a clientToken of 65 bytes → 400 "Invalid clientToken"', () => {
     const request = (clientToken: string) => JSON.stringify({ state: { reported: { a: 1 } }, clientToken });
-    expect(degu.checkRequest(request('x'.repeat(65)), { timestamp: T })).toEqual({
+    expect(shadowModel.checkRequest(request('x'.repeat(65)), { timestamp: T })).toEqual({
       ok: false,
       error: { code: 400, message: 'Invalid clientToken', timestamp: T },
     });
-    expect(degu.checkRequest(request('x'.repeat(64)), { timestamp: T }).ok).toBe(true);
+    expect(shadowModel.checkRequest(request('x'.repeat(64)), { timestamp: T }).ok).toBe(true);
     // Bytes, not characters: 22 × "€" is 66 bytes.
-    expect(degu.checkRequest(request('€'.repeat(22)), { timestamp: T }).ok).toBe(false);
+    expect(shadowModel.checkRequest(request('€'.repeat(22)), { timestamp: T }).ok).toBe(false);
     expect(() => degu.decodeMessage('request', request('x'.repeat(65)))).toThrow(
       /clientToken: expected at most 64 bytes/,
     );
   });
 
   it('D15: /get for a thing without shadow → 404 "No shadow exists with name: …"', () => {
-    const result = degu.getShadow(
+    const result = shadowModel.getShadow(
       undefined,
       { thingName: 'A1B2C3D4E5F60718' },
       { timestamp: T, clientToken: 'c1' },
@@ -311,7 +324,7 @@ describe('Degu / AWS shadow vectors (PROTOCOLS.md §1.8)', () => {
     });
     if (result.ok) return;
     expect(degu.decodeMessage('rejected', JSON.stringify(result.error)).code).toBe(404);
-    const named = degu.getShadow(undefined, { thingName: 'dev', shadowName: 'ota' }, { timestamp: T });
+    const named = shadowModel.getShadow(undefined, { thingName: 'dev', shadowName: 'ota' }, { timestamp: T });
     expect(!named.ok && named.error.message).toBe("No shadow exists with name: 'dev~ota'");
   });
 });

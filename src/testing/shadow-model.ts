@@ -9,20 +9,20 @@
  *
  * @module
  */
-import type { WireInput } from '../../core/wire.js';
+import type { JsonValue } from '../core/store.js';
+import type { WireInput } from '../core/wire.js';
 import {
   hasNullInArray,
   isJsonObject,
   isJsonValue,
   type JsonObject,
-  type JsonValue,
   jsonBytes,
   jsonDepth,
   jsonEqual,
   setOwn,
   utf8Bytes,
-} from './json.js';
-import { LIMITS } from './limits.js';
+} from '../protocols/degu/json.js';
+import { LIMITS } from '../protocols/degu/limits.js';
 import type {
   ShadowDeleteAccepted,
   ShadowDelta,
@@ -31,8 +31,8 @@ import type {
   ShadowGetAccepted,
   ShadowRequest,
   ShadowUpdateAccepted,
-} from './shadow-schemas.js';
-import type { ShadowAddress } from './topics.js';
+} from '../protocols/degu/shadow-schemas.js';
+import type { ShadowAddress } from '../protocols/degu/topics.js';
 
 /** The error codes and messages the service uses (AWS "Device Shadow error messages"). */
 export const SHADOW_ERRORS = {

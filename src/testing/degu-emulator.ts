@@ -1,5 +1,6 @@
 /**
- * A model of one Degu boot (PROTOCOLS.md §1.3–1.5), for tests and simulations: report the MD5s,
+ * A model of one Degu boot (docs/protocols/degu.md, "The boot sequence"), for tests and
+ * simulations: report the MD5s,
  * check the order, update the flagged items, reboot. With `strictCompat` it reproduces the
  * reference firmware including its flaws — no verification of the download (D7: a wrong
  * `*_ver` means a download/reboot loop) and truncating `main.py` before the download (D9: a bad
@@ -11,12 +12,12 @@
  *
  * @module
  */
-import { IntegrityError, OtaError } from '../../core/errors.js';
-import { redactUrlWith } from '../../core/redact.js';
-import { checkUpdate, type DeguCompatOptions, type DeguUpdateItem } from './check.js';
-import { bootReport, encodeReport, md5Ver } from './report.js';
-import type { DeguBootRequest, DeguDesired, DeguItem } from './schemas.js';
-import { ownSecrets } from './secrets.js';
+import { IntegrityError, OtaError } from '../core/errors.js';
+import { redactUrlWith } from '../core/redact.js';
+import { checkUpdate, type DeguCompatOptions, type DeguUpdateItem } from '../protocols/degu/check.js';
+import { bootReport, encodeReport, md5Ver } from '../protocols/degu/report.js';
+import type { DeguBootRequest, DeguDesired, DeguItem } from '../protocols/degu/schemas.js';
+import { ownSecrets } from '../protocols/degu/secrets.js';
 
 /** The files of a simulated Degu. */
 export interface DeguFiles {

@@ -1,16 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import * as degu from '../../../src/protocols/degu/index.js';
+import type { JsonValue } from '../../src/index.js';
+import * as degu from '../../src/protocols/degu/index.js';
+import { shadowModel } from '../../src/testing/index.js';
 
 const T = 1_700_000_000;
 const opts = { timestamp: T };
 
-function accepted(result: degu.ServiceResult<degu.UpdateOutcome>) {
+function accepted(result: shadowModel.ServiceResult<shadowModel.UpdateOutcome>) {
   if (!result.ok) throw new Error(`rejected: ${result.error.message}`);
   return result;
 }
 
 describe('shadow service model: request validation with AWS error documents', () => {
-  const cases: Array<[string, degu.JsonValue | string | Uint8Array, keyof typeof degu.SHADOW_ERRORS]> = [
+  const cases: Array<[string, JsonValue | string | Uint8Array, keyof typeof shadowModel.SHADOW_ERRORS]> = [
     ['not JSON', '{"state":', 'invalidJson'],
     ['no state', '{"desired":{}}', 'missingState'],
     ['not an object', '[1]', 'missingState'],
@@ -27,15 +29,17 @@ describe('shadow service model: request validation with AWS error documents', ()
     ['bytes that are not UTF-8', new Uint8Array([0x7b, 0xff, 0x7d]), 'unsupportedEncoding'],
   ];
   for (const [name, input, key] of cases) {
-    it(`rejects ${name} with ${degu.SHADOW_ERRORS[key].code} "${degu.SHADOW_ERRORS[key].message}"`, () => {
-      const result = degu.checkRequest(input, opts);
-      expect(result).toEqual({ ok: false, error: { ...degu.SHADOW_ERRORS[key], timestamp: T } });
+    it(`rejects ${name} with ${shadowModel.SHADOW_ERRORS[key].code} "${shadowModel.SHADOW_ERRORS[key].message}"`, () => {
+      const result = shadowModel.checkRequest(input, opts);
+      expect(result).toEqual({ ok: false, error: { ...shadowModel.SHADOW_ERRORS[key], timestamp: T } });
     });
   }
 
   it('accepts 6 levels in desired and echoes a valid clientToken in errors', () => {
-    expect(degu.checkRequest('{"state":{"desired":{"a":{"b":{"c":{"d":{"e":{}}}}}}}}', opts).ok).toBe(true);
-    expect(degu.checkRequest('{"state":1,"clientToken":"t1"}', opts)).toEqual({
+    expect(shadowModel.checkRequest('{"state":{"desired":{"a":{"b":{"c":{"d":{"e":{}}}}}}}}', opts).ok).toBe(
+      true,
+    );
+    expect(shadowModel.checkRequest('{"state":1,"clientToken":"t1"}', opts)).toEqual({
       ok: false,
       error: { code: 400, message: 'State node must be an object', timestamp: T, clientToken: 't1' },
     });
@@ -45,7 +49,7 @@ describe('shadow service model: request validation with AWS error documents', ()
 describe('shadow service model: updates', () => {
   it('creates, merges, removes and stamps metadata per leaf', () => {
     const first = accepted(
-      degu.applyUpdate(
+      shadowModel.applyUpdate(
         undefined,
         { state: { desired: { a: 1, n: { x: 1, y: 2 } } }, clientToken: 'c1' },
         opts,
@@ -72,7 +76,7 @@ describe('shadow service model: updates', () => {
     expect(first.delta?.state).toEqual({ a: 1, n: { x: 1, y: 2 } });
 
     const second = accepted(
-      degu.applyUpdate(
+      shadowModel.applyUpdate(
         first.shadow,
         { state: { desired: { n: { x: null, y: 3 } }, reported: { a: 1 } } },
         { timestamp: T + 5 },
@@ -84,9 +88,11 @@ describe('shadow service model: updates', () => {
     expect(second.documents.previous?.version).toBe(1);
     expect(second.documents.current.version).toBe(2);
 
-    const third = accepted(degu.applyUpdate(second.shadow, { state: { reported: { n: { y: 3 } } } }, opts));
+    const third = accepted(
+      shadowModel.applyUpdate(second.shadow, { state: { reported: { n: { y: 3 } } } }, opts),
+    );
     expect(third.delta).toBeUndefined();
-    const cleared = accepted(degu.applyUpdate(third.shadow, { state: { desired: null } }, opts));
+    const cleared = accepted(shadowModel.applyUpdate(third.shadow, { state: { desired: null } }, opts));
     expect(cleared.shadow.state).toEqual({ reported: { a: 1, n: { y: 3 } } });
     expect(cleared.accepted.state).toEqual({ desired: null });
     expect(cleared.accepted.metadata).toEqual({ desired: null });
@@ -94,45 +100,53 @@ describe('shadow service model: updates', () => {
 
   it('replaces arrays whole and stamps them as one value', () => {
     const first = accepted(
-      degu.applyUpdate(undefined, { state: { desired: { colors: ['RED', 'GREEN'] } } }, opts),
+      shadowModel.applyUpdate(undefined, { state: { desired: { colors: ['RED', 'GREEN'] } } }, opts),
     );
-    const next = accepted(degu.applyUpdate(first.shadow, { state: { desired: { colors: ['RED'] } } }, opts));
+    const next = accepted(
+      shadowModel.applyUpdate(first.shadow, { state: { desired: { colors: ['RED'] } } }, opts),
+    );
     expect(next.shadow.state.desired).toEqual({ colors: ['RED'] });
     expect(next.shadow.metadata.desired).toEqual({ colors: { timestamp: T } });
-    expect(degu.computeDelta({ colors: ['RED'] }, { colors: ['RED'] })).toBeUndefined();
-    expect(degu.computeDelta({ colors: ['RED'] }, { colors: ['RED', 'BLUE'] })).toEqual({ colors: ['RED'] });
+    expect(shadowModel.computeDelta({ colors: ['RED'] }, { colors: ['RED'] })).toBeUndefined();
+    expect(shadowModel.computeDelta({ colors: ['RED'] }, { colors: ['RED', 'BLUE'] })).toEqual({
+      colors: ['RED'],
+    });
   });
 
   it('rejects an update whose merged state passes 8 KB with 413', () => {
     const first = accepted(
-      degu.applyUpdate(undefined, { state: { desired: { a: 'x'.repeat(5000) } } }, opts),
+      shadowModel.applyUpdate(undefined, { state: { desired: { a: 'x'.repeat(5000) } } }, opts),
     );
-    const result = degu.applyUpdate(
+    const result = shadowModel.applyUpdate(
       first.shadow,
       { state: { reported: { b: 'y'.repeat(5000) } }, clientToken: 'c' },
       opts,
     );
     expect(result).toEqual({
       ok: false,
-      error: { ...degu.SHADOW_ERRORS.tooLarge, timestamp: T, clientToken: 'c' },
+      error: { ...shadowModel.SHADOW_ERRORS.tooLarge, timestamp: T, clientToken: 'c' },
     });
   });
 
   it('keeps counting versions across a delete', () => {
-    const first = accepted(degu.applyUpdate(undefined, { state: { reported: { a: 1 } } }, opts));
-    const again = accepted(degu.applyUpdate(first.shadow, { state: { reported: { a: 2 } } }, opts));
-    const deleted = degu.deleteShadow(again.shadow, { thingName: 'dev' }, { ...opts, clientToken: 'd' });
+    const first = accepted(shadowModel.applyUpdate(undefined, { state: { reported: { a: 1 } } }, opts));
+    const again = accepted(shadowModel.applyUpdate(first.shadow, { state: { reported: { a: 2 } } }, opts));
+    const deleted = shadowModel.deleteShadow(
+      again.shadow,
+      { thingName: 'dev' },
+      { ...opts, clientToken: 'd' },
+    );
     if (!deleted.ok) throw new Error('expected deletion');
     expect(deleted.accepted).toEqual({ version: 2, timestamp: T, clientToken: 'd' });
     const recreated = accepted(
-      degu.applyUpdate(
+      shadowModel.applyUpdate(
         undefined,
         { state: { reported: { a: 3 } } },
         { ...opts, previousVersion: deleted.deletedVersion },
       ),
     );
     expect(recreated.shadow.version).toBe(3);
-    expect(degu.deleteShadow(undefined, { thingName: 'dev' }, opts)).toEqual({
+    expect(shadowModel.deleteShadow(undefined, { thingName: 'dev' }, opts)).toEqual({
       ok: false,
       error: { code: 404, message: "No shadow exists with name: 'dev'", timestamp: T },
     });
@@ -140,7 +154,7 @@ describe('shadow service model: updates', () => {
 
   it('produces documents every decoder accepts, generic and Degu', () => {
     const order = accepted(
-      degu.applyUpdate(
+      shadowModel.applyUpdate(
         undefined,
         {
           state: {
@@ -154,13 +168,13 @@ describe('shadow service model: updates', () => {
       ),
     );
     const report = accepted(
-      degu.applyUpdate(
+      shadowModel.applyUpdate(
         order.shadow,
         { state: { reported: { script_user_ver: 'none', firmware_ver: '1.0.0' } } },
         opts,
       ),
     );
-    const got = degu.getShadow(report.shadow, { thingName: 'dev' }, opts);
+    const got = shadowModel.getShadow(report.shadow, { thingName: 'dev' }, opts);
     if (!got.ok) throw new Error('expected the shadow');
     const messages = {
       'update/accepted': report.accepted,
@@ -181,7 +195,7 @@ describe('shadow service model: updates', () => {
   it('treats "__proto__", "constructor" and "toString" as ordinary keys, without touching prototypes', () => {
     const payload =
       '{"state":{"desired":{"__proto__":{"polluted":1},"constructor":2,"toString":3},"reported":{"toString":3}}}';
-    const result = accepted(degu.applyUpdate(undefined, payload, opts));
+    const result = accepted(shadowModel.applyUpdate(undefined, payload, opts));
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.getPrototypeOf(result.shadow.state.desired)).toBe(Object.prototype);
     expect(Object.keys(result.shadow.state.desired ?? {})).toEqual(['__proto__', 'constructor', 'toString']);

@@ -1,0 +1,121 @@
+/**
+ * The device side of the Degu protocol object: where orders arrive (the shadow's `/update/delta`
+ * and the answer to `/get`), what they mean as a canonical manifest, and what the device puts
+ * back into `reported` (docs/protocols/degu.md, "How an order reaches the device" and "The boot
+ * report").
+ *
+ * A Degu says one thing only: the MD5s of the files it runs. So the device speaks when an update
+ * took effect (`committed`: the MD5s of the items it installed) and at boot; every other state,
+ * failures included, is silent, as on the reference sensor.
+ *
+ * @module
+ */
+import { ManifestError } from '../../core/errors.js';
+import type { UpdateRef, UpdateStatus } from '../../core/status.js';
+import { UpdateStatusSchema } from '../../core/status.js';
+import { parseWith } from '../../core/validate.js';
+import type { Manifest } from '../../manifest/schema.js';
+import type { DeviceCodec, OrderContext, StatusContext, WireMessage, WireSource } from '../contract.js';
+import type { Conversion } from '../conversion.js';
+import type { DeguCurrent } from './check.js';
+import { deltaToCanonical, toCanonical } from './codec.js';
+import { decodeMessage } from './decode.js';
+import { checkInbound } from './inbound.js';
+import { itemsOfOrderId, reportedOfUpdate } from './order-ref.js';
+import { encodeItemsReport } from './report.js';
+import { DEGU_ITEMS, type DeguReported, verKey } from './schemas.js';
+import { isSameShadow, parseTarget, type Target } from './target.js';
+import { type ShadowAddress, shadowTopic } from './topics.js';
+
+/** The topics an order arrives on: the delta after an update, and the answer to the boot `/get`. */
+const ORDER_TOPICS = ['update/delta', 'get/accepted', 'get/rejected'] as const;
+
+function mqttMessage(address: string, payload: string): WireMessage {
+  return { channel: 'mqtt', address, payload, qos: 1 };
+}
+
+/** Only the `*_ver` keys of a `reported` section: the rest (`firmware_ver`, other apps' keys) says nothing of an order. */
+function degusReported(reported: DeguReported | undefined): DeguCurrent {
+  const out: { [key: string]: string } = {};
+  for (const item of DEGU_ITEMS) {
+    const md5 = reported?.[verKey(item)];
+    if (md5 !== undefined) out[verKey(item)] = md5;
+  }
+  return out as DeguCurrent;
+}
+
+function decodeOrder(message: unknown, context: OrderContext<Target>): Conversion<Manifest | null> {
+  const address = parseTarget(context?.target);
+  const { payload, topic } = checkInbound(message, 'Degu order message');
+  const kind = topic !== undefined && isSameShadow(address, topic) ? topic.kind : undefined;
+  // What the device itself knows it runs wins over the shadow's `reported`, which may predate
+  // the device's last boot report.
+  const current = reportedOfUpdate(context?.current);
+  switch (kind) {
+    case 'update/delta':
+      return deltaToCanonical(decodeMessage('update/delta', payload), { reported: current });
+    case 'get/accepted': {
+      const { state } = decodeMessage('get/accepted', payload);
+      return toCanonical({
+        desired: state.desired,
+        reported: { ...degusReported(state.reported), ...current },
+      });
+    }
+    case 'get/rejected': {
+      const { code } = decodeMessage('rejected', payload);
+      // 404: the shadow does not exist yet, so nothing was ever ordered.
+      if (code === 404) return { value: null, lost: [] };
+      throw new ManifestError('Degu order message', [
+        {
+          path: 'code',
+          expected: `404 (no shadow yet) on get/rejected; the service refused the /get with ${code}`,
+        },
+      ]);
+    }
+    default:
+      throw new ManifestError('Degu order message', [
+        { path: 'address', expected: `one of ${orderTopics(address).join(', ')}` },
+      ]);
+  }
+}
+
+function orderTopics(address: ShadowAddress): string[] {
+  return ORDER_TOPICS.map((kind) => shadowTopic(address, kind));
+}
+
+function encodeStatus(status: UpdateStatus, context: StatusContext<Target>): WireMessage[] {
+  const address = parseTarget(context?.target);
+  const { state, updateId } = parseWith(UpdateStatusSchema, status, 'update status');
+  // Only a success changes what the device runs, so only a success has something new to report;
+  // an update id that is not a Degu order names no MD5s to report.
+  const items = state === 'committed' ? itemsOfOrderId(updateId) : undefined;
+  if (items === undefined) return [];
+  return [mqttMessage(shadowTopic(address, 'update'), JSON.stringify(encodeItemsReport(items)))];
+}
+
+function bootReport(current: UpdateRef | null, context: StatusContext<Target>): WireMessage[] {
+  const address = parseTarget(context?.target);
+  const messages: WireMessage[] = [];
+  const items = itemsOfOrderId(current?.id);
+  if (items !== undefined) {
+    messages.push(mqttMessage(shadowTopic(address, 'update'), JSON.stringify(encodeItemsReport(items))));
+  }
+  // AWS publishes a delta only when an update is accepted: a device that boots while an order
+  // already waits learns of it only by asking.
+  messages.push(mqttMessage(shadowTopic(address, 'get'), ''));
+  return messages;
+}
+
+/**
+ * The device side: subscribe to {@link DeviceCodec.orderSources}, publish
+ * {@link DeviceCodec.bootReport} once subscribed, feed every message into
+ * {@link DeviceCodec.decodeOrder}.
+ */
+export const device: DeviceCodec<Target> = {
+  orderSources(target): WireSource[] {
+    return orderTopics(parseTarget(target)).map((filter) => ({ channel: 'mqtt', filter, qos: 1 }));
+  },
+  decodeOrder,
+  encodeStatus,
+  bootReport,
+};
