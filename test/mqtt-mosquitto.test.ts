@@ -5,7 +5,7 @@
  * (`log_type all`) proves which protocol and which QoS were really used on the wire.
  *
  * Each broker has two listeners: an anonymous one, and one that only takes the insigh.io vector
- * device (user = DID, password = DK, PROTOCOLS.md §3.7 I1) from a `password_file` (`$6$` salted
+ * device (user = DID, password = DK, docs/protocols/insighIo.md) from a `password_file` (`$6$` salted
  * SHA-512, written here, so `mosquitto_passwd` is not needed). Tests that kill the broker get a
  * broker of their own; the others share one per file.
  *

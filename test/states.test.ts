@@ -32,7 +32,7 @@ const EXPECTED_EDGES: Record<UpdateState, UpdateState[]> = {
 };
 
 describe('transition table', () => {
-  it('lists the canonical states of DESIGN.md, exactly', () => {
+  it('lists the canonical states of docs/state-machine.md, exactly', () => {
     expect([...UPDATE_STATES].sort()).toEqual(Object.keys(EXPECTED_EDGES).sort());
   });
 

@@ -1,7 +1,7 @@
 /**
  * POSIX pax extended headers: records of the form `"<length> <key>=<value>\n"` that override
  * fields of the next entry (`path`, `linkpath`, `size`, ...). Python's tarfile writes one before
- * every member of an insigh.io package (PROTOCOLS.md §3.5).
+ * every member of an insigh.io package (see docs/protocols/insighIo.md).
  *
  * @module
  */

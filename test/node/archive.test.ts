@@ -52,7 +52,7 @@ function hasTool(command: string, args: string[] = ['--version']): boolean {
   }
 }
 
-// Connhex runs update.sh from the extracted folder (PROTOCOLS.md §4.3); this one checks it can.
+// Connhex runs update.sh from the extracted folder (docs/protocols/connhex.md); this one checks it can.
 const UPDATE_SH = '#!/bin/sh\nset -e\ntest -f ./app/lib/new_service.py\n';
 const SERVICE = 'print("new service")\n'.repeat(200);
 
@@ -156,7 +156,7 @@ describe('extractArchive: the three formats', () => {
     });
   }
 
-  it('extracts an insigh.io package (.tar.gz = 8 fixed bytes + zlib + big-endian CRC-32, PROTOCOLS.md §3.5)', async () => {
+  it('extracts an insigh.io package (.tar.gz = 8 fixed bytes + zlib + big-endian CRC-32, docs/protocols/insighIo.md)', async () => {
     const bytes = insighioPackage(tarPackage());
     expect(sniffArchiveFormat(bytes)).toBe('tar.gz');
     const result = await extractArchive(await archiveFile(bytes), box.out);

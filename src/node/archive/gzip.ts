@@ -1,6 +1,6 @@
 /**
  * Decompresses a `.tar.gz`: standard gzip (one or more members, CRC-32 and length checked by
- * zlib), or the insigh.io package variant (PROTOCOLS.md §3.5): the 8 bytes
+ * zlib), or the insigh.io package variant (docs/protocols/insighIo.md, docs/install.md#archives): the 8 bytes
  * `1f 8b 08 00 00 00 00 00`, a zlib stream, then a big-endian CRC-32 of that zlib stream. That
  * variant is not valid gzip (a gzip reader takes the zlib header for XFL/OS and then fails the
  * trailer), so it is recognised by the zlib header where gzip has XFL, which is 0, 2 or 4.

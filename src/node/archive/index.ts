@@ -1,7 +1,7 @@
 /**
  * Safe archive extraction for `otakit/node`: `.tar`, `.tar.gz` (also insigh.io packages) and
  * `.zip` into a staging directory, with zip-slip, link, special-file, duplicate and bomb
- * protection. See `docs/node-archive.md`.
+ * protection. See docs/install.md#archives.
  *
  * @example
  * ```ts

@@ -1,7 +1,7 @@
 /**
  * Extracts a tar stream (already decompressed) into a staging directory, entry by entry, never
  * holding more than one chunk of an entry in memory. Understands ustar, pax extended headers
- * (`path`, `linkpath`, `size`; global headers are skipped, as PROTOCOLS.md §8.3 asks) and GNU long
+ * (`path`, `linkpath`, `size`; global headers are skipped, see docs/install.md#archives) and GNU long
  * names (`L`, `K`). Only regular files and directories are extracted; every other type refuses
  * the whole archive.
  *
