@@ -1,21 +1,70 @@
-import { defineConfig } from 'tsup';
+import { defineConfig, type Options } from 'tsup';
 
-// One build for every public entry. Each entry is its own file in dist/ so that
-// `otakit` (browser-safe) never drags in `otakit/node` or `otakit/mqtt`.
-export default defineConfig({
-  entry: {
-    index: 'src/index.ts',
-    'node/index': 'src/node/index.ts',
-    'mqtt/index': 'src/mqtt/index.ts',
-    'testing/index': 'src/testing/index.ts',
-  },
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
+/**
+ * The public entries, one per `exports` subpath. `otakit` (browser-safe) never drags in
+ * `otakit/node` or `otakit/mqtt`.
+ */
+const ENTRIES = {
+  index: 'src/index.ts',
+  'node/index': 'src/node/index.ts',
+  'mqtt/index': 'src/mqtt/index.ts',
+  'testing/index': 'src/testing/index.ts',
+};
+
+const common: Options = {
+  // `npm run build` empties dist/ once before tsup: these configs run in parallel, so a `clean`
+  // in one of them could delete what another has just written.
+  clean: false,
   sourcemap: true,
   target: 'es2022',
-  splitting: true,
-  treeshake: true,
   // Peers stay external: the user's own zod/mqtt instance must be the one we validate with.
   external: ['zod', 'mqtt'],
-});
+};
+
+export default defineConfig([
+  {
+    // ESM: one output file per source file (dist/core/errors.js, dist/protocols/exosite/…), the
+    // module graph of src/ kept as it is. With `sideEffects: false` a consumer's bundler (esbuild,
+    // rollup, webpack) drops every module the app does not reach, and with it that module's
+    // imports (smol-toml, spark-md5, ky…), without having to prove a single-file bundle's
+    // top-level statements pure. Sources already import with `.js` extensions, so the output runs
+    // in Node as is. Type-only source files become empty modules.
+    ...common,
+    // `*.cjs.ts`: CommonJS-only twins (see the CJS config's plugin).
+    entry: ['src/**/*.ts', '!src/**/*.test.ts', '!src/**/*.d.ts', '!src/**/*.cjs.ts'],
+    format: ['esm'],
+    bundle: false,
+    dts: false,
+  },
+  {
+    // CJS: one bundle per entry (shared code in chunk-*.cjs). CommonJS consumers are Node
+    // programs that `require()` the entry; they do not tree-shake, so per-file output buys them
+    // nothing.
+    ...common,
+    entry: ENTRIES,
+    format: ['cjs'],
+    splitting: true,
+    treeshake: true,
+    dts: false,
+    esbuildPlugins: [
+      {
+        // `otakit/mqtt` loads mqtt.js with a top-level `await import()` so a missing optional peer
+        // gets a clear error (src/mqtt/load-mqtt.ts). CommonJS has no top-level await: its
+        // bundle takes the `require()` twin, which behaves the same.
+        name: 'otakit-cjs-mqtt-loader',
+        setup(build) {
+          build.onResolve({ filter: /\/load-mqtt\.js$/ }, (args) => ({
+            path: `${args.resolveDir}/load-mqtt.cjs.ts`,
+          }));
+        },
+      },
+    ],
+  },
+  {
+    // Declarations for every entry, ESM (.d.ts) and CJS (.d.cts), in one pass.
+    ...common,
+    entry: ENTRIES,
+    format: ['esm', 'cjs'],
+    dts: { only: true },
+  },
+]);

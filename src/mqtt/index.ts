@@ -12,7 +12,7 @@
  *
  * @module
  */
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { TransportError } from '../core/errors.js';
 import {
   type MqttConnection,
@@ -21,6 +21,7 @@ import {
   type MqttQos,
   topicMatches,
 } from '../transport/mqtt-connection.js';
+import { mqtt } from './load-mqtt.js';
 
 export type {
   MqttConnection,
