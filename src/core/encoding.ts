@@ -60,3 +60,17 @@ export function fromHex(hex: string): Uint8Array {
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
   return out;
 }
+
+/**
+ * An ArrayBuffer holding exactly the bytes of `view`, for APIs that take a whole buffer
+ * (spark-md5). `view.buffer` alone is wrong for a view into a larger buffer, and
+ * `view.slice().buffer` is wrong too for a Node `Buffer`, whose `slice` returns a view into the
+ * same (often shared, pooled) memory. Copies only when the view does not cover its buffer.
+ */
+export function exactArrayBuffer(view: Uint8Array): ArrayBuffer {
+  const { buffer } = view;
+  if (buffer instanceof ArrayBuffer && view.byteOffset === 0 && view.byteLength === buffer.byteLength)
+    return buffer;
+  // `new Uint8Array(typedArray)` always copies into a fresh ArrayBuffer, for Buffers too.
+  return new Uint8Array(view).buffer;
+}

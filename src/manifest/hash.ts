@@ -8,7 +8,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2';
 import SparkMD5 from 'spark-md5';
-import { toHex } from '../core/encoding.js';
+import { exactArrayBuffer, toHex } from '../core/encoding.js';
 
 export type HashAlgorithm = 'md5' | 'sha256';
 
@@ -44,9 +44,8 @@ export const createWebHash: HashFactory = (algorithm) => {
     const md5 = new SparkMD5.ArrayBuffer();
     return {
       update(chunk) {
-        // spark-md5 wants an ArrayBuffer; copy only when the view does not cover its whole buffer.
-        const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
-        md5.append((whole ? chunk.buffer : chunk.slice().buffer) as ArrayBuffer);
+        // spark-md5 wants an ArrayBuffer of exactly these bytes.
+        md5.append(exactArrayBuffer(chunk));
       },
       digest: () => md5.end(),
     };

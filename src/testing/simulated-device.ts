@@ -9,6 +9,7 @@
 import SparkMD5 from 'spark-md5';
 import { sleep } from '../core/abort.js';
 import { type Clock, systemClock } from '../core/clock.js';
+import { exactArrayBuffer } from '../core/encoding.js';
 import { InstallError, IntegrityError, TransportError } from '../core/errors.js';
 import type { UpdateStatus } from '../core/status.js';
 import type { DownloadContext, StagedContext, UpdateHooks } from '../machine/hooks.js';
@@ -50,7 +51,7 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
 }
 
 export function md5Hex(bytes: Uint8Array): string {
-  return SparkMD5.ArrayBuffer.hash(bytes.slice().buffer as ArrayBuffer);
+  return SparkMD5.ArrayBuffer.hash(exactArrayBuffer(bytes));
 }
 
 export class SimulatedDevice {

@@ -6,6 +6,7 @@
  * @module
  */
 import SparkMD5 from 'spark-md5';
+import { exactArrayBuffer } from '../../core/encoding.js';
 import { parseWith } from '../../core/validate.js';
 import type { Manifest } from '../../manifest/schema.js';
 import type { DeguOrderRequest } from './codec.js';
@@ -30,7 +31,7 @@ import {
 export function md5Ver(bytes: Uint8Array | null | undefined): string {
   if (bytes === null || bytes === undefined) return MISSING_FILE_MD5;
   // spark-md5 hashes an ArrayBuffer; copy so a view into a larger buffer hashes only its bytes.
-  return SparkMD5.ArrayBuffer.hash(bytes.slice().buffer as ArrayBuffer);
+  return SparkMD5.ArrayBuffer.hash(exactArrayBuffer(bytes));
 }
 
 /** What the device holds, for {@link bootReport}. */
