@@ -11,6 +11,7 @@ import { ManifestError } from '../../core/errors.js';
 import { parseWith } from '../../core/validate.js';
 import { type Manifest, parseManifest } from '../../manifest/schema.js';
 import type { Conversion, Loss } from '../conversion.js';
+import { foreignExtensions, type OptionalManifestField, unsupportedFields } from '../losses.js';
 import { FileIdSchema, FileTypeSchema } from './ids.js';
 import { type OtaOrder, OtaOrderSchema } from './schemas.js';
 import { type DownloadUrlOptions, downloadUrl, parseDownloadUrl } from './urls.js';
@@ -103,6 +104,16 @@ export function downloadAuth(deviceKey: string): DownloadAuth {
 
 const PACKAGE_SUFFIX = /(\.tar\.gz|\.tar)$/i;
 
+/** The manifest fields an insigh.io order has no place for, and why. */
+const UNSUPPORTED: Partial<Record<OptionalManifestField, string>> = {
+  compatibility: 'insigh.io orders carry no compatibility',
+  provides: 'insigh.io orders carry no provides',
+  depends: 'insigh.io orders carry no depends',
+  expiresAt: 'insigh.io orders carry no expiresAt',
+  minVersion: 'insigh.io orders carry no minVersion',
+  signature: 'insigh.io orders carry no signature',
+};
+
 /**
  * The order for a canonical manifest. Needs exactly one artifact with a `size`. The file id is
  * taken from `extensions.insighio`, else from the artifact URL's `fuid`, else from `id`; the
@@ -166,19 +177,7 @@ export function fromCanonical(manifest: unknown): Conversion<OtaOrder> {
   if (artifact.name !== undefined && artifact.name !== `${fileId}${fileType}`) {
     lose('artifacts[0].name', 'the device names the file <fileId><fileType>');
   }
-  for (const field of [
-    'compatibility',
-    'provides',
-    'depends',
-    'expiresAt',
-    'minVersion',
-    'signature',
-  ] as const) {
-    if (valid[field] !== undefined) lose(field, `insigh.io orders carry no ${field}`);
-  }
-  for (const key of Object.keys(valid.extensions ?? {})) {
-    if (key !== EXTENSION_KEY) lose(`extensions.${key}`, 'not an insigh.io field');
-  }
+  lost.push(...unsupportedFields(valid, UNSUPPORTED), ...foreignExtensions(valid, EXTENSION_KEY));
   return { value: order, lost };
 }
 

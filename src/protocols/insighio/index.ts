@@ -6,7 +6,7 @@
  * schemas, topic and URL builders and parsers, the codec to and from the canonical manifest and
  * states, and a hardened reader for the packages. Browser-safe.
  *
- * Hardened by default (PROTOCOLS.md §8.3): HTTPS only, ids that cannot alter a topic or a path,
+ * Hardened by default (docs/protocols/insighIo.md): HTTPS only, ids that cannot alter a topic or a path,
  * typed SenML values, refusal of unsafe tar entries. `strictCompat` on {@link decodeMessage} and
  * `httpFallback` on {@link downloadUrls} restore the reference firmware's leniency where it matters.
  *
@@ -28,6 +28,7 @@
  *
  * @module
  */
+
 export {
   type CanonicalContext,
   downloadAuth,
@@ -37,6 +38,7 @@ export {
   InsighioExtensionSchema,
   toCanonical,
 } from './codec.js';
+export { descriptor } from './descriptor.js';
 export {
   ChannelIdSchema,
   type ControlIds,
@@ -66,10 +68,12 @@ export {
   type TarEntry,
   unpackPackage,
 } from './package.js';
+export { protocol } from './protocol.js';
 export {
   clearPublication,
   orderPublication,
   type Publication,
+  type PublicationOptions,
   reportPublications,
   statusPublication,
 } from './publish.js';
@@ -102,6 +106,7 @@ export {
   statusToWire,
   type WireStatusFields,
 } from './status.js';
+export { type Target, TargetSchema } from './target.js';
 export {
   type ConnectSettings,
   type ControlTopic,

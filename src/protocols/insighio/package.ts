@@ -2,7 +2,7 @@
  * insigh.io OTA packages (microfreezer `--ota-package`): a tar, or microfreezer's pseudo-gzip
  * (8 bytes `1f 8b 08 00 00 00 00 00`, a zlib stream, a big-endian CRC-32 of the zlib bytes),
  * which is not a gzip file. Unpacked with web-standard `DecompressionStream`, and read with a
- * hardened tar reader (PROTOCOLS.md §8.3.3): no absolute paths, no `..`, no links or devices, pax
+ * hardened tar reader (docs/protocols/insighIo.md): no absolute paths, no `..`, no links or devices, pax
  * headers skipped but their `path` honoured, sizes capped. Writing the entries to disk is the
  * installer's job (`otakit/node`); this module only decides what may be written.
  *
@@ -12,6 +12,8 @@
  * @module
  */
 
+import { normaliseEntryPath } from '../../archive/entry-path.js';
+import { ArchiveError } from '../../archive/errors.js';
 import { parsePaxRecords, parsePaxSize } from '../../archive/pax.js';
 import {
   BLOCK_SIZE,
@@ -118,11 +120,13 @@ export async function readPackage(bytes: Uint8Array, options: PackageOptions = {
 }
 
 /**
- * Reads a ustar/pax/GNU tar and returns the entries to write. Refuses (vectors I13, I15)
- * absolute paths, `..` components, backslashes, symlinks, hard links, devices and FIFOs, bad
- * header checksums and truncation; skips pax (`x`, `g`) and GNU long-name headers while honouring
- * the `path` they set (I14); skips the archive's own root (`./`).
- * @throws InstallError naming the entry and the reason.
+ * Reads a ustar/pax/GNU tar and returns the entries to write. Refuses symlinks, hard links,
+ * devices and FIFOs, bad header checksums and truncation, and every name the shared entry-name
+ * policy refuses (`src/archive/entry-path.ts`: absolute paths, `..` components, backslashes,
+ * NUL bytes, over-long names), exactly as otakit/node's extractor does; skips pax (`x`, `g`) and
+ * GNU long-name headers while honouring the `path` they set; skips the archive's own root (`./`).
+ * @throws InstallError naming the entry and the reason (an `ArchiveError`, with its `reason`,
+ *   for a refused name).
  */
 export function readTar(tar: Uint8Array, options: PackageOptions = {}): TarEntry[] {
   const maxBytes = options.maxBytes ?? LIMITS.maxPackageBytes;
@@ -174,10 +178,12 @@ export function readTar(tar: Uint8Array, options: PackageOptions = {}): TarEntry
     const rawPath = pendingPath ?? header.name;
     pendingPath = undefined;
     const shown = JSON.stringify(rawPath.slice(0, 120));
-    if (type === '1' || type === '2')
-      throw new InstallError(`Tar entry ${shown} is a link; links are refused`);
+    // Refused with the same reasons as otakit/node's extractor gives.
+    if (type === '1' || type === '2') {
+      throw new ArchiveError('link', `Tar entry ${shown} is a link; links are refused`);
+    }
     if (type === '3' || type === '4' || type === '6') {
-      throw new InstallError(`Tar entry ${shown} is a device or FIFO; refused`);
+      throw new ArchiveError('special-file', `Tar entry ${shown} is a device or FIFO; refused`);
     }
     let kind: TarEntry['type'];
     if (type === '5') kind = 'directory';
@@ -185,8 +191,14 @@ export function readTar(tar: Uint8Array, options: PackageOptions = {}): TarEntry
       kind = rawPath.endsWith('/') ? 'directory' : 'file';
     else throw new InstallError(`Tar entry ${shown} has unsupported type ${JSON.stringify(type)}`);
 
-    const path = safePath(rawPath, shown);
-    if (path === null) continue; // the archive root itself (`./`)
+    // The same entry-name policy as otakit/node's extractor: one answer for a hostile name.
+    const { path } = normaliseEntryPath(rawPath);
+    if (path === '') {
+      if (kind === 'directory') continue; // the archive root itself (`./`)
+      throw new ArchiveError('invalid-name', 'A file is named like the archive root; refused', {
+        entry: rawPath,
+      });
+    }
     total += size;
     if (total > maxBytes) throw new InstallError(`Package unpacks to more than ${maxBytes} bytes`);
     entries.push({
@@ -202,17 +214,6 @@ export function readTar(tar: Uint8Array, options: PackageOptions = {}): TarEntry
     throw new InstallError('Tar ends with an extension header and no entry');
   }
   return entries;
-}
-
-/** A relative path without `.`/empty components, or `null` for the root; throws if unsafe. */
-function safePath(raw: string, shown: string): string | null {
-  if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw)) {
-    throw new InstallError(`Tar entry ${shown} has an absolute path; refused`);
-  }
-  if (raw.includes('\\')) throw new InstallError(`Tar entry ${shown} contains a backslash; refused`);
-  const parts = raw.split('/').filter((part) => part !== '' && part !== '.');
-  if (parts.includes('..')) throw new InstallError(`Tar entry ${shown} climbs out with ".."; refused`);
-  return parts.length === 0 ? null : parts.join('/');
 }
 
 async function inflate(data: Uint8Array, format: 'deflate' | 'gzip', maxBytes: number): Promise<Uint8Array> {

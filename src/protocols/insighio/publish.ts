@@ -1,23 +1,29 @@
 /**
  * The MQTT publications of the insigh.io OTA flow, ready for `MqttConnection.publish(topic,
  * payload, options)`: the console's retained order, a device's non-retained status, and the
- * empty retained payload that clears the order.
+ * empty retained payload that clears the order. Pure data: the codec never imports a transport.
  *
  * @module
  */
-import type { MqttPublishOptions } from '../../transport/mqtt-connection.js';
 import type { ControlIds } from './ids.js';
 import { encodeOrder, encodeStatus } from './messages.js';
 import type { OtaOrder, OtaStatus } from './schemas.js';
 import { clearsOrder, type ReportableStatus, statusToWire } from './status.js';
 import { otaTopic } from './topics.js';
 
+/** How a publication is sent: every insigh.io OTA message goes with QoS 1. */
+export interface PublicationOptions {
+  qos: 0 | 1;
+  /** Kept on the broker for later subscribers (the order, and the empty payload that clears it). */
+  retain: boolean;
+}
+
 /** One MQTT publish: `connection.publish(p.topic, p.payload, p.options)`. */
 export interface Publication {
   topic: string;
   /** The SenML text, or `''` to clear the retained order. */
   payload: string;
-  options: Required<MqttPublishOptions>;
+  options: PublicationOptions;
 }
 
 /** The order, published retained (QoS 1) so a sleeping device finds it when it next subscribes. */
@@ -33,7 +39,7 @@ export function statusPublication(ids: ControlIds, status: OtaStatus): Publicati
 /**
  * An empty retained payload on the OTA topic: removes the retained order from the broker. The
  * device sends it once the order is done with; the console (or a service) can send it to withdraw
- * an order that has not been picked up (the presumed cancel, PROTOCOLS.md §3.8).
+ * an order that has not been picked up (the presumed cancel, see docs/protocols/insighIo.md).
  */
 export function clearPublication(ids: ControlIds): Publication {
   return { topic: otaTopic(ids), payload: '', options: { qos: 1, retain: true } };

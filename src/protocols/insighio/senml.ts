@@ -10,7 +10,7 @@ import { ManifestError, type ValidationIssue } from '../../core/errors.js';
 import { LIMITS } from './limits.js';
 
 /**
- * One SenML record. Every RFC 8428 field is typed; other keys are kept (RFC 8428 §4.4 lets a
+ * One SenML record. Every RFC 8428 field is typed; other keys are kept (RFC 8428 section 4.4 lets a
  * receiver ignore fields it does not know) so the decoder can recognise the insigh.io docs typo
  * `{"m":"i","vs":"..."}` for the message record.
  */
@@ -58,7 +58,7 @@ export type SenmlPack = z.output<typeof SenmlPackSchema>;
 export interface ResolvedRecord {
   /** Index of the record in the pack, for error paths (`[2].vs`). */
   index: number;
-  /** `bn + n` (RFC 8428 §4.5.1); `m` for the docs-typo record. */
+  /** `bn + n` (RFC 8428 section 4.5.1); `m` for the docs-typo record. */
   name: string;
   /** `bv + v` when the record has `v`. */
   v: number | undefined;
@@ -70,7 +70,7 @@ export interface ResolvedRecord {
 }
 
 /**
- * Applies base fields and resolves names. Refuses (RFC 8428 §4.4) a record with a field whose name
+ * Applies base fields and resolves names. Refuses (RFC 8428 section 4.4) a record with a field whose name
  * ends in `_`, which a receiver must understand, and a record that ends up with no name.
  */
 export function resolvePack(pack: SenmlPack, what: string): ResolvedRecord[] {

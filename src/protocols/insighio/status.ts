@@ -12,7 +12,7 @@ import type { StatusMapping } from '../conversion.js';
 import { EVENTS, type OtaEvent, type OtaStatus, OtaStatusSchema } from './schemas.js';
 
 /**
- * The mapping table (PROTOCOLS.md §8.1). insigh.io has no progress messages: a device says
+ * The mapping table (docs/protocols/insighIo.md). insigh.io has no progress messages: a device says
  * nothing between receiving the order and reporting its outcome, so every intermediate state
  * maps to `null`. All failures share `e` = 2; {@link FAILURE_MESSAGES} tells them apart through
  * `m`, and a bare `e` = 2 reads as `install_failed` (the docs: "2 if the OTA has failed" to apply).

@@ -20,7 +20,7 @@ export const OTA_SUBTOPIC = 'ota';
 
 /**
  * Where the console's MQTT broker listens. Plain TCP on 1884, as the firmware connects: there is
- * no documented TLS port, so credentials travel in clear (PROTOCOLS.md §3.8); prefer a TLS
+ * no documented TLS port, so credentials travel in clear (docs/protocols/insighIo.md); prefer a TLS
  * endpoint if your deployment offers one.
  */
 export const MQTT_BROKER = { host: 'console.insigh.io', port: 1884, tls: false } as const;

@@ -46,7 +46,7 @@ export interface DownloadUrlOptions {
    */
   baseUrl?: string;
   /**
-   * Accept an `http:` base URL. Off by default (PROTOCOLS.md §8.3.4): over plain HTTP the device
+   * Accept an `http:` base URL. Off by default (docs/protocols/insighIo.md): over plain HTTP the device
    * key and the package travel in clear. The reference firmware uses HTTP on `esp32wroom` boards.
    * @default false
    */

@@ -6,13 +6,13 @@ import * as insighIo from '../../../src/protocols/insighio/index.js';
 const folder = join(import.meta.dirname, '../../../src/protocols/insighio');
 
 describe('insigh.io module', () => {
-  it('is browser-safe: no node:*, no Buffer, no mqtt, no other protocol folder', () => {
+  it('is browser-safe and pure: no node:*, no Buffer, no mqtt, no transport, no other protocol folder', () => {
     for (const file of readdirSync(folder)) {
       const source = readFileSync(join(folder, file), 'utf8');
       expect(source, file).not.toMatch(/from '(node:|mqtt)|\bBuffer\b|require\(/);
       for (const [, path] of source.matchAll(/^(?:import|export)[^;]*? from '([^']+)';/gms)) {
         expect(path, `${file} imports ${path}`).toMatch(
-          /^(zod|\.\/[a-z-]+\.js|\.\.\/conversion\.js|\.\.\/\.\.\/(core|manifest|transport|archive)\/[a-z-]+\.js)$/,
+          /^(zod|\.\/[a-z-]+\.js|\.\.\/(contract|conversion|losses|update-status)\.js|\.\.\/\.\.\/(core|manifest|archive)\/[a-z-]+\.js)$/,
         );
       }
     }
