@@ -39,7 +39,8 @@ function encodeOrder(manifest: Manifest | ManifestInput, target: Target): Conver
     method: 'PUT',
     address: releaseUrl,
     headers: { 'content-type': 'application/json' },
-    payload: JSON.stringify(release),
+    // The URL first: the one field a reader of the release looks for.
+    payload: JSON.stringify({ url: release.url, ...release }),
   };
   return { value: [message], lost };
 }
