@@ -1,7 +1,7 @@
 /**
  * A real HTTP server on loopback that serves artifacts and misbehaves on demand: ranges or not,
  * dropped connections, stalls, lying Content-Length, artifacts that change between attempts,
- * 429/503 with Retry-After, redirects, Basic auth, throttling. It counts what it sent, so tests
+ * 429/503 with Retry-After, redirects, Basic auth, throttling, and dishonest range handling. It counts what it sent, so tests
  * can assert how many bytes a resume really cost.
  *
  * @module
@@ -33,6 +33,18 @@ export interface ArtifactRoute {
   bytesPerSecond?: number;
   /** Chunk size of writes. @default 65536 */
   chunkSize?: number;
+  /**
+   * Misbehave on ranges, for resume tests: a real server that ignores `If-Range`, gets
+   * `Content-Range` wrong, or answers `206` to a request that asked for no range.
+   */
+  dishonest?: {
+    /** Answer a `Range` request with `206` whatever `If-Range` says. */
+    ignoreIfRange?: boolean;
+    /** Serve (and state in `Content-Range`) a range starting this many bytes after the one requested. */
+    rangeStartShift?: number;
+    /** Answer a request without `Range` with `206` from this offset. */
+    unrequestedRangeFrom?: number;
+  };
 }
 
 export interface FaultServerStats {
@@ -127,11 +139,20 @@ export async function createFaultServer(): Promise<FaultServer> {
     let status = 200;
     const range = request.headers.range;
     const ifRange = request.headers['if-range'];
-    const validatorMatches = ifRange === undefined || ifRange === etag || ifRange === route.lastModified;
-    if (range && route.ranges !== false && validatorMatches) {
+    const validatorMatches =
+      ifRange === undefined ||
+      ifRange === etag ||
+      ifRange === route.lastModified ||
+      route.dishonest?.ignoreIfRange === true;
+    const unrequested = range === undefined ? route.dishonest?.unrequestedRangeFrom : undefined;
+    if (unrequested !== undefined && unrequested < body.length) {
+      start = unrequested;
+      status = 206;
+      headers['content-range'] = `bytes ${start}-${body.length - 1}/${body.length}`;
+    } else if (range && route.ranges !== false && validatorMatches) {
       const match = /^bytes=(\d+)-$/.exec(range);
       if (match) {
-        start = Number(match[1]);
+        start = Math.min(body.length, Number(match[1]) + (route.dishonest?.rangeStartShift ?? 0));
         if (start >= body.length) {
           response.writeHead(416, { 'content-range': `bytes */${body.length}` }).end();
           return;

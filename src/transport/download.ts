@@ -379,13 +379,12 @@ class Download {
     const maxRedirects = this.#options.maxRedirects ?? 5;
     for (let redirects = 0; ; redirects++) {
       const headers: Record<string, string> = { ...extra, ...auth };
-      if (this.#offset > 0) {
+      // Resume only with a validator: without one the server cannot say the bytes held are of
+      // the same artifact, so the request asks for all of it (and the 200 restarts from zero).
+      const validator = this.#resumeValidator();
+      if (this.#offset > 0 && validator !== undefined) {
         headers.range = `bytes=${this.#offset}-`;
-        const validator =
-          this.#validators.etag && !isWeakEtag(this.#validators.etag)
-            ? this.#validators.etag
-            : this.#validators.lastModified;
-        if (validator) headers['if-range'] = validator;
+        headers['if-range'] = validator.value;
       }
       const response = await this.#fetchOnce(url, headers, 'manual');
       if (response.type === 'opaqueredirect') {
@@ -423,6 +422,14 @@ class Download {
     }
   }
 
+  /** The validator a resume request sends in `If-Range`: a strong ETag, else Last-Modified. */
+  #resumeValidator(): { kind: 'etag' | 'lastModified'; value: string } | undefined {
+    const { etag, lastModified } = this.#validators;
+    if (etag !== undefined && !isWeakEtag(etag)) return { kind: 'etag', value: etag };
+    if (lastModified !== undefined) return { kind: 'lastModified', value: lastModified };
+    return undefined;
+  }
+
   /** Decides from the status and headers whether to continue, restart or fail. */
   async #acceptResponse(response: Response): Promise<void> {
     const { status, headers } = response;
@@ -451,12 +458,18 @@ class Download {
     const lastModified = headers.get('last-modified') ?? undefined;
     if (status === 206) {
       const range = parseContentRange(headers.get('content-range'));
-      const changed =
-        (this.#validators.etag !== undefined && etag !== undefined && etag !== this.#validators.etag) ||
-        (this.#validators.lastModified !== undefined &&
-          lastModified !== undefined &&
-          lastModified !== this.#validators.lastModified);
-      if (range === undefined || range.start !== this.#offset || changed) {
+      const sent = this.#resumeValidator();
+      if (this.#offset === 0 || sent === undefined) {
+        // A range nobody asked for: appending it would put bytes at the wrong place.
+        throw new TransportError(`${this.#safeUrl}: HTTP 206 to a request without Range`, {
+          status,
+          retryable: false,
+        });
+      }
+      // The 206 must carry the very validator sent in If-Range: a missing or different one
+      // means the server cannot vouch that the new bytes continue the old ones.
+      const same = sent.kind === 'etag' ? etag === sent.value : lastModified === sent.value;
+      if (range === undefined || range.start !== this.#offset || !same) {
         throw new RestartFromZero();
       }
       this.#total = range.total;
