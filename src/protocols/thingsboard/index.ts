@@ -1,9 +1,10 @@
 /**
- * ThingsBoard firmware/software OTA (≥ 3.3, PROTOCOLS.md §6), the reference protocol: the server
- * announces a package in shared attributes (`fw_title`, `fw_version`, `fw_size`, `fw_checksum`,
+ * ThingsBoard firmware/software OTA (≥ 3.3; docs/protocols/thingsBoard.md), the reference
+ * protocol: the server announces a package in shared attributes (`fw_title`, `fw_version`, `fw_size`, `fw_checksum`,
  * `fw_checksum_algorithm`, `fw_url`, `fw_tag`; `sw_*` for software), the device downloads it
  * (MQTT chunks on `v2/fw/…`, or HTTP) and reports `fw_state` / `fw_error` telemetry. Schemas,
- * topics, the package ⇄ canonical manifest codec and the `fw_state` mapping. Browser-safe.
+ * topics, the package ⇄ canonical manifest codec, the `fw_state` mapping, and `protocol`: the one
+ * protocol object (device and cloud sides) that generic agents and services use. Browser-safe.
  *
  * @example
  * ```ts

@@ -1,5 +1,5 @@
 /**
- * The vocabulary of ThingsBoard OTA (≥ 3.3, PROTOCOLS.md §6), as ThingsBoard's own enums spell it:
+ * The vocabulary of ThingsBoard OTA (≥ 3.3; docs/protocols/thingsBoard.md), as ThingsBoard's own enums spell it:
  * `OtaPackageType`, `OtaPackageKey`, `ChecksumAlgorithm`, `OtaPackageUpdateStatus`.
  *
  * @module

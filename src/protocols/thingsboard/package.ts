@@ -118,8 +118,8 @@ export interface UpdateDecisionOptions {
 
 /**
  * Compares a package with what the device runs (`current_fw_title`/`current_fw_version`).
- * Versions are compared as opaque strings (PROTOCOLS.md §8.3 item 5). With no current title or
- * version known, the package is an update.
+ * Versions are compared as opaque strings: ThingsBoard defines no order
+ * (docs/protocols/thingsBoard.md). With no current title or version known, the package is an update.
  *
  * @example
  * ```ts

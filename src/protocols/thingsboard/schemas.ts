@@ -1,5 +1,5 @@
 /**
- * zod schemas of every ThingsBoard OTA message (PROTOCOLS.md §6): the shared attributes the
+ * zod schemas of every ThingsBoard OTA message (docs/protocols/thingsBoard.md): the shared attributes the
  * server pushes or returns, the attribute request, the device's telemetry, and otakit's
  * normalised view of one package.
  *

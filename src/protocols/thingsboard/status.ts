@@ -26,7 +26,7 @@ import { LIMITS } from './limits.js';
 import type { Telemetry } from './schemas.js';
 
 /**
- * `fw_state` ⇄ canonical states (PROTOCOLS.md §8.1). Read back through `toCanonical`, a few
+ * `fw_state` ⇄ canonical states (the table in docs/protocols/thingsBoard.md). Read back through `toCanonical`, a few
  * canonical states come out as a near-equivalent; `notes` says which and why.
  */
 export const statusMapping: StatusMapping<FwState> = {

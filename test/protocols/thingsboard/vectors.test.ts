@@ -1,4 +1,4 @@
-/** PROTOCOLS.md §6: one test per vector T1–T4. */
+/** The test vectors T1–T4 of docs/protocols/thingsBoard.md, one test each. */
 import SparkMD5 from 'spark-md5';
 import { describe, expect, it } from 'vitest';
 import { IntegrityError } from '../../../src/core/errors.js';
@@ -60,7 +60,7 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return [...digest].map((byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
-describe('ThingsBoard vectors (PROTOCOLS.md §6)', () => {
+describe('ThingsBoard vectors T1–T4', () => {
   it('T1: a SHA-256 package over current f/1.1 reports DOWNLOADING → DOWNLOADED → VERIFIED → UPDATING → UPDATED', () => {
     const attributes = thingsBoard.decodeAttributes(T1_PUSH);
     const pkg = thingsBoard.readPackage(attributes);
