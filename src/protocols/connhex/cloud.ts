@@ -39,8 +39,7 @@ function encodeOrder(manifest: Manifest | ManifestInput, target: Target): Conver
     method: 'PUT',
     address: releaseUrl,
     headers: { 'content-type': 'application/json' },
-    // The URL first: the one field a reader of the release looks for.
-    payload: JSON.stringify({ url: release.url, ...release }),
+    payload: JSON.stringify(release),
   };
   return { value: [message], lost };
 }
