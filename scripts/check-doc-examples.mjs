@@ -19,7 +19,7 @@
  *
  * Fails listing `file:line` of every broken block. Usage:
  *   node scripts/check-doc-examples.mjs [otakit-x.y.z.tgz] [--filter <substring of file:line>]
- * KEEP_TMP=1 keeps the temp project; VERBOSE=1 prints what each block printed; BLOCK_TIMEOUT_MS changes the per-block timeout (20 s).
+ * KEEP_TMP=1 keeps the temp project; VERBOSE=1 prints what each block printed; BLOCK_TIMEOUT_MS changes the per-block timeout (60 s).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -29,7 +29,7 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const TIMEOUT_MS = Number(process.env.BLOCK_TIMEOUT_MS ?? 20_000);
+const TIMEOUT_MS = Number(process.env.BLOCK_TIMEOUT_MS ?? 60_000);
 const CONCURRENCY = Math.max(2, Math.min(4, availableParallelism()));
 
 const args = process.argv.slice(2);
@@ -61,7 +61,9 @@ function markdownFiles() {
   const files = [join(root, 'README.md')];
   const walk = (directory) => {
     if (!existsSync(directory)) return;
-    for (const entry of readdirSync(directory, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const entry of readdirSync(directory, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
       const path = join(directory, entry.name);
       if (entry.isDirectory()) {
         if (relative(root, path) !== join('docs', 'api')) walk(path);
@@ -93,7 +95,12 @@ function extractBlocks(file) {
     if (language === 'ts' || language === 'typescript') {
       const words = info.split(/\s+/);
       const mode = words.includes('no-check') ? 'no-check' : words.includes('no-run') ? 'no-run' : 'run';
-      blocks.push({ source: `${relative(root, file)}:${index + 1}`, line: index + 1, mode, code: body.join('\n') });
+      blocks.push({
+        source: `${relative(root, file)}:${index + 1}`,
+        line: index + 1,
+        mode,
+        code: body.join('\n'),
+      });
     }
     index = end;
   }
@@ -104,7 +111,10 @@ function extractBlocks(file) {
 function runBlock(file, cwd) {
   return new Promise((resolvePromise) => {
     const started = performance.now();
-    const child = spawn(process.execPath, ['--no-warnings', file], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--no-warnings', file], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     const append = (chunk) => {
       if (output.length < 20_000) output += chunk;
@@ -120,7 +130,12 @@ function runBlock(file, cwd) {
       clearTimeout(timer);
       const ms = Math.round(performance.now() - started);
       if (timedOut) resolvePromise({ ok: false, output: `${output}\ntimed out after ${TIMEOUT_MS} ms`, ms });
-      else resolvePromise({ ok: code === 0, output: code === 0 ? output : `${output}\nexit ${code ?? signal}`, ms });
+      else
+        resolvePromise({
+          ok: code === 0,
+          output: code === 0 ? output : `${output}\nexit ${code ?? signal}`,
+          ms,
+        });
     });
   });
 }
@@ -236,7 +251,10 @@ try {
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       for (let block = queue.shift(); block; block = queue.shift()) {
-        const result = await runBlock(join(projectDir, 'out', block.file.replace(/\.ts$/, '.js')), projectDir);
+        const result = await runBlock(
+          join(projectDir, 'out', block.file.replace(/\.ts$/, '.js')),
+          projectDir,
+        );
         timings.push([block.source, result.ms]);
         if (!result.ok) fail(block, `run failed:\n${result.output.replace(/^/gm, '    ')}`);
         else if (process.env.VERBOSE) console.log(`--- ${block.source}\n${result.output.trimEnd()}`);
@@ -244,7 +262,8 @@ try {
     }),
   );
   const slowest = timings.sort((a, b) => b[1] - a[1]).slice(0, 3);
-  if (slowest.length > 0) console.log(`slowest: ${slowest.map(([source, ms]) => `${source} ${ms} ms`).join(', ')}`);
+  if (slowest.length > 0)
+    console.log(`slowest: ${slowest.map(([source, ms]) => `${source} ${ms} ms`).join(', ')}`);
 } catch (error) {
   console.log(`doc examples: could not check: ${error.message}`);
   process.exitCode = 1;
