@@ -1,5 +1,5 @@
 /**
- * PROTOCOLS.md §2.8: one test per vector M1–M18. The I/O-free pieces (version check, requests,
+ * The documented vectors M1–M18 (docs/protocols/micropythonOta.md), one test each. The I/O-free pieces (version check, requests,
  * install plan) are what a device agent runs, so each vector is asserted on them.
  */
 import { describe, expect, it } from 'vitest';
@@ -33,7 +33,7 @@ function bootCycle(localFile: string | null, remoteBody: string, strictCompat: b
   return { check, versionFile: plan.install ? plan.versionFile.content : localFile };
 }
 
-describe('micropython_ota vectors (PROTOCOLS.md §2.8)', () => {
+describe('micropython_ota vectors (docs/protocols/micropythonOta.md)', () => {
   it('M1: no local version file and a remote v1.0.1 is a change to v1.0.1', () => {
     expect(readLocalVersion(null)).toBe('');
     expect(readLocalVersion(undefined)).toBe('');
