@@ -5,6 +5,7 @@
  * @module
  */
 import * as z from 'zod';
+import { isArtifactUrl } from '../core/url-scheme.js';
 import { parseWith, safeParseWith } from '../core/validate.js';
 
 /** Lowercase hex of a given length; upper case input is accepted and normalised. */
@@ -18,8 +19,14 @@ export const ArtifactTargetSchema = z.enum(['script', 'config', 'firmware', 'pac
 export type ArtifactTarget = z.infer<typeof ArtifactTargetSchema>;
 
 export const ArtifactSchema = z.object({
-  /** Where to fetch it: an absolute URL, or a path relative to the platform's content store. */
-  url: z.string().min(1, { error: 'a non-empty URL or content path' }),
+  /**
+   * Where to fetch it: an `https:`/`http:` URL, an inline `data:` URL, or a path relative to the
+   * platform's content store. Any other scheme (`file:`, `ftp:`…) is refused.
+   */
+  url: z
+    .string()
+    .min(1, { error: 'a non-empty URL or content path' })
+    .refine(isArtifactUrl, { error: 'an https:, http: or data: URL, or a content path without a scheme' }),
   /** Size in bytes, when the platform states it. Enforced while streaming. */
   size: z.number().int().nonnegative().optional(),
   md5: hex(32, 'MD5').optional(),

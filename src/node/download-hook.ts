@@ -60,6 +60,12 @@ export interface FileDownloadHookOptions
    * @default createNodeHash
    */
   hashFactory?: HashFactory;
+  /**
+   * Stage inline `data:` artifacts (content carried in the order itself, as Exosite JSON-type
+   * manifests do) without a request; they are hashed and size-checked like downloads.
+   * @default true
+   */
+  inline?: boolean;
 }
 
 interface DownloadCheckpoint {
@@ -144,6 +150,8 @@ export function createFileDownloadHook(options: FileDownloadHookOptions): Update
           ...(artifact.sha256 === undefined ? {} : { sha256: artifact.sha256 }),
         },
         hashes: ['md5', 'sha256'],
+        // Inline content comes with the order itself (Exosite JSON manifests): no fetch, same checks.
+        inline: options.inline ?? true,
         hashFactory: options.hashFactory ?? createNodeHash,
         resume: context.resume,
         ...(auth === undefined ? {} : { auth }),

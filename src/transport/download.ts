@@ -20,6 +20,7 @@ import {
 } from '../core/errors.js';
 import { type Logger, noopLogger } from '../core/logger.js';
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from '../core/retry.js';
+import { schemeOf } from '../core/url-scheme.js';
 import {
   createWebHash,
   type HashAlgorithm,
@@ -30,6 +31,7 @@ import {
 import { KNOWN_SECRETS, redactText, redactUrl } from '../protocols/secrets.js';
 import { authHeaders, type DownloadAuth, withQueryCredential } from './auth.js';
 import { bodyReader } from './body-reader.js';
+import { decodeDataUrl } from './data-url.js';
 import type { DownloadSink } from './download-sink.js';
 import { isWeakEtag, parseContentLength, parseContentRange, parseRetryAfter } from './http-headers.js';
 
@@ -96,6 +98,13 @@ export interface DownloadOptions {
   clock?: Clock;
   logger?: Logger;
   random?: () => number;
+  /**
+   * Accept an inline `data:` URL (an Exosite JSON-type manifest carries its object so): its bytes
+   * are staged and checked like a download, with no request. Other schemes than `https:`,
+   * `http:` (and `data:` when allowed) are refused before any request, not retryable.
+   * @default false
+   */
+  inline?: boolean;
   /** Custom fetch (a proxy agent, a test double). @default globalThis.fetch */
   fetch?: typeof fetch;
 }
@@ -216,6 +225,14 @@ class Download {
 
   async #run(): Promise<DownloadResult> {
     const { sink, signal } = this.#options;
+    const scheme = schemeOf(this.#options.url);
+    if (scheme === 'data:') return this.#runInline();
+    if (scheme !== 'https:' && scheme !== 'http:') {
+      throw new TransportError(
+        `${this.#safeUrl}: unsupported URL scheme ${scheme ?? '(none: a relative URL)'}; artifacts are fetched over https: or http:`,
+        { retryable: false },
+      );
+    }
     if (
       this.#options.expected?.size !== undefined &&
       this.#options.expected.size > (this.#options.maxBytes ?? DEFAULT_MAX_BYTES)
@@ -271,6 +288,36 @@ class Download {
   }
 
   /** Picks up what the sink already holds, rebuilding the hashes from it. */
+  /** An inline `data:` artifact: staged, hashed and checked like a download, with no request. */
+  async #runInline(): Promise<DownloadResult> {
+    if (this.#options.inline !== true) {
+      throw new TransportError(
+        `${this.#safeUrl}: inline data: artifacts are not allowed here (set inline: true)`,
+        {
+          retryable: false,
+        },
+      );
+    }
+    const { sink } = this.#options;
+    const bytes = decodeDataUrl(
+      this.#options.url,
+      this.#options.maxBytes ?? DEFAULT_MAX_BYTES,
+      this.#safeUrl,
+    );
+    try {
+      await sink.reset();
+      await sink.write(bytes);
+      await updateAll(this.#hashing.hashes.values(), bytes);
+      this.#offset = bytes.length;
+      this.#options.onProgress?.({ bytes: bytes.length, total: bytes.length, bytesPerSecond: 0 });
+      await sink.flush();
+      return { ...(await this.#finish()), resumedFrom: 0, attempts: 1 };
+    } catch (thrown) {
+      await sink.discard().catch(() => {});
+      throw thrown;
+    }
+  }
+
   async #prepareResume(): Promise<void> {
     const { sink } = this.#options;
     const held = this.#options.resume === false ? 0 : await sink.length();
