@@ -167,10 +167,12 @@ describe('fromCanonical', () => {
   });
 
   it('refuses artifacts Exosite devices must not fetch, and malformed extensions', () => {
+    // A scheme-relative URL is a content path to the canonical manifest, but names a host to
+    // Exosite's WHATWG-style readers: refused by the Exosite payload rule.
     const bad = parseManifest({
       id: '1',
       version: '1',
-      artifacts: [{ url: 'file:///etc/shadow', target: 'file' }],
+      artifacts: [{ url: '//evil.example/shadow', target: 'file' }],
     });
     expect(caught(() => exosite.fromCanonical(bad))).toMatchObject({
       code: 'MANIFEST_INVALID',
