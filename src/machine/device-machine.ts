@@ -153,6 +153,8 @@ export class DeviceUpdateMachine extends MachineBase {
   async offer(manifest: ManifestInput | Manifest, options: OperationOptions = {}): Promise<UpdateOutcome> {
     const parsed = parseManifest(manifest);
     return this.#exclusive(options, async () => {
+      const replay = this.#replayOf(parsed);
+      if (replay !== undefined) return replay;
       this.#requireState(['idle'], 'offer()');
       await this.#go('available', { update: { id: parsed.id, version: parsed.version }, manifest: parsed });
       return this.#outcome('available');
@@ -168,6 +170,8 @@ export class DeviceUpdateMachine extends MachineBase {
   async apply(manifest?: ManifestInput | Manifest, options: OperationOptions = {}): Promise<UpdateOutcome> {
     const parsed = manifest === undefined ? undefined : parseManifest(manifest);
     return this.#exclusive(options, async (run) => {
+      const replay = parsed === undefined ? undefined : this.#replayOf(parsed);
+      if (replay !== undefined) return replay;
       if (parsed !== undefined && this.record.state === 'idle') {
         await this.#go('available', { update: { id: parsed.id, version: parsed.version }, manifest: parsed });
       } else if (parsed !== undefined && this.record.update?.id !== parsed.id) {
@@ -277,6 +281,31 @@ export class DeviceUpdateMachine extends MachineBase {
     throw new StateError(`${operation} needs state ${allowed.join(' or ')}, machine is ${state}${hint}`, {
       from: state,
     });
+  }
+
+  /**
+   * The no-op outcome for an order of the update already committed, or `undefined`. Platforms
+   * re-deliver orders as a matter of course (a retained MQTT message after every reconnect, an
+   * AWS delta after every accepted report while desired ≠ reported): installing again would be
+   * wrong, and failing would make every agent special-case it.
+   */
+  #replayOf(manifest: Manifest): UpdateOutcome | undefined {
+    const { current, state } = this.record;
+    if (current === null || current.id !== manifest.id || current.version !== manifest.version)
+      return undefined;
+    if (state !== 'idle') return undefined;
+    this.logger.info('otakit order ignored: already installed', {
+      machine: this.id,
+      update: manifest.id,
+      version: manifest.version,
+    });
+    return {
+      state: 'idle',
+      update: current,
+      error: null,
+      rebootRequired: false,
+      ignored: 'already_installed',
+    };
   }
 
   #outcome(state: UpdateOutcome['state'], record: MachineRecord = this.record): UpdateOutcome {

@@ -36,6 +36,11 @@ export const UpdateOutcomeSchema = z.object({
   error: SerializedOtaErrorSchema.nullable(),
   /** The update is installed and waits for a reboot; call `resume()` after it. */
   rebootRequired: z.boolean(),
+  /**
+   * Set when the order was not acted on, and why: `already_installed` = it is the update this
+   * machine committed last (a re-delivered order); nothing changed.
+   */
+  ignored: z.enum(['already_installed']).optional(),
 });
 export type UpdateOutcome = z.output<typeof UpdateOutcomeSchema>;
 
