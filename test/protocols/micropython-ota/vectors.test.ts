@@ -1,6 +1,7 @@
 /**
- * The documented vectors M1–M18 (docs/protocols/micropythonOta.md), one test each. The I/O-free pieces (version check, requests,
- * install plan) are what a device agent runs, so each vector is asserted on them.
+ * The documented vectors M1–M18 (docs/protocols/micropythonOta.md), one test each. The I/O-free
+ * pieces (version check, requests, install plan) are what a device agent runs, so each vector is
+ * asserted on them.
  */
 import { describe, expect, it } from 'vitest';
 import { isOtaError, OtaError } from '../../../src/core/errors.js';
