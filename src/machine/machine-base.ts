@@ -109,11 +109,22 @@ export abstract class MachineBase extends EventEmitter<UpdateMachineEvents> {
       throw new StoreError(`Reading the state of machine "${this.id}" failed`, { cause, retryable: true });
     }
     if (stored === undefined) return this.#freshRecord();
+    const poisoned = pathOfProtoKey(stored);
+    if (poisoned !== undefined) {
+      // zod would rebuild the object without it, silently: refuse instead, so a tampered store
+      // is noticed rather than half-believed.
+      throw new StoreError(`Stored state of machine "${this.id}" holds a "__proto__" key at ${poisoned}`);
+    }
     const parsed = safeParseWith(MachineRecordSchema, stored, 'persisted machine record');
     if (!parsed.success) {
       throw new StoreError(`Stored state of machine "${this.id}" is corrupt: ${parsed.error.message}`, {
         cause: parsed.error,
       });
+    }
+    if (parsed.data.machineId !== this.id) {
+      throw new StoreError(
+        `Stored state under machine "${this.id}" belongs to machine "${parsed.data.machineId.slice(0, 128)}"`,
+      );
     }
     if (parsed.data.role !== this.role) {
       throw new StoreError(
@@ -247,4 +258,22 @@ export abstract class MachineBase extends EventEmitter<UpdateMachineEvents> {
       updatedAt: record.updatedAt,
     };
   }
+}
+
+/** The path of the first own `__proto__` key in a JSON value, or `undefined`. */
+function pathOfProtoKey(value: JsonValue, path = '$'): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const found = pathOfProtoKey(item, `${path}[${index}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__') return `${path}.__proto__`;
+    const found = pathOfProtoKey(value[key]!, `${path}.${key}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
