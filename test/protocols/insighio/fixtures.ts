@@ -1,4 +1,4 @@
-/** Test fixtures for the insigh.io protocol: the PROTOCOLS.md §3.7 identities and package builders. */
+/** Test fixtures for the insigh.io protocol: the identities of docs/protocols/insighIo.md (reference cases) and package builders. */
 import { crc32 } from '../../../src/protocols/insighio/package.js';
 
 export const DID = '06c80d38-07a0-4f3a-87ed-ee17232cd7e7';

@@ -43,7 +43,7 @@ describe('insigh.io SenML messages', () => {
     const withBaseValue =
       '[{"bv":1000,"n":"e","v":-1000},{"n":"i","vs":"fa8884d2"},{"n":"t","vs":".tar.gz"},{"n":"s","v":2987}]';
     expect(insighIo.decodeMessage(withBaseValue)).toEqual({ kind: 'order', order: ORDER });
-    // A base name makes the names something else: `ota/e` is not `e` (RFC 8428 §4.5.1).
+    // A base name makes the names something else: `ota/e` is not `e` (RFC 8428 section 4.5.1).
     const prefixed =
       '[{"bn":"ota/","n":"e","v":0},{"n":"i","vs":"fa8884d2"},{"n":"t","vs":".tar.gz"},{"n":"s","v":3987}]';
     expect(issues(prefixed)).toEqual([{ path: '', expected: 'a record named "e" (the event id)' }]);

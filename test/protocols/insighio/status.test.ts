@@ -14,7 +14,7 @@ const FAILURES = [
   'rolled_back',
 ] as const;
 
-describe('insigh.io status mapping (PROTOCOLS.md §8.1)', () => {
+describe('insigh.io status mapping (docs/protocols/insighIo.md)', () => {
   it('maps every event and every canonical state, as documented', () => {
     expect(statusMapping.toCanonical).toEqual({
       0: 'available',

@@ -1,4 +1,4 @@
-/** PROTOCOLS.md §3.7: one test per insigh.io vector. */
+/** One test per insigh.io reference case (I1-I15 of docs/protocols/insighIo.md). */
 import { describe, expect, it } from 'vitest';
 import { isOtaError } from '../../../src/core/errors.js';
 import { manifestIntegrity } from '../../../src/manifest/schema.js';
@@ -30,7 +30,7 @@ async function refusal(promise: Promise<unknown>): Promise<Error> {
   throw new Error('expected a refusal');
 }
 
-describe('insigh.io vectors (PROTOCOLS.md §3.7)', () => {
+describe('insigh.io reference cases (docs/protocols/insighIo.md)', () => {
   it('I1: connect as user=DID, pass=DK and subscribe to channels/CC/messages/DID/#', () => {
     expect(insighIo.connectSettings({ ...IDS, deviceKey: DK })).toEqual({
       host: 'console.insigh.io',
