@@ -7,7 +7,13 @@
 import { GENERIC_SECRETS, mergeSecrets, type SecretPatterns } from '../../core/redact.js';
 
 export const secrets: SecretPatterns = {
-  queryParameters: ['dk'],
+  queryParameters: [
+    // The device key in the package download URL (docs/protocols/insighIo.md).
+    'dk',
+    // Mainflux's WebSocket adapter takes the thing key as `?authorization=<key>`; its HTTP
+    // adapter takes it in the `authorization` header, which the generic list already masks.
+    'authorization',
+  ],
   headers: [],
   paths: [],
 };

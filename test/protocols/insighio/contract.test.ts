@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isOtaError } from '../../../src/core/errors.js';
+import { redactUrlWith } from '../../../src/core/redact.js';
 import type { UpdateState } from '../../../src/core/states.js';
 import type { UpdateStatus } from '../../../src/core/status.js';
 import { createUpdateMachine } from '../../../src/index.js';
@@ -86,6 +87,14 @@ describe('insigh.io protocol object', () => {
     }
     const insecure = { ...cloudTarget, baseUrl: 'http://10.0.0.1/mf-rproxy', allowInsecureHttp: true };
     expect(protocol.targetSchema.safeParse(insecure).success).toBe(true);
+  });
+
+  it('declares where insigh.io carries the key in URLs, so redaction masks it', () => {
+    const websocket = `wss://console.insigh.io/ws/channels/${CC}/messages?authorization=${DK}`;
+    for (const url of [I2_URL, websocket]) {
+      expect(redactUrlWith(url, protocol.secrets)).not.toContain(DK);
+      expect(redactUrlWith(url, protocol.secrets)).toContain(CC);
+    }
   });
 
   it('I1: the device subscribes to its whole control topic; the cloud listens on the OTA topic', () => {
