@@ -203,7 +203,7 @@ describe('fromCanonical', () => {
 });
 
 describe('a tracker fed by otau_in', () => {
-  it('follows the recommended happy path of §5.3, then a boot report', async () => {
+  it('follows the recommended happy path of Exosite statuses, then a boot report', async () => {
     const tracker = createUpdateMachine({ id: 'dev-1', role: 'tracker' });
     const path: exosite.OtauStatusCode[] = [
       'INIT',

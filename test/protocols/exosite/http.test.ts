@@ -161,7 +161,7 @@ describe('HTTP device API', () => {
     });
   });
 
-  it('builds long polls per §5.5 and checks their parameters', () => {
+  it('builds long polls as the device API describes them and checks their parameters', () => {
     const withDate = exosite.longPollRequest({
       token: TOKEN,
       alias: 'config_otau',

@@ -12,7 +12,7 @@ const NEAR: Partial<Record<UpdateState, UpdateState>> = {
 };
 const UNEXPRESSED: UpdateState[] = ['checking', 'verifying', 'rolling_back'];
 
-describe('status mapping (PROTOCOLS.md §8.1)', () => {
+describe('status mapping (docs/protocols/exosite.md, "Status")', () => {
   it('maps all 15 wire statuses and all 16 canonical states', () => {
     expect(Object.keys(statusMapping.toCanonical).sort()).toEqual([...exosite.OTAU_STATUSES].sort());
     expect(Object.keys(statusMapping.fromCanonical).sort()).toEqual([...UPDATE_STATES].sort());
@@ -44,7 +44,7 @@ describe('status mapping (PROTOCOLS.md §8.1)', () => {
     });
   }
 
-  it('follows §8.1 for the rows it names', () => {
+  it('follows the cross-system mapping for the rows it names', () => {
     expect(statusMapping.toCanonical.INSTALLED_VERSION).toBe('committed');
     for (const code of ['INIT', 'TEST', 'TEST_STEP', 'TEST_SUCCESS'] as const) {
       expect(statusMapping.toCanonical[code]).toBe('available');

@@ -127,7 +127,7 @@ describe('$resource.batch', () => {
   });
 });
 
-describe('acknowledgement (§5.4)', () => {
+describe('acknowledgement', () => {
   it('echoes the value unchanged, over MQTT and HTTP, even when it is not a valid manifest', () => {
     const value = '{"version":"9","type":"ZIP"}';
     expect(exosite.acknowledgePublication(value)).toEqual({ topic: '$resource/config_otau', payload: value });

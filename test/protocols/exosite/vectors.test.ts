@@ -23,7 +23,7 @@ function decodeError(run: () => unknown) {
   throw new Error('expected a MANIFEST_INVALID error');
 }
 
-describe('PROTOCOLS.md §5.8 test vectors (Exosite)', () => {
+describe('Exosite test vectors (docs/protocols/exosite.md)', () => {
   it('E1: boot with 2.0.5-stable installed writes INSTALLED_VERSION to otau_in', () => {
     const status = exosite.statusFromCanonical({ state: 'idle', version: '2.0.5-stable' });
     expect(status).not.toBeNull();
