@@ -193,7 +193,8 @@ describe('fromCanonical', () => {
           { url: 'https://e.com/a.py', target: 'script', sha256: 'b'.repeat(64) },
           { url: 'https://e.com/c1', md5: A, target: 'config' },
           { url: 'https://e.com/c2', md5: A, target: 'config' },
-          { url: 'ftp://e.com/fw', md5: A, target: 'firmware' },
+          // A URL the manifest accepts (inline data) but the Degu gateway cannot download.
+          { url: 'data:,firmware', md5: A, target: 'firmware' },
         ],
       }),
     );
