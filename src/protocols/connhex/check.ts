@@ -2,7 +2,8 @@
  * The update check of the Connhex OTA addon as a pure function: given what the `HEAD` on the
  * release endpoint returned and the installed version, decide whether an update is available
  * and what the addon does next. "A release with a **different** version" is the documented rule
- * (PROTOCOLS.md §4.2), so the comparison is inequality unless a version order is supplied.
+ * (docs/protocols/connhex.md, "How an order reaches the device"), so the comparison is
+ * inequality unless a version order is supplied.
  *
  * @module
  */
@@ -67,7 +68,7 @@ function failure(status: number, message: string, retryable: boolean): CheckDeci
 }
 
 /**
- * Decides what one check means (the HEAD-check of PROTOCOLS.md §4.2, vectors C4, C8, C11, C13).
+ * Decides what one check means (the HEAD check of docs/protocols/connhex.md; vectors C4, C8, C11, C13).
  *
  * - `200` with a `Version` different from `currentVersion` → `available` (status
  *   `update_available`), with `download`/`install` from the config;

@@ -1,7 +1,7 @@
 /**
  * The `[ota]` section of the Connhex Edge `agent.toml`: read it (with smol-toml) into the
  * effective settings, and write it back. Defaults and the `auto_install ⇒ auto_download` rule
- * are the addon's (PROTOCOLS.md §4.1).
+ * are the addon's (docs/protocols/connhex.md, "Device configuration").
  *
  * @module
  */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ManifestError } from '../../core/errors.js';
+import { isOtaError, ManifestError } from '../../core/errors.js';
 import { type UpdateRef, type UpdateStatus, UpdateStatusSchema } from '../../core/status.js';
 import { parseWith } from '../../core/validate.js';
 import type { Manifest } from '../../manifest/schema.js';
@@ -51,6 +51,25 @@ function lowerCaseNames(headers: Record<string, string>): Record<string, string>
   return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
 }
 
+/**
+ * Checks that a response came from a release endpoint (its URL is the manifest's artifact URL).
+ * The URL is not quoted in the error: it was built from configuration the caller already has.
+ */
+function checkReleaseAddress(address: string, target: Target): void {
+  try {
+    parseReleaseUrl(address, { allowHttp: target.allowHttp ?? false });
+  } catch (error) {
+    if (!isOtaError(error, 'MANIFEST_INVALID')) throw error;
+    const scheme = target.allowHttp ? 'an http(s)' : 'an https';
+    throw new ManifestError(ORDER, [
+      {
+        path: 'address',
+        expected: `${scheme} URL of a release endpoint (<api>/iot/ota/<initId> or <api>/iot/firmwares/<id>/artifact) without credentials or query`,
+      },
+    ]);
+  }
+}
+
 /** The `HEAD` the addon sends on every check: the release endpoint, with its key. */
 function orderSources(target: Target): WireSource[] {
   const { target: valid, releaseUrl } = resolveTarget(target);
@@ -82,7 +101,7 @@ function decodeOrder(message: unknown, context: OrderContext<Target>): Conversio
   if (inbound.status === undefined) {
     throw new ManifestError(ORDER, [{ path: 'status', expected: 'the HTTP status of the HEAD response' }]);
   }
-  parseReleaseUrl(inbound.address, { allowHttp: target.allowHttp ?? false });
+  checkReleaseAddress(inbound.address, target);
   if (NO_ORDER.has(inbound.status)) return { value: null, lost: [] };
   const current = context.current?.version;
   const decision = decideUpdate(

@@ -1,7 +1,7 @@
 /**
  * `Content-Digest` as the Connhex artifact API sends it. The documentation says
  * `sha256=<digest>` without saying hex or base64, and whether it follows RFC 9530
- * (`sha-256=:<base64>:`, an RFC 8941 dictionary) is unconfirmed (PROTOCOLS.md §4.2), so the
+ * (`sha-256=:<base64>:`, an RFC 8941 dictionary) is unconfirmed (docs/protocols/connhex.md, "Integrity"), so the
  * parser accepts all three spellings and returns canonical lowercase hex.
  *
  * @module

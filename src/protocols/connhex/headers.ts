@@ -1,5 +1,5 @@
 /**
- * HTTP headers of the Connhex release endpoints (PROTOCOLS.md §4.2): reading the release
+ * HTTP headers of the Connhex release endpoints (docs/protocols/connhex.md): reading the release
  * metadata a `HEAD` returns, writing those headers (for a server or a test double), and building
  * the device's request headers (auth, `Version`, `Range`, `If-Match`).
  *
@@ -228,7 +228,7 @@ export function releaseHeaders(
   return headers;
 }
 
-/** How the device authenticates. The documentation shows both schemes (PROTOCOLS.md §4.2). */
+/** How the device authenticates. Connhex documents both schemes (docs/protocols/connhex.md, "Security"). */
 export interface ConnhexCredentials {
   /** The thing key (or an access token with `scheme: 'Bearer'`). Never printed. */
   key: string;
@@ -296,7 +296,7 @@ export interface ContentRange {
 }
 
 /**
- * Parses `Content-Range: bytes <start>-<end>/<size|*>` (RFC 9110 §14.4), as sent with a `206`
+ * Parses `Content-Range: bytes <start>-<end>/<size|*>` (RFC 9110, section 14.4), as sent with a `206`
  * when resuming a download.
  *
  * @throws ManifestError for any other form, or a range that is reversed or beyond the size.

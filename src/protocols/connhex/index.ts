@@ -1,27 +1,30 @@
 /**
- * Connhex Edge firmware OTA addon (PROTOCOLS.md §4): the `[ota]` section of `agent.toml` with
- * Go durations, the `HEAD` check on the release endpoint and its `Content-Digest`, the
- * `heartbeat.ota.service` NATS status with its nine words, the `.zip` + `update.sh` package
- * rules, and the conversions to and from the canonical manifest and states. Browser-safe.
+ * Connhex Edge firmware OTA addon (docs/protocols/connhex.md): {@link protocol}, the shared
+ * contract for device agents and cloud services, and the codecs it is built from: the `[ota]`
+ * section of `agent.toml` with Go durations, the `HEAD` check on the release endpoint and its
+ * `Content-Digest`, the `heartbeat.ota.service` NATS status with its nine words, the `.zip` +
+ * `update.sh` package rules, and the conversions to and from the canonical manifest and states.
+ * Browser-safe.
  *
  * @example
  * ```ts
  * import { connhex } from 'otakit'
  *
- * const config = connhex.parseAgentConfig(agentToml) // { autoDownload, autoInstall, checkIntervalMs, … }
- * const head = await fetch(connhex.deviceReleaseUrl({ domain, initId }), {
- *   method: 'HEAD',
- *   headers: connhex.requestHeaders({ credentials: { key: thingKey } }),
- * })
- * const decision = connhex.decideUpdate(head, installedVersion, { config })
- * if (decision.kind === 'available') {
- *   const { value: manifest } = connhex.toCanonical({ url: head.url, ...decision.release })
- *   const status = connhex.toWireStatus(
- *     { state: 'available', previous: 'checking', version: manifest.version, at: new Date().toISOString() },
- *     { currentVersion: installedVersion },
- *   )
- *   if (status) nc.publish(connhex.OTA_STATUS_SUBJECT, connhex.encodeStatusMessage(status))
- * }
+ * const target = connhex.parseTarget({ domain: 'example.com', initId: 'dev-42', key: thingKey })
+ * // Device: HEAD the release endpoint, read the response as an order.
+ * const [source] = connhex.protocol.device.orderSources(target) // always one HTTP source
+ * const { request } = source as { channel: 'http'; request: WireMessage }
+ * const head = await fetch(request.address, { method: 'HEAD', headers: request.headers })
+ * const { value: manifest } = connhex.protocol.device.decodeOrder(
+ *   { address: request.address, payload: '', status: head.status, headers: Object.fromEntries(head.headers) },
+ *   { target, current },
+ * )
+ * // Cloud: read a heartbeat off NATS as a status for the tracker.
+ * const status = connhex.protocol.cloud.decodeStatus(
+ *   { address: msg.subject, payload: msg.data },
+ *   { target, machineId: 'dev-42', previous: { state: tracker.state, update: tracker.snapshot().update } },
+ * )
+ * if (status) await tracker.ingest(status)
  * ```
  *
  * @module

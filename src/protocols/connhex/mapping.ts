@@ -1,5 +1,5 @@
 /**
- * The nine Connhex OTA status words against the canonical states (PROTOCOLS.md §8.1).
+ * The nine Connhex OTA status words against the canonical states (the table in docs/protocols/connhex.md).
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * The Connhex release package (PROTOCOLS.md §4.3): a `.zip` with `update.sh` at its root,
+ * The Connhex release package (docs/protocols/connhex.md, "Releases"): a `.zip` with `update.sh` at its root,
  * downloaded into `<install dir>/.store/ota/`, extracted into `.store/ota/current/`, where
  * `update.sh` runs. This file holds the rules an installer checks before extracting a byte; the
  * extraction and the script run live in `otakit/node`.

@@ -2,7 +2,7 @@
  * Zod schemas of everything Connhex Edge puts on the wire or reads from a file: the
  * `heartbeat.ota.service` status payload, the `[ota]` section of `agent.toml`, and the release
  * metadata the cloud API returns in the headers of `HEAD /iot/ota/<initId>` and
- * `HEAD /iot/firmwares/<id>/artifact` (PROTOCOLS.md §4). No transforms, so each schema has a
+ * `HEAD /iot/firmwares/<id>/artifact` (docs/protocols/connhex.md). No transforms, so each schema has a
  * JSON Schema form (`jsonSchemas`).
  *
  * @module
@@ -31,7 +31,7 @@ export type OtaStatus = z.output<typeof OtaStatusSchema>;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
 
-// An entity tag (RFC 9110 §8.8.3): quoted, no spaces or controls inside, optionally weak.
+// An entity tag (RFC 9110, section 8.8.3): quoted, no spaces or controls inside, optionally weak.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
 const ETAG = /^(?:W\/)?"[^"\u0000-\u0020\u007f]*"$/;
 
@@ -68,7 +68,7 @@ export const StatusMessageSchema = z.object({
 
 /**
  * The status payload as faithfully as the documentation allows (`strictCompat`): any strings, since
- * the `last_checked` format and version syntax are unconfirmed (PROTOCOLS.md §4.4).
+ * the `last_checked` format and version syntax are unconfirmed (docs/protocols/connhex.md, "Status messages").
  */
 export const CompatStatusMessageSchema = z.object({
   current_version: z.string().default(''),

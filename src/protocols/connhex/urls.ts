@@ -1,5 +1,5 @@
 /**
- * URLs of the Connhex release endpoints (PROTOCOLS.md §4.2): the device (thing) endpoint
+ * URLs of the Connhex release endpoints (docs/protocols/connhex.md): the device (thing) endpoint
  * `https://apis.<domain>/iot/ota/<initId>` and the firmware-artifact endpoint
  * `https://apis.<domain>/iot/firmwares/<firmwareId>/artifact`.
  *

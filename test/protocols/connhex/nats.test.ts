@@ -5,7 +5,7 @@
  * encoder produces, on the subject the namespace builds (`statusEnvelope`); a "cloud" connection
  * subscribed to `heartbeat.*.service` decodes each payload with `decodeStatusMessage`, reads it as
  * a canonical status with `toUpdateStatus` (through `statusMapping`) and feeds a tracker-role
- * machine (PROTOCOLS.md §4.4, vectors C4 and C6 to C9).
+ * machine (docs/protocols/connhex.md, vectors C4 and C6 to C9).
  *
  * Two servers: an open one (`nats-server -a 127.0.0.1 -p <port>`) and a secured one from a config
  * file whose users are the addon (may only publish `heartbeat.ota.service`) and the cloud (may only
@@ -590,7 +590,7 @@ describe.skipIf(!NATS_SERVER)(
           addon.step('check_failed', { at: T2, error: failed('TRANSPORT', 'HEAD returned HTTP 500') });
         },
         expected: [
-          // PROTOCOLS.md §4.4 byte for byte: the documented template.
+          // Byte for byte: the documented template (docs/protocols/connhex.md).
           '{"current_version":"","latest_version":"","status":"checking","error":"","last_checked":""}',
           payload('', '', 'check_failed', 'HEAD returned HTTP 500', T2), // last_checked updated
         ],

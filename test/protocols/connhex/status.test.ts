@@ -13,7 +13,7 @@ import { AT, manifestError, onlyTypedErrors } from './support.js';
 
 const { statusMapping } = connhex;
 
-describe('status mapping (PROTOCOLS.md §8.1)', () => {
+describe('status mapping (docs/protocols/connhex.md)', () => {
   it('maps all nine wire words, each to a distinct canonical state', () => {
     expect(Object.keys(statusMapping.toCanonical).sort()).toEqual([...connhex.OTA_STATUSES].sort());
     expect(new Set(Object.values(statusMapping.toCanonical)).size).toBe(9);

@@ -35,7 +35,7 @@ function wireSequence(
   return out;
 }
 
-/** The canonical path the addon's flags allow after an available release (PROTOCOLS.md §4.4). */
+/** The canonical path the addon's flags allow after an available release (docs/protocols/connhex.md). */
 function plannedStates(decision: connhex.CheckDecision): UpdateState[] {
   if (decision.kind !== 'available') return [];
   const states: UpdateState[] = ['available'];
@@ -49,7 +49,7 @@ const head = (version: string, extra: Record<string, string> = {}): connhex.Chec
   headers: { Version: `"${version}"`, 'Content-Length': '4096', ...extra },
 });
 
-describe('PROTOCOLS.md §4.5 vectors', () => {
+describe('Connhex vectors (docs/protocols/connhex.md)', () => {
   it("C1: check_interval='24h0m0s' is 86 400 000 ms; '1h', '1h30m', '90s'", () => {
     const interval = (text: string) =>
       connhex.parseAgentConfig(`[ota]\ncheck_interval = '${text}'\n`).checkIntervalMs;
