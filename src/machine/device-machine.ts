@@ -18,7 +18,7 @@ import {
   type TerminalState,
   type UpdateState,
 } from '../core/states.js';
-import type { UpdateStatus } from '../core/status.js';
+import { type UpdateRef, UpdateRefSchema, type UpdateStatus } from '../core/status.js';
 import type { JsonValue } from '../core/store.js';
 import { parseWith } from '../core/validate.js';
 import { isManifestExpired, type Manifest, type ManifestInput, parseManifest } from '../manifest/schema.js';
@@ -190,6 +190,7 @@ export class DeviceUpdateMachine extends MachineBase {
    */
   resume(options: OperationOptions = {}): Promise<UpdateOutcome> {
     return this.#exclusive(options, async (run) => {
+      if (this.unrecorded) await this.#recover(run.controller.signal);
       const { state } = this.record;
       if (state === 'idle') return this.#outcome('idle');
       if (state === 'installing' && !this.#installIsIdempotent) {
@@ -280,6 +281,27 @@ export class DeviceUpdateMachine extends MachineBase {
     const hint = state === 'idle' ? '' : ' (call resume() at start-up to finish a persisted update)';
     throw new StateError(`${operation} needs state ${allowed.join(' or ')}, machine is ${state}${hint}`, {
       from: state,
+    });
+  }
+
+  /** Lets the `recover` hook reconcile the device with an empty store, then records the result. */
+  async #recover(signal: AbortSignal): Promise<void> {
+    let adopted: UpdateRef | null = null;
+    if (this.#hooks.recover !== undefined) {
+      try {
+        adopted =
+          (await this.#hooks.recover({ signal, machineId: this.id, attempt: 1, logger: this.logger })) ??
+          null;
+      } catch (thrown) {
+        throw toOtaError(thrown, 'INSTALL');
+      }
+      if (adopted !== null) adopted = UpdateRefSchema.parse(adopted);
+    }
+    // Persisted even when nothing was adopted: the next start finds a record and does not recover again.
+    await this.persist({
+      ...this.record,
+      current: adopted,
+      updatedAt: new Date(this.clock.now()).toISOString(),
     });
   }
 

@@ -105,5 +105,14 @@ export interface UpdateHooks {
   healthCheck?: (context: StagedContext) => Promise<boolean | undefined | void>;
   commit?: (context: StagedContext) => Promise<void>;
   rollback?: (context: RollbackContext) => Promise<void>;
+  /**
+   * Called by `resume()` when the store holds no record for this machine: a first start, or a
+   * store that was lost (a wiped data partition) while the device may be half way through an
+   * update. Bring the device to a state the machine can vouch for (the Node installers'
+   * `recover()` rolls an unfinished install back) and return the update the device runs, which
+   * the machine adopts as its committed one, or `null` when unknown. A rejection makes `resume()`
+   * reject: the machine never starts on a device it cannot account for.
+   */
+  recover?: (context: HookContext) => Promise<UpdateRef | null | undefined | void>;
   report?: (context: ReportContext) => Promise<void>;
 }

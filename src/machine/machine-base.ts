@@ -62,6 +62,7 @@ export abstract class MachineBase extends EventEmitter<UpdateMachineEvents> {
   #record: MachineRecord | undefined;
   #writes: Promise<void> = Promise.resolve();
   #loading: Promise<MachineRecord> | undefined;
+  #unrecorded = false;
 
   constructor(options: MachineCommonOptions) {
     super();
@@ -79,6 +80,14 @@ export abstract class MachineBase extends EventEmitter<UpdateMachineEvents> {
   protected get record(): MachineRecord {
     if (this.#record === undefined) throw new StoreError(`Machine "${this.id}" used before load()`);
     return this.#record;
+  }
+
+  /**
+   * The store held no record for this machine when it loaded (a first start, or a lost store),
+   * and nothing has been persisted since.
+   */
+  protected get unrecorded(): boolean {
+    return this.#unrecorded;
   }
 
   protected get loaded(): boolean {
@@ -108,7 +117,10 @@ export abstract class MachineBase extends EventEmitter<UpdateMachineEvents> {
     } catch (cause) {
       throw new StoreError(`Reading the state of machine "${this.id}" failed`, { cause, retryable: true });
     }
-    if (stored === undefined) return this.#freshRecord();
+    if (stored === undefined) {
+      this.#unrecorded = true;
+      return this.#freshRecord();
+    }
     const poisoned = pathOfProtoKey(stored);
     if (poisoned !== undefined) {
       // zod would rebuild the object without it, silently: refuse instead, so a tampered store
@@ -171,6 +183,7 @@ export abstract class MachineBase extends EventEmitter<UpdateMachineEvents> {
         });
       }
       this.#record = next;
+      this.#unrecorded = false;
     });
     this.#writes = write.catch(() => {});
     return write;

@@ -34,7 +34,7 @@ export interface WireMessage {
   /** MQTT quality of service. @default 1 */
   qos?: 0 | 1;
   /** HTTP method. @default 'POST' when there is a payload, else 'GET' */
-  method?: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
+  method?: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** HTTP request headers (lower-case names). May hold credentials: redact before printing. */
   headers?: Readonly<Record<string, string>>;
 }

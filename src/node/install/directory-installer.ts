@@ -227,5 +227,13 @@ export function createDirectoryInstaller(options: DirectoryInstallerOptions): Di
     return { phase: pending.phase, previous: pending.previous, backup: await exists(backupPath) };
   };
 
-  return { target, backupPath, stagingPath, prepareStaging, install, commit, rollback, state };
+  // An unfinished install the machine no longer knows about (its store was lost) is undone:
+  // the version from before it is the only one anybody can vouch for.
+  const recover = async (): Promise<boolean> => {
+    if ((await state()).phase === 'idle') return false;
+    await rollback();
+    return true;
+  };
+
+  return { target, backupPath, stagingPath, prepareStaging, install, commit, rollback, state, recover };
 }

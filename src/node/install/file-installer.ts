@@ -173,5 +173,13 @@ export function createFileInstaller(options: FileInstallerOptions): Installer {
     return { phase: pending.phase, previous: pending.previous, backup: await exists(backupPath) };
   };
 
-  return { target, backupPath, install, commit, rollback, state };
+  // An unfinished install the machine no longer knows about (its store was lost) is undone:
+  // the version from before it is the only one anybody can vouch for.
+  const recover = async (): Promise<boolean> => {
+    if ((await state()).phase === 'idle') return false;
+    await rollback();
+    return true;
+  };
+
+  return { target, backupPath, install, commit, rollback, state, recover };
 }

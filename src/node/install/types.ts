@@ -106,4 +106,10 @@ export interface Installer {
    */
   rollback(): Promise<void>;
   state(): Promise<InstallerState>;
+  /**
+   * Undoes an unfinished install (journal `installing` or `installed`) with `rollback()`, and
+   * resolves whether there was one. For the machine's `recover` hook: after a lost store, disk
+   * and machine agree again on the version from before the interrupted update.
+   */
+  recover(): Promise<boolean>;
 }
