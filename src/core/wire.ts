@@ -24,6 +24,9 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 /** Byte length of a string in UTF-8, without allocating when it cannot exceed `limit`. */
 function utf8Length(text: string, limit: number): number {
   if (text.length * 3 <= limit) return text.length; // cannot exceed: skip the count
+  // Every UTF-16 code unit takes at least one UTF-8 byte: too long already, no need to encode
+  // 10 MB to find out.
+  if (text.length > limit) return text.length;
   return new TextEncoder().encode(text).length;
 }
 
