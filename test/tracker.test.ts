@@ -125,6 +125,19 @@ describe('tracker role', () => {
     expect(tracker.state).toBe('idle');
   });
 
+  it('adopts the update id a device names only at the end (ThingsBoard reports it with UPDATED)', async () => {
+    const tracker = createUpdateMachine({ id: 'dev-1', role: 'tracker' });
+    await tracker.ingest(status('downloading', { updateId: null, version: null }));
+    await tracker.ingest(status('installing', { updateId: null, version: null }));
+    const result = await tracker.ingest(status('committed', { updateId: 'fw:f@1.2', version: '1.2' }));
+    expect(result.accepted).toBe(true);
+    expect(tracker.snapshot()).toMatchObject({ state: 'committed', current: { id: 'fw:f@1.2', version: '1.2' } });
+    // Once known, another id is a different update and is refused mid-way.
+    await tracker.ingest(status('downloading', { updateId: 'u2' }));
+    const other = await tracker.ingest(status('installing', { updateId: 'u3' }));
+    expect(other.accepted).toBe(false);
+  });
+
   it('adopts the update id first reported after checking (the check did not know it yet)', async () => {
     const tracker = createUpdateMachine({ id: 'dev-1', role: 'tracker' });
     expect((await tracker.ingest(status('checking', { updateId: null, version: null }))).accepted).toBe(true);

@@ -7,7 +7,7 @@
  */
 import { type OtaError, StateError, toOtaError } from '../core/errors.js';
 import { serialize } from '../core/serialize.js';
-import { isTerminalState, statesBetween, type UpdateState } from '../core/states.js';
+import { isActiveState, isTerminalState, statesBetween, type UpdateState } from '../core/states.js';
 import { type UpdateStatus, UpdateStatusSchema } from '../core/status.js';
 import { safeParseWith } from '../core/validate.js';
 import { MachineBase, type MachineCommonOptions } from './machine-base.js';
@@ -53,9 +53,10 @@ export class TrackerUpdateMachine extends MachineBase {
     }
     const record = this.record;
     const from = record.state;
-    // While checking, the tracker does not know the update yet: the first id reported is adopted.
+    // While it does not know the update yet (checking, or a device whose wire format names the
+    // update only at the end, as ThingsBoard's fw_state does), the first id reported is adopted.
     const sameUpdate =
-      status.updateId === (record.update?.id ?? null) || (from === 'checking' && record.update === null);
+      status.updateId === (record.update?.id ?? null) || (record.update === null && isActiveState(from));
 
     if (!sameUpdate && from !== 'idle' && !isTerminalState(from)) {
       return this.#refuse(
