@@ -159,6 +159,7 @@ export type {
   DeviceCodec,
   InboundMessage,
   OrderContext,
+  OrderDecoding,
   Protocol,
   ProtocolDescriptor,
   StatusContext,

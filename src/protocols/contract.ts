@@ -13,6 +13,7 @@
 import type * as z from 'zod';
 import type { SecretPatterns } from '../core/redact.js';
 import type { UpdateRef, UpdateStatus } from '../core/status.js';
+import type { JsonValue } from '../core/store.js';
 import type { Manifest, ManifestInput } from '../manifest/schema.js';
 import type { Conversion, StatusMapping } from './conversion.js';
 
@@ -66,6 +67,21 @@ export interface OrderContext<Target> {
   target: Target;
   /** The update this device has committed, if any (some formats only say "same as before"). */
   current?: UpdateRef | null;
+  /**
+   * What the protocol asked to remember from earlier orders (`memory` of the last decoding), as
+   * the agent persisted it: AWS shadow deltas carry only what changed and a `version`, so Degu
+   * needs the desired state and the version seen last. `undefined` on a first start.
+   */
+  memory?: JsonValue;
+}
+
+/** A decoded order, and what the protocol wants remembered for the next one. */
+export interface OrderDecoding extends Conversion<Manifest | null> {
+  /**
+   * State to persist and pass back as `OrderContext.memory` with the next message (plain JSON).
+   * `undefined` = keep what was remembered before.
+   */
+  memory?: JsonValue;
 }
 
 /** What the device side knows when it encodes its status. */
@@ -97,7 +113,7 @@ export interface DeviceCodec<Target> {
    * model could not take from it.
    * @throws ManifestError (`MANIFEST_INVALID`) naming the field and what was expected.
    */
-  decodeOrder(message: InboundMessage, context: OrderContext<Target>): Conversion<Manifest | null>;
+  decodeOrder(message: InboundMessage, context: OrderContext<Target>): OrderDecoding;
   /** The messages that tell the platform about `status`; `[]` when it has no word for it. */
   encodeStatus(status: UpdateStatus, context: StatusContext<Target>): WireMessage[];
   /**
