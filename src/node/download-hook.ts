@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { serializeByKey } from '../core/serialize.js';
 import type { JsonValue } from '../core/store.js';
@@ -86,6 +87,27 @@ export function stagedPath(directory: string, manifest: Pick<Manifest, 'id'>, in
   return join(directory, encodeURIComponent(manifest.id), `${index}.part`);
 }
 
+const PART_FILE = /^\d+\.part$/;
+
+/**
+ * Bounds staging to one update: a partial of the update under way is kept (the next attempt
+ * resumes from it), but what other updates left behind (a download that failed for good, an
+ * order replaced before it finished) is removed when a new update starts. Only directories
+ * holding nothing but otakit's `<n>.part` files are touched, so a staging directory shared with
+ * something else loses nothing of it.
+ */
+async function removeOtherUpdates(directory: string, manifest: Pick<Manifest, 'id'>): Promise<void> {
+  const current = encodeURIComponent(manifest.id);
+  const entries = await readdir(directory, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    if (!entry.isDirectory() || entry.name === current) continue;
+    const path = join(directory, entry.name);
+    const files = await readdir(path, { withFileTypes: true }).catch(() => null);
+    if (files === null || !files.every((file) => file.isFile() && PART_FILE.test(file.name))) continue;
+    await rm(path, { recursive: true, force: true });
+  }
+}
+
 /**
  * @example
  * ```ts
@@ -112,6 +134,7 @@ export function createFileDownloadHook(options: FileDownloadHookOptions): Update
 
   async function download(context: DownloadContext): Promise<StagedArtifactInput[]> {
     const { manifest } = context;
+    await removeOtherUpdates(options.directory, manifest);
     const checkpoint = readCheckpoint(context.checkpoint, manifest.artifacts.length);
     const sinks = manifest.artifacts.map(
       (_, index) =>
