@@ -87,6 +87,8 @@ export interface OrderDecoding extends Conversion<Manifest | null> {
 /** What the device side knows when it encodes its status. */
 export interface StatusContext<Target> {
   target: Target;
+  /** The update this device has committed, if any (Connhex repeats it in every heartbeat). */
+  current?: UpdateRef | null;
 }
 
 /** What the cloud side knows when it decodes a device's status. */
@@ -111,7 +113,9 @@ export interface DeviceCodec<Target> {
    * The manifest an incoming order stands for, or `null` when the message holds no order (an
    * empty retained message, "up to date", an order withdrawn). `lost` lists what the canonical
    * model could not take from it.
-   * @throws ManifestError (`MANIFEST_INVALID`) naming the field and what was expected.
+   * @throws ManifestError (`MANIFEST_INVALID`) naming the field and what was expected; for an
+   *   HTTP-pull protocol, a response that is well formed but not an answer (401, 5xx) is a
+   *   `TransportError` (`retryable` for 5xx), as a failed check.
    */
   decodeOrder(message: InboundMessage, context: OrderContext<Target>): OrderDecoding;
   /** The messages that tell the platform about `status`; `[]` when it has no word for it. */

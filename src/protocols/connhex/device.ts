@@ -30,8 +30,6 @@ const ORDER = 'Connhex release check response';
  * agent passes here. Left out, they are sent as `''` ("not known").
  */
 export interface ConnhexStatusContext extends StatusContext<Target> {
-  /** The update the device has committed (its version is `current_version`). */
-  current?: UpdateRef | null;
   /** When the last check ran (RFC 3339), repeated in `last_checked`. */
   lastChecked?: string;
 }
