@@ -59,7 +59,6 @@ describe('Exosite test vectors (docs/protocols/exosite.md)', () => {
     const seen: exosite.ExositeRequest[] = [];
     let since: string | null = null;
     let result: exosite.LongPollResult = { kind: 'timeout' };
-    const started = Date.now();
     while (result.kind === 'timeout') {
       const request = exosite.longPollRequest({ token: TOKEN, timeoutMs: 30_000, ifModifiedSince: since });
       seen.push(request);
@@ -70,7 +69,6 @@ describe('Exosite test vectors (docs/protocols/exosite.md)', () => {
       );
       if (result.kind === 'changed') since = result.lastModified;
     }
-    expect(Date.now() - started).toBeLessThan(1000);
     expect(seen).toHaveLength(4);
     for (const request of seen) expect(request).toEqual(first);
     expect(result).toEqual({

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { isOtaError, ManifestError } from '../../../src/core/errors.js';
 import * as micropythonOta from '../../../src/protocols/micropython-ota/index.js';
+import { largestInputs, largestOf } from '../../support/cost.js';
 
 const { fileUrl, isVersionTag, parseRemoteVersion, readLocalVersion, versionFileUrl } = micropythonOta;
 
@@ -231,13 +232,15 @@ describe('secrets', () => {
 describe('limits', () => {
   const TEN_MB = 10 * 1024 * 1024;
 
-  it('rejects a 10 MB version body quickly, in both modes', () => {
+  it('rejects a 10 MB version body without scanning it, in both modes', async () => {
     const body = `v1${'x'.repeat(TEN_MB)}`;
     for (const strictCompat of [false, true]) {
-      const started = performance.now();
-      const error = thrown(() => parseRemoteVersion(body, { strictCompat }));
-      expect(performance.now() - started).toBeLessThan(250);
+      let error: unknown;
+      const examined = await largestInputs(() => {
+        error = thrown(() => parseRemoteVersion(body, { strictCompat }));
+      });
       expect((error as ManifestError).issues).toEqual([{ path: '', expected: 'at most 1024 bytes' }]);
+      expect(largestOf(examined)).toBeLessThanOrEqual(micropythonOta.LIMITS.versionFileBytes);
     }
     const bytes = new Uint8Array(TEN_MB).fill(0x61);
     expect(
@@ -251,23 +254,27 @@ describe('limits', () => {
     );
   });
 
-  it('rejects a 10 MB release and file list quickly', () => {
+  it('rejects a 10 MB release and file list without parsing them', async () => {
     const huge = JSON.stringify({
       host: 'http://h',
       project: 'p',
       version: 'v1',
       filenames: ['x'.repeat(TEN_MB)],
     });
-    // Built before the clock starts: only the decoders' cost is measured.
     const hugeList = 'a.py\n'.repeat(TEN_MB / 5);
-    const started = performance.now();
-    expect((thrown(() => micropythonOta.decodeRelease(huge)) as ManifestError).issues).toEqual([
+    const errors: unknown[] = [];
+    const examined = await largestInputs(() => {
+      errors.push(thrown(() => micropythonOta.decodeRelease(huge)));
+      errors.push(thrown(() => micropythonOta.parseFileList(hugeList)));
+    });
+    expect((errors[0] as ManifestError).issues).toEqual([
       { path: '', expected: `at most ${micropythonOta.LIMITS.releaseBytes} bytes` },
     ]);
-    expect((thrown(() => micropythonOta.parseFileList(hugeList)) as ManifestError).issues).toEqual([
+    expect((errors[1] as ManifestError).issues).toEqual([
       { path: '', expected: `at most ${micropythonOta.LIMITS.fileListBytes} bytes` },
     ]);
-    expect(performance.now() - started).toBeLessThan(500);
+    // Never parsed or scanned by a regular expression: both sizes are checked first.
+    expect(largestOf(examined)).toBeLessThanOrEqual(micropythonOta.LIMITS.releaseBytes);
   });
 
   it('caps the number of files', () => {
