@@ -14,13 +14,19 @@ import { ManifestError } from '../../core/errors.js';
 import type { UpdateRef, UpdateStatus } from '../../core/status.js';
 import { UpdateStatusSchema } from '../../core/status.js';
 import { parseWith } from '../../core/validate.js';
-import type { Manifest } from '../../manifest/schema.js';
-import type { DeviceCodec, OrderContext, StatusContext, WireMessage, WireSource } from '../contract.js';
-import type { Conversion } from '../conversion.js';
+import type {
+  DeviceCodec,
+  OrderContext,
+  OrderDecoding,
+  StatusContext,
+  WireMessage,
+  WireSource,
+} from '../contract.js';
 import type { DeguCurrent } from './check.js';
-import { deltaToCanonical, toCanonical } from './codec.js';
+import { toCanonical } from './codec.js';
 import { decodeMessage } from './decode.js';
 import { checkInbound } from './inbound.js';
+import { memoryJson, mergeDelta, orderState, readMemory, reportedState } from './memory.js';
 import { itemsOfOrderId, reportedOfUpdate } from './order-ref.js';
 import { encodeItemsReport } from './report.js';
 import { DEGU_ITEMS, type DeguReported, verKey } from './schemas.js';
@@ -44,7 +50,7 @@ function degusReported(reported: DeguReported | undefined): DeguCurrent {
   return out as DeguCurrent;
 }
 
-function decodeOrder(message: unknown, context: OrderContext<Target>): Conversion<Manifest | null> {
+function decodeOrder(message: unknown, context: OrderContext<Target>): OrderDecoding {
   const address = parseTarget(context?.target);
   const { payload, topic } = checkInbound(message, 'Degu order message');
   const kind = topic !== undefined && isSameShadow(address, topic) ? topic.kind : undefined;
@@ -52,19 +58,54 @@ function decodeOrder(message: unknown, context: OrderContext<Target>): Conversio
   // the device's last boot report.
   const current = reportedOfUpdate(context?.current);
   switch (kind) {
-    case 'update/delta':
-      return deltaToCanonical(decodeMessage('update/delta', payload), { reported: current });
+    case 'update/delta': {
+      const delta = decodeMessage('update/delta', payload);
+      const { memory: remembered, lost } = readMemory(context?.memory);
+      // QoS 1 redelivers and MQTT does not order across reconnects: a delta that is not newer
+      // than the last document read describes a state the shadow has already left.
+      if (remembered !== undefined && delta.version <= remembered.version) {
+        return {
+          value: null,
+          lost: [
+            {
+              field: 'version',
+              reason: `stale delta: version ${delta.version} is not newer than ${remembered.version}, the last one read`,
+            },
+          ],
+        };
+      }
+      const desired = mergeDelta(remembered?.desired, orderState(delta.state));
+      const reported = remembered?.reported ?? {};
+      const decoded = toCanonical({ desired, reported: { ...reported, ...current } });
+      return {
+        value: decoded.value,
+        lost: [...lost, ...decoded.lost],
+        memory: memoryJson({ version: delta.version, desired, reported }),
+      };
+    }
     case 'get/accepted': {
-      const { state } = decodeMessage('get/accepted', payload);
-      return toCanonical({
+      // The whole shadow: it replaces what was remembered, whatever its version (a shadow deleted
+      // and created again starts counting anew).
+      const { state, version } = decodeMessage('get/accepted', payload);
+      const { lost } = readMemory(context?.memory);
+      const decoded = toCanonical({
         desired: state.desired,
         reported: { ...degusReported(state.reported), ...current },
       });
+      return {
+        value: decoded.value,
+        lost: [...lost, ...decoded.lost],
+        memory: memoryJson({
+          version,
+          desired: orderState(state.desired),
+          reported: reportedState(state.reported),
+        }),
+      };
     }
     case 'get/rejected': {
       const { code } = decodeMessage('rejected', payload);
-      // 404: the shadow does not exist yet, so nothing was ever ordered.
-      if (code === 404) return { value: null, lost: [] };
+      // 404: the shadow does not exist (any more), so nothing is ordered and nothing to remember.
+      if (code === 404) return { value: null, lost: [], memory: null };
       throw new ManifestError('Degu order message', [
         {
           path: 'code',

@@ -166,7 +166,11 @@ describe('degu.protocol.device (vectors D1-D15)', () => {
     const decoded = protocol.device.decodeOrder(getAccepted(order, { script_user_ver: MAIN_B_MD5 }), {
       target,
     });
-    expect(decoded).toEqual({ value: null, lost: [] });
+    expect(decoded).toEqual({
+      value: null,
+      lost: [],
+      memory: { version: 3, desired: order, reported: { script_user_ver: MAIN_B_MD5 } },
+    });
   });
 
   it('D5: a URL without its *_ver is no order (the delta AWS keeps publishing for the URL keys)', () => {
@@ -207,7 +211,11 @@ describe('degu.protocol.device (vectors D1-D15)', () => {
       },
     });
     expect(shadow.publish(withdrawal!).delta).toBeUndefined(); // AWS publishes no delta for it
-    expect(protocol.device.decodeOrder(shadow.get(), { target })).toEqual({ value: null, lost: [] });
+    expect(protocol.device.decodeOrder(shadow.get(), { target })).toMatchObject({
+      value: null,
+      lost: [],
+      memory: { desired: {} },
+    });
   });
 
   it('D15: /get on a thing without a shadow is no order; any other refusal is an error', () => {
