@@ -1,7 +1,7 @@
-import { access, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isOtaError } from '../../src/index.js';
 import {
   type ArchiveErrorReason,
@@ -25,6 +25,7 @@ import {
   tarEntry,
   zip,
 } from '../support/archives.js';
+import { eventually } from '../support/async.js';
 
 let box: Awaited<ReturnType<typeof sandbox>>;
 /** A directory outside the destination that escaping entries aim at: it must stay empty. */
@@ -416,22 +417,29 @@ describe('abort', () => {
     stalled.push(Buffer.from(tar([SAFE, file('b.txt', 'b'.repeat(5000))]).subarray(0, 2048)));
     const controller = new AbortController();
     const running = extractArchive(stalled, box.out, { signal: controller.signal });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    // The first entry is on disk; the second waits for bytes that never come.
-    expect(await listTree(box.out)).toContain('safe.txt');
-    const started = Date.now();
+    // The first entry reaches the disk; the second waits for bytes that never come, so only the
+    // abort can end the extraction (were it not honoured, the test would hang and time out).
+    await eventually(
+      async () => (await listTree(box.out).catch(() => [])).includes('safe.txt'),
+      'safe.txt on disk',
+    );
     controller.abort();
     await expect(running).rejects.toMatchObject({ name: 'AbortError' });
-    expect(Date.now() - started).toBeLessThan(1000);
     expect(destroyed).toBe(true);
     expect(await listTree(box.root)).toEqual(['victim/']);
   });
 
   it('aborts a web ReadableStream source and cancels it', async () => {
     let canceled = false;
+    let pulls = 0;
     const stream = new ReadableStream<Uint8Array>({
       start(controller) {
         controller.enqueue(zip([{ name: 'a', data: 'x' }]).subarray(0, 20));
+      },
+      // Asked for more once the first 20 bytes are taken: from then on the extraction waits on it.
+      pull() {
+        pulls++;
+        return new Promise(() => {});
       },
       cancel() {
         canceled = true;
@@ -439,7 +447,7 @@ describe('abort', () => {
     });
     const controller = new AbortController();
     const running = extractArchive(stream, box.out, { signal: controller.signal });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await eventually(() => pulls > 0, 'the extraction to ask for more bytes');
     controller.abort(new Error('user canceled'));
     await expect(running).rejects.toThrow('user canceled');
     expect(canceled).toBe(true);
@@ -449,12 +457,30 @@ describe('abort', () => {
   it('aborts mid-way through a large file source', async () => {
     const archive = await archiveFile(gzip(tar([file('big.bin', new Uint8Array(32 * 1024 * 1024).fill(7))])));
     const controller = new AbortController();
-    const running = extractArchive(archive, box.out, {
-      signal: controller.signal,
-      limits: { maxCompressionRatio: 1e6 },
+    // Abort on the 4th write of extracted bytes (of 512 at 64 KiB): mid-way, whatever the machine's speed.
+    const probe = await open(archive);
+    const fileHandle = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> };
+    await probe.close();
+    const write = fileHandle.write;
+    let writes = 0;
+    const spy = vi.spyOn(fileHandle, 'write').mockImplementation(function (
+      this: unknown,
+      ...args: unknown[]
+    ) {
+      if (++writes === 4) controller.abort();
+      return write.apply(this, args);
     });
-    setTimeout(() => controller.abort(), 2);
-    await expect(running).rejects.toMatchObject({ name: 'AbortError' });
+    try {
+      const running = extractArchive(archive, box.out, {
+        signal: controller.signal,
+        limits: { maxCompressionRatio: 1e6 },
+      });
+      await expect(running).rejects.toMatchObject({ name: 'AbortError' });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(writes).toBeGreaterThanOrEqual(4);
+    expect(writes).toBeLessThan(512);
     expect(await listTree(box.root)).toEqual(['archive', 'victim/']);
   });
 });

@@ -18,3 +18,20 @@ export function blockUntilAborted(signal: AbortSignal): Promise<never> {
     signal.addEventListener('abort', () => reject(signal.reason), { once: true });
   });
 }
+
+/**
+ * Polls `condition` (which may be async, e.g. a look at the file system) every `intervalMs` until
+ * it holds. The timeout only catches a hang: it is generous, and a busy machine merely polls longer.
+ */
+export async function eventually(
+  condition: () => boolean | Promise<boolean>,
+  what = 'condition',
+  { timeoutMs = 15_000, intervalMs = 5 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
