@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { ManifestError, OtaError } from '../../core/errors.js';
+import { ManifestError, OtaError, type ValidationIssue } from '../../core/errors.js';
 import { wireText } from '../../core/wire.js';
 import { assertAlias, isAlias } from './alias.js';
 import { LIMITS } from './limits.js';
@@ -94,6 +94,9 @@ export function decodeForm(body: string | Uint8Array): Record<string, string> {
     throw new ManifestError(what, [{ path: '', expected: 'a string or UTF-8 bytes' }]);
   }
   const values: Record<string, string> = Object.create(null);
+  // Every bad field is named, not only the first one.
+  const issues: ValidationIssue[] = [];
+  const seen = new Set<string>();
   const segments = text.split('&');
   let fields = 0;
   for (const [index, segment] of segments.entries()) {
@@ -106,16 +109,21 @@ export function decodeForm(body: string | Uint8Array): Record<string, string> {
     const rawValue = equals === -1 ? '' : segment.slice(equals + 1);
     const name = decodeComponent(rawName);
     if (name === undefined || !isAlias(name)) {
-      throw new ManifestError(what, [{ path: `[${index}]`, expected: 'a resource alias as field name' }]);
+      issues.push({ path: `[${index}]`, expected: 'a resource alias as field name' });
+      continue;
     }
-    if (Object.hasOwn(values, name)) {
-      throw new ManifestError(what, [{ path: name, expected: 'each alias at most once' }]);
+    if (seen.has(name)) {
+      issues.push({ path: name, expected: 'each alias at most once' });
+      continue;
     }
+    seen.add(name);
     const value = decodeComponent(rawValue);
     if (value === undefined) {
-      throw new ManifestError(what, [{ path: name, expected: 'valid percent-encoded UTF-8' }]);
+      issues.push({ path: name, expected: 'valid percent-encoded UTF-8' });
+      continue;
     }
     values[name] = value;
   }
+  if (issues.length > 0) throw new ManifestError(what, issues);
   return values;
 }

@@ -18,6 +18,7 @@ import {
   OtauManifestSchema,
   type OtauStatus,
   OtauStatusSchema,
+  parseOtauManifest,
 } from './schemas.js';
 
 /** Options of the manifest decoder. */
@@ -68,7 +69,7 @@ export function decodeManifest(input: WireInput, options: DecodeManifestOptions 
   const schema = options.strictCompat === true ? CompatOtauManifestSchema : OtauManifestSchema;
   const json = resourceJson(input, what);
   refuseProtoKeys(json, what);
-  return parseWith(schema, json, what);
+  return parseOtauManifest(schema, json, what);
 }
 
 /** Like {@link decodeManifest}, returning a result instead of throwing. */
@@ -87,7 +88,7 @@ export function safeDecodeManifest(
  */
 export function encodeManifest(manifest: OtauManifestInput): string {
   refuseProtoKeys(manifest, 'Exosite config_otau manifest');
-  return JSON.stringify(parseWith(OtauManifestSchema, manifest, 'Exosite config_otau manifest'));
+  return JSON.stringify(parseOtauManifest(OtauManifestSchema, manifest, 'Exosite config_otau manifest'));
 }
 
 /**

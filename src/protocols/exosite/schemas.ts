@@ -6,6 +6,8 @@
  * @module
  */
 import * as z from 'zod';
+import { ManifestError } from '../../core/errors.js';
+import { parseWith, toValidationIssues } from '../../core/validate.js';
 import { AliasSchema } from './alias.js';
 import { LIMITS } from './limits.js';
 import { isPayloadItem, PAYLOAD_ITEM_EXPECTED } from './payload.js';
@@ -54,17 +56,32 @@ const CompatPayloadItemSchema = z
   .min(1, { error: 'a non-empty string' })
   .max(LIMITS.urlLength);
 
+/** The fields every manifest type shares. */
+const common = {
+  /** Identifies this OTAU; opaque, never ordered. */
+  version: z
+    .string({ error: VERSION_EXPECTED })
+    .min(1, { error: VERSION_EXPECTED })
+    .max(LIMITS.versionLength, { error: VERSION_EXPECTED }),
+  /** Human-readable name, e.g. `Security Update`. */
+  name: z.string({ error: 'a name string' }).max(LIMITS.nameLength),
+  description: z.string({ error: 'a description string' }).max(LIMITS.descriptionLength).optional(),
+};
+
+/** What a manifest without a usable `type` is told about its `payload`. */
+export const PAYLOAD_EXPECTED = 'a payload (URLs or content ids, or a JSON object for type JSON)';
+
+/**
+ * The fields of a manifest whatever its type, for the case the discriminated union cannot
+ * help with: without a known `type` it reports only `type`, and a manifest missing `name` and
+ * `payload` as well must name all three in one error.
+ */
+const ManifestEnvelopeSchema = z.object({
+  ...common,
+  payload: z.custom<unknown>((value) => value !== undefined, { error: PAYLOAD_EXPECTED }),
+});
+
 function manifestSchema(item: z.ZodType<string, string>) {
-  const common = {
-    /** Identifies this OTAU; opaque, never ordered. */
-    version: z
-      .string({ error: VERSION_EXPECTED })
-      .min(1, { error: VERSION_EXPECTED })
-      .max(LIMITS.versionLength, { error: VERSION_EXPECTED }),
-    /** Human-readable name, e.g. `Security Update`. */
-    name: z.string({ error: 'a name string' }).max(LIMITS.nameLength),
-    description: z.string({ error: 'a description string' }).max(LIMITS.descriptionLength).optional(),
-  };
   return z.discriminatedUnion(
     'type',
     [
@@ -111,6 +128,44 @@ function manifestSchema(item: z.ZodType<string, string>) {
 export const OtauManifestSchema = manifestSchema(PayloadItemSchema);
 /** The manifest as `strictCompat` decoding accepts it: any non-empty payload strings. */
 export const CompatOtauManifestSchema = manifestSchema(CompatPayloadItemSchema);
+
+const MANIFEST_FIELDS = ['version', 'name', 'description', 'type', 'payload'];
+
+/**
+ * Validates a manifest with `schema`, naming every failing field in one `ManifestError`: when
+ * `type` is missing or unknown, the shared fields (`version`, `name`, `description`, `payload`)
+ * are checked too, instead of stopping at `type`.
+ *
+ * @throws ManifestError (`MANIFEST_INVALID`).
+ */
+export function parseOtauManifest(
+  schema: typeof OtauManifestSchema | typeof CompatOtauManifestSchema,
+  value: unknown,
+  what: string,
+): OtauManifest {
+  try {
+    return parseWith(schema, value, what);
+  } catch (error) {
+    const typed =
+      typeof value === 'object' &&
+      value !== null &&
+      (OTAU_TYPES as readonly unknown[]).includes((value as { type?: unknown }).type);
+    if (!(error instanceof ManifestError) || typed || typeof value !== 'object' || value === null)
+      throw error;
+    const envelope = ManifestEnvelopeSchema.safeParse(value);
+    const issues = envelope.success ? [] : toValidationIssues(envelope.error);
+    const all = [
+      ...error.issues,
+      ...issues.filter((issue) => !error.issues.some((known) => known.path === issue.path)),
+    ];
+    const rank = (path: string) => {
+      const index = MANIFEST_FIELDS.indexOf(path.split(/[.[]/)[0] ?? '');
+      return index === -1 ? MANIFEST_FIELDS.length : index;
+    };
+    all.sort((a, b) => rank(a.path) - rank(b.path));
+    throw new ManifestError(what, all);
+  }
+}
 
 export type OtauManifest = z.output<typeof OtauManifestSchema>;
 export type OtauManifestInput = z.input<typeof OtauManifestSchema>;

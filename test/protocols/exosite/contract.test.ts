@@ -586,3 +586,26 @@ describe('exosite module hygiene', () => {
     }
   });
 });
+
+describe('Exosite decoders name every broken field of a message at once', () => {
+  it('decodeOrder and decodeStatus: address, payload and status together', () => {
+    const broken = { address: 5, payload: 5, status: 42 } as never;
+    for (const run of [
+      () => protocol.device.decodeOrder(broken, { target: http }),
+      () => protocol.cloud.decodeStatus(broken, { target: http, machineId: 'sensor-0042' }),
+    ]) {
+      let caught: unknown;
+      try {
+        run();
+      } catch (error) {
+        caught = error;
+      }
+      expect(isOtaError(caught, 'MANIFEST_INVALID')).toBe(true);
+      expect((caught as { issues: Array<{ path: string }> }).issues.map((issue) => issue.path)).toEqual([
+        'address',
+        'payload',
+        'status',
+      ]);
+    }
+  });
+});

@@ -41,6 +41,15 @@ describe('form bodies', () => {
     expect(exosite.decodeForm('')).toEqual({});
   });
 
+  it('names every bad field of a form body in one error', () => {
+    expect(issues(() => exosite.decodeForm('a=%zz&b%2Fc=2&a=1&d=%E0'))).toEqual([
+      { path: 'a', expected: 'valid percent-encoded UTF-8' },
+      { path: '[1]', expected: 'a resource alias as field name' },
+      { path: 'a', expected: 'each alias at most once' },
+      { path: 'd', expected: 'valid percent-encoded UTF-8' },
+    ]);
+  });
+
   it('is stricter than URLSearchParams: bad escapes, repeated aliases, non-alias names', () => {
     expect(issues(() => exosite.decodeForm('config_otau=%E0%A4%A'))).toEqual([
       { path: 'config_otau', expected: 'valid percent-encoded UTF-8' },

@@ -41,6 +41,36 @@ describe('config_otau manifest', () => {
     ]);
   });
 
+  it('names every missing field in one error, also for a value JSON-encoded twice', () => {
+    const expected = [
+      { path: 'name', expected: 'a name string' },
+      { path: 'type', expected: 'one of "URL_LIST", "FILE", "JSON"' },
+      { path: 'payload', expected: 'a payload (URLs or content ids, or a JSON object for type JSON)' },
+    ];
+    expect(issues(() => exosite.decodeManifest(JSON.stringify('{"version":"2"}')))).toEqual(expected);
+    expect(issues(() => exosite.decodeManifest('{"version":"2"}'))).toEqual(expected);
+    expect(issues(() => exosite.decodeManifest({}))).toEqual([
+      { path: 'version', expected: 'a non-empty version string (at most 256 characters)' },
+      ...expected,
+    ]);
+    // A known type with fields missing names them all too (and the payload rule of that type).
+    expect(issues(() => exosite.decodeManifest({ type: 'FILE' }))).toEqual([
+      { path: 'version', expected: 'a non-empty version string (at most 256 characters)' },
+      { path: 'name', expected: 'a name string' },
+      { path: 'payload', expected: 'an http(s) URL with a host, or a connector content id (no scheme)' },
+    ]);
+    // An unknown type with a bad version: both named.
+    expect(
+      issues(() => exosite.decodeManifest({ version: 7, name: 'n', type: 'ZIP', payload: 'a' })),
+    ).toEqual([
+      { path: 'version', expected: 'a non-empty version string (at most 256 characters)' },
+      { path: 'type', expected: 'one of "URL_LIST", "FILE", "JSON"' },
+    ]);
+    expect(
+      issues(() => exosite.encodeManifest({ version: '2' } as never)).map((issue) => issue.path),
+    ).toEqual(['name', 'type', 'payload']);
+  });
+
   it('drops unknown keys and keeps an empty description', () => {
     expect(
       exosite.decodeManifest({ ...base, description: '', type: 'FILE', payload: 'a.bin', extra: 1 }),
