@@ -14,6 +14,13 @@
  * @module
  */
 
+// Connhex's agent.toml needs a TOML parser: here, beside the agent that reads the file, so the
+// browser-safe root does not carry it.
+export {
+  encodeOtaSection as encodeConnhexOtaSection,
+  parseAgentConfig as parseConnhexAgentConfig,
+  safeParseAgentConfig as safeParseConnhexAgentConfig,
+} from '../protocols/connhex/agent-toml.js';
 // The engine itself, so a Node agent can import everything it needs from this entry alone
 // (without loading the protocol codecs of the root entry).
 export {

@@ -40,12 +40,9 @@ export { EXTENSION_KEY, fromCanonical, toCanonical } from './codec.js';
 export {
   type ConfigOptions,
   DEFAULT_OTA_CONFIG,
-  encodeOtaSection,
   type OtaConfig,
   type OtaConfigInput,
-  parseAgentConfig,
   resolveOtaSection,
-  safeParseAgentConfig,
 } from './config.js';
 export { descriptor } from './descriptor.js';
 export type { ConnhexStatusContext } from './device.js';

@@ -1,5 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
+import {
+  encodeConnhexOtaSection,
+  parseConnhexAgentConfig,
+  safeParseConnhexAgentConfig,
+} from '../../../src/node/index.js';
 import * as connhex from '../../../src/protocols/connhex/index.js';
 import { largestInputs, largestOf } from '../../support/cost.js';
 import { manifestError, onlyTypedErrors } from './support.js';
@@ -37,7 +42,7 @@ check_interval = '24h0m0s'
 
 describe('agent.toml [ota]: reading', () => {
   it('reads the documented example among other tables', () => {
-    expect(connhex.parseAgentConfig(AGENT_TOML)).toEqual({
+    expect(parseConnhexAgentConfig(AGENT_TOML)).toEqual({
       autoDownload: true,
       autoInstall: true,
       checkIntervalMs: 86_400_000,
@@ -47,8 +52,8 @@ describe('agent.toml [ota]: reading', () => {
 
   it('reads UTF-8 bytes, a byte-order mark, and an already parsed table', () => {
     const bytes = new TextEncoder().encode(`\ufeff${AGENT_TOML}`);
-    expect(connhex.parseAgentConfig(bytes).checkInterval).toBe('24h0m0s');
-    expect(connhex.parseAgentConfig({ ota: { check_interval: '90m' } }).checkIntervalMs).toBe(5_400_000);
+    expect(parseConnhexAgentConfig(bytes).checkInterval).toBe('24h0m0s');
+    expect(parseConnhexAgentConfig({ ota: { check_interval: '90m' } }).checkIntervalMs).toBe(5_400_000);
   });
 
   it('accepts the Go forms of check_interval and normalises them to what Go prints', () => {
@@ -61,44 +66,44 @@ describe('agent.toml [ota]: reading', () => {
       ['90s', 90_000, '1m30s'],
     ];
     for (const [text, ms, printed] of cases) {
-      const config = connhex.parseAgentConfig(`[ota]\ncheck_interval = "${text}"\n`);
+      const config = parseConnhexAgentConfig(`[ota]\ncheck_interval = "${text}"\n`);
       expect([config.checkIntervalMs, config.checkInterval]).toEqual([ms, printed]);
     }
   });
 
   it('rejects invalid, zero, negative and overflowing intervals at ota.check_interval', () => {
     for (const text of ['1d', '24', '', '0', '0s', '-1h', '3000000h', '1 h']) {
-      const error = manifestError(() => connhex.parseAgentConfig(`[ota]\ncheck_interval = "${text}"\n`));
+      const error = manifestError(() => parseConnhexAgentConfig(`[ota]\ncheck_interval = "${text}"\n`));
       expect(error.issues[0]!.path).toBe('ota.check_interval');
     }
-    const zero = manifestError(() => connhex.parseAgentConfig(`[ota]\ncheck_interval = "0s"\n`));
+    const zero = manifestError(() => parseConnhexAgentConfig(`[ota]\ncheck_interval = "0s"\n`));
     expect(zero.message).toMatch(/positive/);
-    const overflow = manifestError(() => connhex.parseAgentConfig(`[ota]\ncheck_interval = "3000000h"\n`));
+    const overflow = manifestError(() => parseConnhexAgentConfig(`[ota]\ncheck_interval = "3000000h"\n`));
     expect(overflow.message).toMatch(/int64/);
   });
 
   it('rejects an integer interval (Go would read it as nanoseconds) and wrong types', () => {
     expect(
-      manifestError(() => connhex.parseAgentConfig('[ota]\ncheck_interval = 3600\n')).issues[0]!.path,
+      manifestError(() => parseConnhexAgentConfig('[ota]\ncheck_interval = 3600\n')).issues[0]!.path,
     ).toBe('ota.check_interval');
     expect(
-      manifestError(() => connhex.parseAgentConfig('[ota]\nauto_install = "yes"\n')).issues[0]!.path,
+      manifestError(() => parseConnhexAgentConfig('[ota]\nauto_install = "yes"\n')).issues[0]!.path,
     ).toBe('ota.auto_install');
-    expect(manifestError(() => connhex.parseAgentConfig('ota = 5\n')).issues[0]!.path).toBe('ota');
+    expect(manifestError(() => parseConnhexAgentConfig('ota = 5\n')).issues[0]!.path).toBe('ota');
   });
 
   it('hardened: an unknown [ota] key is an error; strictCompat ignores it like the Go agent', () => {
     const toml = '[ota]\nauto_instal = true\n';
-    expect(manifestError(() => connhex.parseAgentConfig(toml)).message).toMatch(/auto_instal/);
-    expect(connhex.parseAgentConfig(toml, { strictCompat: true })).toEqual(connhex.DEFAULT_OTA_CONFIG);
+    expect(manifestError(() => parseConnhexAgentConfig(toml)).message).toMatch(/auto_instal/);
+    expect(parseConnhexAgentConfig(toml, { strictCompat: true })).toEqual(connhex.DEFAULT_OTA_CONFIG);
   });
 
   it('turns a TOML syntax error into MANIFEST_INVALID with line and column, never a raw TomlError', () => {
-    const error = manifestError(() => connhex.parseAgentConfig('[ota]\nauto_install = tru\n'));
+    const error = manifestError(() => parseConnhexAgentConfig('[ota]\nauto_install = tru\n'));
     expect(error.name).toBe('ManifestError');
     expect(error.issues[0]!.expected).toMatch(/^valid TOML \(line 2, column \d+: /);
     expect(error.cause).toBeUndefined();
-    const safe = connhex.safeParseAgentConfig('[ota');
+    const safe = safeParseConnhexAgentConfig('[ota');
     expect(safe.success).toBe(false);
   });
 
@@ -111,7 +116,7 @@ describe('agent.toml [ota]: reading', () => {
       AGENT_TOML.replace("'24h0m0s'", "'24d'"),
     ];
     for (const toml of broken) {
-      const error = manifestError(() => connhex.parseAgentConfig(toml));
+      const error = manifestError(() => parseConnhexAgentConfig(toml));
       expect(error.message).not.toContain(SECRET);
       expect(JSON.stringify(error.issues)).not.toContain(SECRET);
       expect(String(error.cause ?? '')).not.toContain(SECRET);
@@ -123,41 +128,41 @@ describe('agent.toml [ota]: reading', () => {
     toml.longestParsed = 0;
     const messages: string[] = [];
     const examined = await largestInputs(() => {
-      messages.push(manifestError(() => connhex.parseAgentConfig(huge)).message);
-      messages.push(manifestError(() => connhex.parseAgentConfig(new Uint8Array(10 * 1024 * 1024))).message);
+      messages.push(manifestError(() => parseConnhexAgentConfig(huge)).message);
+      messages.push(manifestError(() => parseConnhexAgentConfig(new Uint8Array(10 * 1024 * 1024))).message);
     });
     for (const message of messages) expect(message).toMatch(/at most 131072 bytes/);
     expect(toml.longestParsed).toBe(0);
     expect(largestOf(examined)).toBeLessThanOrEqual(connhex.LIMITS.maxConfigBytes);
     // The probe does see the parser: a file within the limit reaches it.
-    connhex.parseAgentConfig('[ota]\n');
+    parseConnhexAgentConfig('[ota]\n');
     expect(toml.longestParsed).toBeGreaterThan(0);
   });
 
   it('refuses deeply nested inline tables elsewhere in the file with a typed error', () => {
     const deep = `x = ${'['.repeat(100)}${']'.repeat(100)}\n`;
-    expect(manifestError(() => connhex.parseAgentConfig(deep)).message).toMatch(/valid TOML/);
+    expect(manifestError(() => parseConnhexAgentConfig(deep)).message).toMatch(/valid TOML/);
   });
 });
 
 describe('agent.toml [ota]: writing', () => {
   it('writes every key with effective values and Go-printed interval', () => {
-    const text = connhex.encodeOtaSection({ autoInstall: true, checkIntervalMs: 86_400_000 });
+    const text = encodeConnhexOtaSection({ autoInstall: true, checkIntervalMs: 86_400_000 });
     expect(text).toBe('[ota]\nauto_download = true\nauto_install = true\ncheck_interval = "24h0m0s"\n');
-    expect(connhex.encodeOtaSection({})).toBe(
+    expect(encodeConnhexOtaSection({})).toBe(
       '[ota]\nauto_download = false\nauto_install = false\ncheck_interval = "1h0m0s"\n',
     );
-    expect(connhex.encodeOtaSection({ checkInterval: '90m' })).toContain('check_interval = "1h30m0s"');
+    expect(encodeConnhexOtaSection({ checkInterval: '90m' })).toContain('check_interval = "1h30m0s"');
   });
 
   it('refuses an interval the reader would refuse', () => {
-    expect(manifestError(() => connhex.encodeOtaSection({ checkIntervalMs: 0 })).issues[0]!.path).toBe(
+    expect(manifestError(() => encodeConnhexOtaSection({ checkIntervalMs: 0 })).issues[0]!.path).toBe(
       'checkIntervalMs',
     );
-    manifestError(() => connhex.encodeOtaSection({ checkIntervalMs: -5 }));
-    manifestError(() => connhex.encodeOtaSection({ checkIntervalMs: Number.POSITIVE_INFINITY }));
-    manifestError(() => connhex.encodeOtaSection({ checkIntervalMs: 1e20 }));
-    expect(manifestError(() => connhex.encodeOtaSection({ checkInterval: '1d' })).issues[0]!.path).toBe(
+    manifestError(() => encodeConnhexOtaSection({ checkIntervalMs: -5 }));
+    manifestError(() => encodeConnhexOtaSection({ checkIntervalMs: Number.POSITIVE_INFINITY }));
+    manifestError(() => encodeConnhexOtaSection({ checkIntervalMs: 1e20 }));
+    expect(manifestError(() => encodeConnhexOtaSection({ checkInterval: '1d' })).issues[0]!.path).toBe(
       'checkInterval',
     );
   });
@@ -174,8 +179,8 @@ describe('agent.toml [ota]: properties', () => {
     fc.assert(
       fc.property(config, ({ autoDownload, autoInstall, nanoseconds }) => {
         const interval = connhex.formatGoDuration(nanoseconds);
-        const text = connhex.encodeOtaSection({ autoDownload, autoInstall, checkInterval: interval });
-        const read = connhex.parseAgentConfig(text);
+        const text = encodeConnhexOtaSection({ autoDownload, autoInstall, checkInterval: interval });
+        const read = parseConnhexAgentConfig(text);
         expect(read).toEqual({
           autoDownload: autoDownload || autoInstall,
           autoInstall,
@@ -183,7 +188,7 @@ describe('agent.toml [ota]: properties', () => {
           checkInterval: interval,
         });
         // Writing what was read is stable.
-        expect(connhex.encodeOtaSection(read)).toBe(text);
+        expect(encodeConnhexOtaSection(read)).toBe(text);
       }),
       { numRuns: 1000 },
     );
@@ -215,7 +220,7 @@ describe('agent.toml [ota]: properties', () => {
       fc.property(
         fc.oneof(fc.string(), tomlish, fc.uint8Array({ maxLength: 200 }), fc.jsonValue()),
         (input) => {
-          onlyTypedErrors(() => connhex.parseAgentConfig(input));
+          onlyTypedErrors(() => parseConnhexAgentConfig(input));
         },
       ),
       { numRuns: 1000 },
