@@ -7,11 +7,19 @@
  * @module
  */
 
-import { decodeBase64, encodeBase64, fromHex, toHex } from '../../core/encoding.js';
+import { decodeBase64 as decodeBase64Text, encodeBase64, fromHex, toHex } from '../../core/encoding.js';
 import { ManifestError } from '../../core/errors.js';
 import { LIMITS } from './limits.js';
 
-export { decodeBase64, encodeBase64 };
+export { encodeBase64 };
+
+/**
+ * Strict standard base64 (RFC 4648 section 4; the padding may be left out, nothing else is tolerated).
+ * Returns `undefined` for anything that is not such a text, a non-string included.
+ */
+export function decodeBase64(text: string): Uint8Array | undefined {
+  return typeof text === 'string' ? decodeBase64Text(text) : undefined;
+}
 
 const WHAT = 'Content-Digest header';
 /** What a `Content-Digest` header says. */

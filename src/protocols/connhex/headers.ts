@@ -21,6 +21,8 @@ export type HeadersLike =
 
 /** Case-insensitive header lookup; repeated values are joined with `, ` as HTTP does. */
 export function getHeader(headers: HeadersLike, name: string): string | undefined {
+  // Neither a Headers object nor a record (plain JavaScript callers): no header at all.
+  if (typeof headers !== 'object' || headers === null || typeof name !== 'string') return undefined;
   if (typeof (headers as { get?: unknown }).get === 'function') {
     const value = (headers as { get(name: string): string | null }).get(name);
     return typeof value === 'string' ? value : undefined;
@@ -129,6 +131,11 @@ export function parseReleaseHeaders(
   headers: HeadersLike,
   options: ReleaseHeaderOptions = {},
 ): ReleaseMetadata {
+  if (typeof headers !== 'object' || headers === null) {
+    throw new ManifestError('Connhex release headers', [
+      { path: '', expected: 'the response headers (a Headers object or a record of header values)' },
+    ]);
+  }
   const issues: ValidationIssue[] = [];
   const read = (name: string): string | undefined => {
     const value = getHeader(headers, name);

@@ -30,12 +30,35 @@ export interface DecodeMessageOptions {
  * @throws ManifestError
  */
 export function parseBounded<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  // Called from plain JavaScript with anything: still a typed error, never a TypeError.
+  if (typeof what !== 'string') what = 'value';
+  if (typeof (schema as { safeParse?: unknown } | null)?.safeParse !== 'function') {
+    throw new ManifestError(what, [{ path: '', expected: 'a zod schema to validate with' }]);
+  }
   if (jsonDepth(value, LIMITS.messageDepth) > LIMITS.messageDepth) {
     throw new ManifestError(what, [
       { path: '', expected: `JSON nested at most ${LIMITS.messageDepth} levels` },
     ]);
   }
   return parseWith(schema, value, what);
+}
+
+/**
+ * The schema of a message kind, looked up as an own key only: `'constructor'` or `'toString'`
+ * would otherwise find a function on `Object.prototype`.
+ */
+function schemaOf<T extends object>(schemas: T, kind: unknown, what: string): T[keyof T] {
+  if (typeof kind !== 'string' || !Object.hasOwn(schemas, kind)) {
+    throw new ManifestError(what, [
+      {
+        path: 'kind',
+        expected: `one of ${Object.keys(schemas)
+          .map((key) => JSON.stringify(key))
+          .join(', ')}`,
+      },
+    ]);
+  }
+  return schemas[kind as keyof T];
 }
 
 function decodeWith<S extends z.ZodType>(
@@ -66,7 +89,8 @@ export function decodeShadowMessage<K extends ShadowMessageKind>(
   input: WireInput,
   options: DecodeMessageOptions = {},
 ): ShadowMessages[K] {
-  return decodeWith(shadowSchemas[kind], input, `shadow ${kind} document`, options) as ShadowMessages[K];
+  const schema = schemaOf(shadowSchemas, kind, 'shadow document');
+  return decodeWith(schema, input, `shadow ${kind} document`, options) as ShadowMessages[K];
 }
 
 /**
@@ -86,7 +110,8 @@ export function decodeMessage<K extends ShadowMessageKind>(
   input: WireInput,
   options: DecodeMessageOptions = {},
 ): DeguMessages[K] {
-  return decodeWith(deguSchemas[kind], input, `Degu shadow ${kind} document`, options) as DeguMessages[K];
+  const schema = schemaOf(deguSchemas, kind, 'Degu shadow document');
+  return decodeWith(schema, input, `Degu shadow ${kind} document`, options) as DeguMessages[K];
 }
 
 /**

@@ -114,6 +114,7 @@ export function request(
 }
 
 function aliasQuery(aliases: readonly string[]): string {
+  if (!Array.isArray(aliases)) throw new OtaError('CONFIG', 'Exosite aliases: expected an array of aliases');
   if (aliases.length === 0) throw new OtaError('CONFIG', 'An Exosite read needs at least one alias');
   if (aliases.length > LIMITS.formFields) {
     throw new OtaError('CONFIG', `An Exosite read takes at most ${LIMITS.formFields} aliases`);
@@ -141,6 +142,7 @@ export function writeRequest(options: {
 
 /** Reads resources: `GET /onep:v1/stack/alias?<alias>&<alias>` (answer `200` form, or `204`). */
 export function readRequest(options: { token: string; aliases: readonly string[] }): ExositeRequest {
+  assertOptions(options, 'Exosite read request');
   const headers = { ...authHeaders(options.token), Accept: FORM_CONTENT_TYPE };
   return request('GET', `${ALIAS_PATH}?${aliasQuery(options.aliases)}`, headers);
 }
@@ -225,6 +227,27 @@ export function longPollRequest(options: LongPollOptions): ExositeRequest {
   return request('GET', `${ALIAS_PATH}?${aliasQuery([alias])}`, headers);
 }
 
+/** @internal Refuses options that are not an object (plain JavaScript callers) with a typed error. */
+export function assertOptions(options: unknown, what: string): asserts options is object {
+  if (typeof options !== 'object' || options === null) {
+    throw new OtaError('CONFIG', `Invalid ${what}: expected an options object`);
+  }
+}
+
+/**
+ * @internal Refuses a response that is not `{ status, body? }` with an integer status, so a decoder
+ * given anything throws a typed error naming the field, never a TypeError.
+ */
+export function assertResponse(response: unknown, what: string): asserts response is ExositeResponse {
+  if (typeof response !== 'object' || response === null) {
+    throw new ManifestError(what, [{ path: '', expected: 'an HTTP response ({ status, body })' }]);
+  }
+  const { status } = response as { status?: unknown };
+  if (!Number.isInteger(status)) {
+    throw new ManifestError(what, [{ path: 'status', expected: 'an HTTP status (an integer)' }]);
+  }
+}
+
 /** @internal The error for an HTTP status a decoder does not expect. */
 export function statusError(what: string, status: number): TransportError {
   // Retrying cannot fix a rejected token or a bad request; a busy or failing server may recover.
@@ -240,6 +263,7 @@ export function statusError(what: string, status: number): TransportError {
  *   rejected, not retryable).
  */
 export function decodeReadResponse(response: ExositeResponse): Record<string, string> {
+  assertResponse(response, 'Exosite read response');
   if (response.status === 204) return Object.create(null) as Record<string, string>;
   if (response.status !== 200) throw statusError('read', response.status);
   return decodeForm(response.body ?? '');
@@ -265,6 +289,7 @@ export function decodeLongPollResponse(
   response: ExositeResponse,
   lastModified: string | null = null,
 ): LongPollResult {
+  assertResponse(response, 'Exosite long poll response');
   if (response.status === 304) return { kind: 'timeout' };
   if (response.status === 204) return { kind: 'empty' };
   if (response.status !== 200) throw statusError('long poll', response.status);

@@ -10,6 +10,7 @@ import * as z from 'zod';
 import { ManifestError } from '../../core/errors.js';
 import { parseWith } from '../../core/validate.js';
 import { decodeJson, type WireInput } from '../../core/wire.js';
+import { assertAlias } from './alias.js';
 import { LIMITS } from './limits.js';
 
 /**
@@ -55,6 +56,7 @@ const STATE_BYTES = 4 * LIMITS.resourceBytes;
  *   alias's entry is malformed. Other aliases are not looked at.
  */
 export function decodeResourceState(body: WireInput, alias: string): ResourceState | null {
+  assertAlias(alias);
   const what = 'Exosite device state';
   const document = decodeJson(body, { what, maxBytes: STATE_BYTES });
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {

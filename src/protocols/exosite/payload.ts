@@ -82,7 +82,8 @@ export function classifyPayloadItem(item: string, path = 'payload'): PayloadItem
 export type ContentLocator = string | ((contentId: string) => string);
 
 function checkedHttpUrl(url: string, what: string): void {
-  if (!URL.canParse(url)) throw new OtaError('CONFIG', `Invalid ${what}: expected an absolute http(s) URL`);
+  if (typeof url !== 'string' || !URL.canParse(url))
+    throw new OtaError('CONFIG', `Invalid ${what}: expected an absolute http(s) URL`);
   const parsed = new URL(url);
   if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.hostname === '') {
     throw new OtaError('CONFIG', `Invalid ${what}: expected an absolute http(s) URL`);
@@ -111,6 +112,12 @@ export function resolvePayloadItem(item: string, content?: ContentLocator, path 
     throw new OtaError(
       'CONFIG',
       `Payload item at ${path} is connector content: a content base URL is required`,
+    );
+  }
+  if (typeof content !== 'string' && typeof content !== 'function') {
+    throw new OtaError(
+      'CONFIG',
+      'Invalid content locator: expected a base URL or a function of the content id',
     );
   }
   if (typeof content === 'function') {

@@ -9,6 +9,7 @@ import { ManifestError, OtaError, TransportError } from '../../core/errors.js';
 import { formEncodeComponent } from './form.js';
 import {
   assertProductId,
+  assertResponse,
   authHeaders,
   CONTROL,
   deviceApiOrigin,
@@ -54,6 +55,7 @@ export function activateRequest(options: { productId: string; identity: string }
  *   token. The body is never quoted: it is a credential.
  */
 export function decodeActivateResponse(response: ExositeResponse): string {
+  assertResponse(response, 'Exosite activation response');
   if (response.status === 404) {
     throw new TransportError('Exosite activation: identity not found (HTTP 404)', {
       status: 404,
@@ -86,6 +88,7 @@ export function timestampRequest(): ExositeRequest {
 
 /** Epoch seconds from a `/timestamp` answer. */
 export function decodeTimestampResponse(response: ExositeResponse): number {
+  assertResponse(response, 'Exosite timestamp response');
   if (response.status !== 200) throw statusError('timestamp', response.status);
   const text = smallText(response.body, 'Exosite timestamp').trim();
   const seconds = /^\d{1,15}$/.test(text) ? Number(text) : Number.NaN;
@@ -163,6 +166,7 @@ export function contentDownloadRequest(options: {
 
 /** The content ids of a content list answer (one per line; blank lines skipped). */
 export function decodeContentList(response: ExositeResponse): string[] {
+  assertResponse(response, 'Exosite content list response');
   if (response.status === 204) return [];
   if (response.status !== 200) throw statusError('content list', response.status);
   return smallText(response.body, 'Exosite content list')
@@ -185,6 +189,7 @@ export interface ContentInfo {
 /** Decodes `<content-type>,<byte-size>,<updated-ts>,<meta>`. */
 export function decodeContentInfo(response: ExositeResponse): ContentInfo {
   const what = 'Exosite content info';
+  assertResponse(response, what);
   if (response.status !== 200) throw statusError('content info', response.status);
   const text = smallText(response.body, what).trim();
   const match = /^([^,]*),(\d{1,15}),(\d{1,15}),?([\s\S]*)$/.exec(text);

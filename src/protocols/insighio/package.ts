@@ -22,7 +22,7 @@ import {
   parseLongName,
   parseTarHeader,
 } from '../../archive/tar-header.js';
-import { InstallError } from '../../core/errors.js';
+import { InstallError, ManifestError } from '../../core/errors.js';
 import { LIMITS } from './limits.js';
 
 /** What a package's bytes are. */
@@ -37,8 +37,16 @@ export type PackageFormat =
 
 const PSEUDO_GZIP_HEADER = [0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00];
 
+/** Refuses anything but bytes with a typed error (callers in plain JavaScript pass anything). */
+function assertBytes(value: unknown, what: string): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw new ManifestError(what, [{ path: '', expected: 'bytes (a Uint8Array)' }]);
+  }
+}
+
 /** Tells the package formats apart by their first bytes (never by the order's file type). */
 export function detectPackageFormat(bytes: Uint8Array): PackageFormat {
+  assertBytes(bytes, 'package');
   if (bytes.length >= 14 && PSEUDO_GZIP_HEADER.every((byte, index) => bytes[index] === byte)) {
     // A zlib header (RFC 1950) right after the 8 bytes: deflate method, and the FCHECK rule. In a
     // real gzip these two bytes are XFL (0, 2 or 4) and OS, which never satisfy both.
@@ -70,6 +78,7 @@ export interface PackageOptions {
  * decompression bomb stops early).
  */
 export async function unpackPackage(bytes: Uint8Array, options: PackageOptions = {}): Promise<Uint8Array> {
+  assertBytes(bytes, 'package');
   const maxBytes = options.maxBytes ?? LIMITS.maxPackageBytes;
   if (bytes.length > maxBytes) throw new InstallError(`Package larger than ${maxBytes} bytes`);
   switch (detectPackageFormat(bytes)) {
@@ -129,6 +138,7 @@ export async function readPackage(bytes: Uint8Array, options: PackageOptions = {
  *   for a refused name).
  */
 export function readTar(tar: Uint8Array, options: PackageOptions = {}): TarEntry[] {
+  assertBytes(tar, 'tar');
   const maxBytes = options.maxBytes ?? LIMITS.maxPackageBytes;
   const maxEntries = options.maxEntries ?? LIMITS.maxTarEntries;
   const entries: TarEntry[] = [];

@@ -7,6 +7,7 @@
  */
 import * as z from 'zod';
 import { ManifestError, type ValidationIssue } from '../../core/errors.js';
+import { parseWith } from '../../core/validate.js';
 import { LIMITS } from './limits.js';
 
 /**
@@ -74,6 +75,10 @@ export interface ResolvedRecord {
  * ends in `_`, which a receiver must understand, and a record that ends up with no name.
  */
 export function resolvePack(pack: SenmlPack, what: string): ResolvedRecord[] {
+  // Public: a caller may hand over anything, so the pack is checked here too (a typed error,
+  // never a TypeError from `forEach` or from adding an object to a name).
+  if (typeof what !== 'string') what = 'SenML pack';
+  pack = parseWith(SenmlPackSchema, pack, what);
   const issues: ValidationIssue[] = [];
   const resolved: ResolvedRecord[] = [];
   let baseName = '';

@@ -136,6 +136,17 @@ export function evaluateVersionCheck(
   response: VersionResponse,
   options: VersionFileOptions = {},
 ): VersionCheck {
+  // Given anything from plain JavaScript: a typed error naming the argument, never a TypeError.
+  if (typeof local !== 'string') {
+    throw new ManifestError('version check', [
+      { path: 'local', expected: 'the local version tag (a string)' },
+    ]);
+  }
+  if (typeof response !== 'object' || response === null) {
+    throw new ManifestError('version check', [
+      { path: 'response', expected: 'the server answer ({ status, body }) or the request error ({ error })' },
+    ]);
+  }
   if ('error' in response) {
     return {
       changed: false,
@@ -145,6 +156,11 @@ export function evaluateVersionCheck(
     };
   }
   const { status } = response;
+  if (!Number.isInteger(status)) {
+    throw new ManifestError('version check', [
+      { path: 'response.status', expected: 'an HTTP status (an integer)' },
+    ]);
+  }
   if (status !== 200) return { changed: false, version: local, outcome: 'unavailable', status };
   let remote: string;
   try {

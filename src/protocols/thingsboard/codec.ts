@@ -11,6 +11,7 @@ import { parseWith, toValidationIssues } from '../../core/validate.js';
 import { type Artifact, type Manifest, type ManifestInput, ManifestSchema } from '../../manifest/schema.js';
 import type { Conversion, Loss } from '../conversion.js';
 import { foreignExtensions, unsupportedFields } from '../losses.js';
+import { assertDepth } from './json.js';
 import { attributeKey, CANONICAL_DIGESTS, type PackageType, PREFIX } from './keys.js';
 import { packageToAttributes, readPackage } from './package.js';
 import {
@@ -66,6 +67,7 @@ export function toCanonical(
   options: CodecOptions = {},
 ): Conversion<Manifest> {
   const type = options.type ?? 'firmware';
+  assertDepth(attributes, 'ThingsBoard shared attributes');
   const pkg = readPackage(
     parseWith(SharedAttributesSchema, attributes, 'ThingsBoard shared attributes'),
     type,

@@ -22,6 +22,11 @@ export const LIMITS = {
   errorLength: 1024,
   /** Largest request id and chunk index in `v2/fw/…` and attribute topics (a Java `int`). */
   maxTopicNumber: 2_147_483_647,
+  /**
+   * Nesting of a whole attribute or telemetry message, checked before validation: deeper free-form
+   * JSON (`[[[[…` fits 8,000 levels in 48 KB) would overflow the stack of zod and of `JSON.stringify`.
+   */
+  messageDepth: 32,
   /** Bytes of a chunk request payload (the chunk size as decimal text). */
   chunkRequestBytes: 10,
 } as const;

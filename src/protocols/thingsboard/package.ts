@@ -5,8 +5,9 @@
  * @module
  */
 import { ManifestError } from '../../core/errors.js';
-import { toValidationIssues } from '../../core/validate.js';
-import { decodeWire, type WireInput } from '../../core/wire.js';
+import { parseWith, toValidationIssues } from '../../core/validate.js';
+import type { WireInput } from '../../core/wire.js';
+import { decodeBoundedJson } from './json.js';
 import { attributeKey, type PackageType, SHARED_KEYS, type SharedKey } from './keys.js';
 import { LIMITS } from './limits.js';
 import {
@@ -42,22 +43,38 @@ const KEY_OF = Object.fromEntries(Object.entries(FIELD_OF).map(([key, field]) =>
  *   (`LIMITS.attributesBytes`).
  */
 export function decodeAttributes(input: WireInput): SharedAttributes {
-  return decodeWire(SharedAttributesSchema, input, {
-    what: 'ThingsBoard shared attributes',
-    maxBytes: LIMITS.attributesBytes,
-  });
+  const what = 'ThingsBoard shared attributes';
+  return parseWith(
+    SharedAttributesSchema,
+    decodeBoundedJson(input, { what, maxBytes: LIMITS.attributesBytes }),
+    what,
+  );
 }
 
 /** Decodes an attribute response (`v1/devices/me/attributes/response/<id>`). */
 export function decodeAttributeResponse(input: WireInput): AttributeResponse {
-  return decodeWire(AttributeResponseSchema, input, {
-    what: 'ThingsBoard attribute response',
-    maxBytes: LIMITS.attributesBytes,
-  });
+  const what = 'ThingsBoard attribute response';
+  return parseWith(
+    AttributeResponseSchema,
+    decodeBoundedJson(input, { what, maxBytes: LIMITS.attributesBytes }),
+    what,
+  );
 }
 
 /** The `fw_*` (or `sw_*`) attributes present in `attributes`, as package fields. */
 export function readPackageFields(attributes: SharedAttributes, type: PackageType): Partial<PackageInput> {
+  // Plain JavaScript callers may pass anything: a typed error, never a TypeError or a lookup of
+  // `PREFIX['constructor']`.
+  if (type !== 'firmware' && type !== 'software') {
+    throw new ManifestError('ThingsBoard package', [
+      { path: 'type', expected: 'one of "firmware", "software"' },
+    ]);
+  }
+  if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) {
+    throw new ManifestError(`ThingsBoard ${type} package`, [
+      { path: '', expected: 'the shared attributes (an object)' },
+    ]);
+  }
   const fields: Record<string, unknown> = { type };
   const source = attributes as Record<string, unknown>;
   for (const key of SHARED_KEYS) {

@@ -10,7 +10,12 @@
  *
  * @module
  */
-import { OTA_ERROR_CODES, type OtaErrorCode, type SerializedOtaError } from '../../core/errors.js';
+import {
+  ManifestError,
+  OTA_ERROR_CODES,
+  type OtaErrorCode,
+  type SerializedOtaError,
+} from '../../core/errors.js';
 import {
   FAILURE_ERROR_CODES,
   FAILURE_STATES,
@@ -102,6 +107,9 @@ const CODES: ReadonlySet<string> = new Set(OTA_ERROR_CODES);
 
 /** Reads an `fw_error` text; `state` and `code` only when otakit wrote it. */
 export function parseFwError(text: string): { state?: FailureState; code?: OtaErrorCode; message: string } {
+  if (typeof text !== 'string') {
+    throw new ManifestError('ThingsBoard fw_error', [{ path: '', expected: 'the fw_error text (a string)' }]);
+  }
   const match = FW_ERROR.exec(text);
   if (match === null) return { message: text };
   const state = match[1] as FailureState;

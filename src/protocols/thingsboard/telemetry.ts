@@ -7,7 +7,8 @@
  */
 import { ManifestError, type ValidationIssue } from '../../core/errors.js';
 import { toValidationIssues } from '../../core/validate.js';
-import { decodeJson, type WireInput } from '../../core/wire.js';
+import type { WireInput } from '../../core/wire.js';
+import { decodeBoundedJson } from './json.js';
 import { currentTelemetryKey, type PackageType } from './keys.js';
 import { LIMITS } from './limits.js';
 import { type Telemetry, TelemetrySchema, TimestampedTelemetrySchema } from './schemas.js';
@@ -58,7 +59,7 @@ function entry(value: unknown, at: string, issues: ValidationIssue[]): Telemetry
  *   (`LIMITS.telemetryBytes`).
  */
 export function decodeTelemetry(input: WireInput): TelemetryEntry[] {
-  const value = decodeJson(input, { what: WHAT, maxBytes: LIMITS.telemetryBytes });
+  const value = decodeBoundedJson(input, { what: WHAT, maxBytes: LIMITS.telemetryBytes });
   const issues: ValidationIssue[] = [];
   const entries: TelemetryEntry[] = [];
   if (Array.isArray(value)) {

@@ -40,7 +40,7 @@ export function attributeRequestTopic(requestId: number): string {
 
 /** The request id of an attribute response topic, or `undefined` when `topic` is not one. */
 export function parseAttributeResponseTopic(topic: string): number | undefined {
-  if (!topic.startsWith(RESPONSE_PREFIX)) return undefined;
+  if (typeof topic !== 'string' || !topic.startsWith(RESPONSE_PREFIX)) return undefined;
   return parseTopicNumber(topic.slice(RESPONSE_PREFIX.length));
 }
 
@@ -71,6 +71,7 @@ const CHUNK_TOPIC = /^v2\/(fw|sw)\/(request|response)\/([^/]+)\/chunk\/([^/]+)$/
 
 /** Parses a chunk request or response topic, or returns `undefined` when `topic` is not one. */
 export function parseChunkTopic(topic: string): ChunkTopic | undefined {
+  if (typeof topic !== 'string') return undefined;
   const match = CHUNK_TOPIC.exec(topic);
   if (match === null) return undefined;
   const requestId = parseTopicNumber(match[3]);
@@ -98,6 +99,7 @@ export function encodeChunkRequest(chunkSize?: number): string {
  * (ThingsBoard would fail `Integer.parseInt` and drop the session).
  */
 export function decodeChunkRequest(payload: string | Uint8Array): number | undefined {
+  if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) return undefined;
   if (payload.length > LIMITS.chunkRequestBytes) return undefined;
   const text = typeof payload === 'string' ? payload : new TextDecoder().decode(payload);
   if (text === '') return 0;

@@ -167,6 +167,64 @@ describe('ThingsBoard decoders never crash', () => {
   });
 });
 
+describe('ThingsBoard decoders bound the nesting of what they accept', () => {
+  // 8,000 levels in 48 KB fit the byte limits; JSON.stringify of such a value overflows the stack.
+  // Each decoder gets the nesting where its schema takes free-form JSON.
+  const cases = [
+    [
+      'decodeAttributes',
+      (input: unknown) => thingsBoard.decodeAttributes(input),
+      (inner: string) => `{"custom":${inner}}`,
+    ],
+    [
+      'decodeAttributeResponse',
+      (input: unknown) => thingsBoard.decodeAttributeResponse(input),
+      (inner: string) => `{"client":{"custom":${inner}}}`,
+    ],
+    [
+      'decodeTelemetry',
+      (input: unknown) => thingsBoard.decodeTelemetry(input),
+      (inner: string) => `{"temperature":${inner}}`,
+    ],
+  ] as const;
+  const nestedText = (levels: number) => `${'['.repeat(levels)}1${']'.repeat(levels)}`;
+
+  it.each(cases)(
+    '%s refuses input nested 8,000 levels deep, as text, bytes and a value',
+    (_name, decode, wrap) => {
+      const text = wrap(nestedText(8000));
+      expect(text.length).toBeLessThan(thingsBoard.LIMITS.attributesBytes);
+      for (const input of [text, new TextEncoder().encode(text), JSON.parse(text) as unknown]) {
+        let thrown: unknown;
+        try {
+          decode(input);
+        } catch (error) {
+          thrown = error;
+        }
+        expect(isOtaError(thrown, 'MANIFEST_INVALID')).toBe(true);
+        expect((thrown as Error).message).toMatch(/nested at most \d+ levels/);
+      }
+    },
+  );
+
+  it.each(cases)('%s accepts shallow nesting, and what it returns serialises', (_name, decode, wrap) => {
+    expect(JSON.stringify(decode(wrap(nestedText(8))))).toContain(nestedText(8));
+    fc.assert(
+      fc.property(fc.oneof(wireInput, telemetryLike, attributeLike), (input) => {
+        let decoded: unknown;
+        try {
+          decoded = decode(input);
+        } catch (error) {
+          if (!isOtaError(error, 'MANIFEST_INVALID')) throw error;
+          return;
+        }
+        expect(() => JSON.stringify(decoded)).not.toThrow();
+      }),
+      RUNS,
+    );
+  });
+});
+
 describe('ThingsBoard round trips', () => {
   it('a package survives attributes → JSON bytes → decodeAttributes → readPackage', () => {
     fc.assert(
