@@ -420,7 +420,7 @@ describe('abort', () => {
     // The first entry reaches the disk; the second waits for bytes that never come, so only the
     // abort can end the extraction (were it not honoured, the test would hang and time out).
     await eventually(
-      async () => (await listTree(box.out).catch(() => [])).includes('safe.txt'),
+      async () => (await listTree(box.out).catch((): string[] => [])).includes('safe.txt'),
       'safe.txt on disk',
     );
     controller.abort();

@@ -24,6 +24,7 @@ import {
   toBytes,
   zip,
 } from '../support/archives.js';
+import { hasTool, skipOrFailInCi } from '../support/system-services.js';
 
 let box: Awaited<ReturnType<typeof sandbox>>;
 beforeEach(async () => {
@@ -41,15 +42,6 @@ async function archiveFile(bytes: Uint8Array, name = 'archive'): Promise<string>
 
 async function modeOf(relative: string): Promise<number> {
   return (await stat(join(box.out, relative))).mode & 0o7777;
-}
-
-function hasTool(command: string, args: string[] = ['--version']): boolean {
-  try {
-    execFileSync(command, args, { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 // Connhex runs update.sh from the extracted folder (docs/protocols/connhex.md); this one checks it can.
@@ -370,7 +362,8 @@ describe('extractArchive: archives made by real tools', () => {
   ];
 
   for (const format of ['gnu', 'pax', 'ustar', 'v7'] as const) {
-    it.skipIf(!hasTool('tar'))(`GNU tar --format=${format}`, async () => {
+    it(`GNU tar --format=${format}`, async (context) => {
+      if (!hasTool('tar')) skipOrFailInCi(context, 'GNU tar is not installed');
       await tree(box.root);
       const archive = join(box.root, 'a.tgz');
       // v7 and ustar cannot store the 120-character name; they get the short tree.
@@ -385,24 +378,23 @@ describe('extractArchive: archives made by real tools', () => {
     });
   }
 
-  it.skipIf(!hasTool('python3'))(
-    'Python tarfile (pax headers on every member, as insigh.io packages)',
-    async () => {
-      await tree(box.root);
-      const archive = join(box.root, 'py.tar');
-      execFileSync('python3', [
-        '-c',
-        'import sys, tarfile\nwith tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t: t.add(sys.argv[2], arcname="pkg")',
-        archive,
-        join(box.root, 'pkg'),
-      ]);
-      await extractArchive(archive, box.out);
-      expect(await listTree(box.out)).toEqual(expected);
-      expect(await modeOf('pkg/update.sh')).toBe(0o755);
-    },
-  );
+  it('Python tarfile (pax headers on every member, as insigh.io packages)', async (context) => {
+    if (!hasTool('python3')) skipOrFailInCi(context, 'python3 is not installed');
+    await tree(box.root);
+    const archive = join(box.root, 'py.tar');
+    execFileSync('python3', [
+      '-c',
+      'import sys, tarfile\nwith tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t: t.add(sys.argv[2], arcname="pkg")',
+      archive,
+      join(box.root, 'pkg'),
+    ]);
+    await extractArchive(archive, box.out);
+    expect(await listTree(box.out)).toEqual(expected);
+    expect(await modeOf('pkg/update.sh')).toBe(0o755);
+  });
 
-  it.skipIf(!hasTool('zip', ['-v']))('Info-ZIP zip -r (and zip -y symlinks are refused)', async () => {
+  it('Info-ZIP zip -r (and zip -y symlinks are refused)', async (context) => {
+    if (!hasTool('zip', ['-v'])) skipOrFailInCi(context, 'Info-ZIP zip is not installed');
     await tree(box.root);
     execFileSync('zip', ['-qr', join(box.root, 'a.zip'), 'pkg'], { cwd: box.root });
     await extractArchive(join(box.root, 'a.zip'), box.out);

@@ -8,6 +8,7 @@ import { MemoryStore } from '../../src/core/store.js';
 import { createUpdateMachine } from '../../src/machine/create-machine.js';
 import { createFileInstaller, type InstallStep } from '../../src/node/install/index.js';
 import { manifestFor } from '../../src/testing/simulated-device.js';
+import { mkdtempOnOtherFileSystem, skipOrFailInCi } from '../support/system-services.js';
 import { bytes, listDirectory, readOrNull } from './install-helpers.js';
 
 // Lets one test make link(2) fail as it does on FAT or under fs.protected_hardlinks.
@@ -149,12 +150,11 @@ describe('createFileInstaller', () => {
     expect(await listDirectory(join(root, 'backups'))).toEqual([]);
   });
 
-  it.skipIf(process.platform !== 'linux')('refuses a backup on another file system (CONFIG)', async () => {
-    const shm = '/dev/shm';
-    const other = await stat(shm).catch(() => null);
-    if (other === null || other.dev === (await stat(root)).dev) return;
+  it('refuses a backup on another file system (CONFIG)', async (context) => {
+    const backupDirectory = await mkdtempOnOtherFileSystem(root);
+    if (backupDirectory === undefined)
+      skipOrFailInCi(context, `no writable directory on another file system than ${root}`);
     await writeFile(target, OLD);
-    const backupDirectory = await mkdtemp(join(shm, 'otakit-'));
     try {
       const installer = createFileInstaller({ target, backupPath: join(backupDirectory, 'b') });
       await expect(installer.install(staged)).rejects.toMatchObject({ code: 'CONFIG' });

@@ -16,6 +16,7 @@ import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { downloadArtifact, MemorySink } from '../../src/index.js';
 import { createNodeFetch, createNodeHash, nodeFetch } from '../../src/node/index.js';
+import { skipOrFailInCi } from '../support/system-services.js';
 
 const TLS = join(import.meta.dirname, '../fixtures/tls');
 const CERT = readFileSync(join(TLS, 'cert.pem'));
@@ -551,10 +552,7 @@ describe('the request on the wire', () => {
       server.once('error', () => resolve(false));
       server.listen(0, '::1', () => resolve(true));
     });
-    if (!listening) {
-      context.skip(); // no IPv6 loopback on this host
-      return;
-    }
+    if (!listening) skipOrFailInCi(context, 'no IPv6 loopback (::1) on this host');
     cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const { port } = server.address() as AddressInfo;
     expect((await nodeFetch(`http://[::1]:${port}/v6`)).status).toBe(204);
@@ -1043,10 +1041,8 @@ describe('https', () => {
   it('refuses a certificate for another host name (the cert covers 127.0.0.1 and localhost, not 127.0.0.2)', async (context) => {
     const server = serveBody(pattern(10));
     const port = await listenHttp(server, '127.0.0.2').catch(() => undefined);
-    if (port === undefined) {
-      context.skip(); // 127.0.0.2 is not a loopback address on this host (Linux has all of 127/8)
-      return;
-    }
+    // Linux has all of 127/8 on the loopback interface.
+    if (port === undefined) skipOrFailInCi(context, '127.0.0.2 is not a loopback address on this host');
     const fetch = createNodeFetch({ tls: { ca: CERT } });
     const cause = await fetchFailure(fetch(`https://127.0.0.2:${port}/fw.bin`));
     expect(cause.code).toBe('ERR_TLS_CERT_ALTNAME_INVALID');

@@ -3,9 +3,12 @@
  * binary, free loopback ports, and waiting. Without the binary a test file skips locally and
  * fails in CI, where `.ci/run` installs it.
  */
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants, statSync } from 'node:fs';
+import { mkdtemp, stat } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
+import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
 export const IN_CI = Boolean(process.env.CI);
@@ -47,4 +50,53 @@ export async function until(predicate: () => boolean, what: () => string, timeou
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
     await sleep(5);
   }
+}
+
+/**
+ * For a test that cannot run here (a tool or a host facility is missing): outside CI it skips,
+ * saying what is missing; in CI (`CI` set) it fails instead, because `.ci/run` provides
+ * everything the suite uses and a silent skip there would hide a test that never ran.
+ */
+export function skipOrFailInCi(context: { skip: (note?: string) => void }, missing: string): never {
+  if (IN_CI) throw new Error(`${missing}: CI must run this test (.ci/run installs what the suite needs)`);
+  console.warn(`skipped: ${missing}`);
+  context.skip(missing);
+  throw new Error(`test was not skipped: ${missing}`); // context.skip() throws; this is never reached
+}
+
+/** Whether `command` runs (`command --version`, or the given arguments), for tests that drive system tools. */
+export function hasTool(command: string, args: string[] = ['--version']): boolean {
+  try {
+    execFileSync(command, args, { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A new empty directory on another file system than `than`, or undefined when this host offers
+ * none (tried: /dev/shm, /run/shm, /run/user/<uid>, /var/tmp, /tmp, the working directory, home).
+ * The caller removes it.
+ */
+export async function mkdtempOnOtherFileSystem(than: string): Promise<string | undefined> {
+  const device = (await stat(than)).dev;
+  const uid = process.getuid?.();
+  const candidates = [
+    '/dev/shm',
+    '/run/shm',
+    uid === undefined ? '' : `/run/user/${uid}`,
+    '/var/tmp',
+    '/tmp',
+    process.cwd(),
+    homedir(),
+  ];
+  for (const candidate of candidates) {
+    if (!candidate) continue;
+    const info = await stat(candidate).catch(() => null);
+    if (info === null || !info.isDirectory() || info.dev === device) continue;
+    const made = await mkdtemp(join(candidate, 'otakit-')).catch(() => undefined);
+    if (made !== undefined) return made;
+  }
+  return undefined;
 }
