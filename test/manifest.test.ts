@@ -126,6 +126,33 @@ describe('canonical manifest', () => {
   });
 });
 
+/** Valid manifests: every property that breaks one field starts from one of these. */
+const hex = (length: number) =>
+  fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF'), minLength: length, maxLength: length });
+const artifact = fc.record(
+  {
+    url: fc.webUrl(),
+    size: fc.nat(),
+    md5: hex(32),
+    sha256: hex(64),
+    target: fc.constantFrom('script', 'config', 'firmware', 'package', 'file'),
+    name: fc.string({ minLength: 1 }),
+  },
+  { requiredKeys: ['url', 'target'] },
+);
+const validManifest = fc.record(
+  {
+    id: fc.string({ minLength: 1 }),
+    version: fc.string({ minLength: 1 }),
+    artifacts: fc.array(artifact, { minLength: 1, maxLength: 4 }),
+    minVersion: fc.string({ minLength: 1 }),
+    expiresAt: fc
+      .date({ min: new Date('2000-01-01'), max: new Date('2100-01-01'), noInvalidDate: true })
+      .map((date) => date.toISOString()),
+  },
+  { requiredKeys: ['id', 'version', 'artifacts'] },
+);
+
 describe('manifest parser properties (fast-check)', () => {
   it('turns any JSON value into a manifest or a MANIFEST_INVALID error, never anything else', () => {
     fc.assert(
@@ -140,51 +167,61 @@ describe('manifest parser properties (fast-check)', () => {
     );
   });
 
-  it('survives arbitrary bytes off the wire (decoded, parsed as JSON, validated)', () => {
+  it('refuses a valid manifest with one field broken, off the wire as bytes, naming that field', () => {
+    // Structured input: random bytes are almost never a JSON object and never reach the validator.
+    /** Breaks one field of a (cloned) manifest and returns the path an error must name. */
+    type Breakage = (manifest: Record<string, unknown>) => string;
+    const topField = (field: string, values: unknown[]) =>
+      fc.constantFrom(...values).map(
+        (bad): Breakage =>
+          (manifest) => {
+            if (bad === undefined) delete manifest[field];
+            else manifest[field] = bad;
+            return field;
+          },
+      );
+    const artifactField = (field: string, values: unknown[]) =>
+      fc.tuple(fc.nat(), fc.constantFrom(...values)).map(
+        ([at, bad]): Breakage =>
+          (manifest) => {
+            const artifacts = manifest.artifacts as Array<Record<string, unknown>>;
+            const index = at % artifacts.length;
+            if (bad === undefined) delete artifacts[index]![field];
+            else artifacts[index]![field] = bad;
+            return `artifacts[${index}].${field}`;
+          },
+      );
+    const breakage = fc.oneof(
+      topField('id', [undefined, '', 7, null]),
+      topField('version', [undefined, '', 2.1, []]),
+      topField('artifacts', [undefined, [], {}, 'https://cdn.example/fw.bin']),
+      topField('expiresAt', ['tomorrow', '2026-13-01T00:00:00Z', 1_700_000_000]),
+      topField('minVersion', ['', 3]),
+      artifactField('url', [undefined, '', 'ftp://cdn.example/fw.bin', 'javascript:alert(1)', 42]),
+      artifactField('md5', ['abc', MD5.slice(1), `${MD5.slice(1)}g`, 5]),
+      artifactField('sha256', ['abc', SHA.slice(2), `${SHA.slice(1)}z`, null]),
+      artifactField('target', [undefined, 'bootloader', '', 1]),
+      artifactField('size', [-1, 1.5, '1024']),
+    );
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => {
-        const text = new TextDecoder().decode(bytes);
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          return;
-        }
-        const result = safeParseManifest(json);
-        if (!result.success) expect(result.error.code).toBe('MANIFEST_INVALID');
+      fc.property(validManifest, breakage, (input, breakOne) => {
+        expect(safeParseManifest(input).success).toBe(true);
+        const manifest = structuredClone(input) as unknown as Record<string, unknown>;
+        const path = breakOne(manifest);
+        const bytes = new TextEncoder().encode(JSON.stringify(manifest));
+        const result = safeParseManifest(JSON.parse(new TextDecoder().decode(bytes)));
+        expect(result.success).toBe(false);
+        if (result.success) return;
+        expect(result.error.code).toBe('MANIFEST_INVALID');
+        expect(result.error.issues.map((issue) => issue.path)).toContain(path);
       }),
-      { numRuns: 1_000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 500) },
     );
   });
 
   it('round-trips generated valid manifests through JSON', () => {
-    const hex = (length: number) =>
-      fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF'), minLength: length, maxLength: length });
-    const artifact = fc.record(
-      {
-        url: fc.webUrl(),
-        size: fc.nat(),
-        md5: hex(32),
-        sha256: hex(64),
-        target: fc.constantFrom('script', 'config', 'firmware', 'package', 'file'),
-        name: fc.string({ minLength: 1 }),
-      },
-      { requiredKeys: ['url', 'target'] },
-    );
-    const manifest = fc.record(
-      {
-        id: fc.string({ minLength: 1 }),
-        version: fc.string({ minLength: 1 }),
-        artifacts: fc.array(artifact, { minLength: 1, maxLength: 4 }),
-        minVersion: fc.string({ minLength: 1 }),
-        expiresAt: fc
-          .date({ min: new Date('2000-01-01'), max: new Date('2100-01-01'), noInvalidDate: true })
-          .map((date) => date.toISOString()),
-      },
-      { requiredKeys: ['id', 'version', 'artifacts'] },
-    );
     fc.assert(
-      fc.property(manifest, (input) => {
+      fc.property(validManifest, (input) => {
         const parsed = parseManifest(input);
         expect(parseManifest(JSON.parse(JSON.stringify(parsed)))).toEqual(parsed);
         for (const [index, item] of parsed.artifacts.entries()) {
