@@ -13,7 +13,7 @@ import { type Manifest, type ManifestInput, ManifestSchema } from '../../manifes
 import type { Conversion, Loss } from '../conversion.js';
 import { foreignExtensions, unsupportedFields } from '../losses.js';
 import { LIMITS } from './limits.js';
-import { FilenameSchema, VersionTagSchema } from './names.js';
+import { FilenameSchema, versionTagProblem } from './names.js';
 import { EXTENSION_KEY, ExtensionSchema, type Release, type ReleaseInput, ReleaseSchema } from './schemas.js';
 import { encodePathSegment, fileUrl, type Layout } from './urls.js';
 
@@ -124,9 +124,8 @@ function locate(
 export function fromCanonical(manifest: ManifestInput): Conversion<Release> {
   const valid = parseWith(ManifestSchema, manifest, 'manifest');
   const issues: ValidationIssue[] = [];
-  if (!VersionTagSchema.safeParse(valid.version).success) {
-    issues.push({ path: 'version', expected: 'a micropython_ota version tag' });
-  }
+  const tagProblem = versionTagProblem(valid.version);
+  if (tagProblem !== undefined) issues.push({ path: 'version', expected: `micropython_ota ${tagProblem}` });
   const extension = valid.extensions?.[EXTENSION_KEY];
   const kept = extension === undefined ? undefined : ExtensionSchema.safeParse(extension);
   if (kept !== undefined && !kept.success) {

@@ -9,7 +9,7 @@
 import { ManifestError } from '../../core/errors.js';
 import type { WireMessage } from '../contract.js';
 import { DEFAULTS } from './limits.js';
-import { isVersionTag } from './names.js';
+import { versionTagProblem } from './names.js';
 import { encodeVersionFile } from './version-file.js';
 
 /** Addresses under which the device's `version` file is read: its name, or its path from `/`. */
@@ -18,8 +18,6 @@ export const LOCAL_VERSION_ADDRESSES: ReadonlySet<string> = new Set([
   `/${DEFAULTS.versionFile}`,
 ]);
 
-const TAG_RULE = 'a version tag (1-128 printable characters without whitespace, / \\ ? # %; not . or ..)';
-
 /**
  * Fails unless `version` is a tag the device can write and read back unchanged: a tag with a
  * newline, say, would read back as its first line and look like a change at every boot.
@@ -27,8 +25,9 @@ const TAG_RULE = 'a version tag (1-128 printable characters without whitespace, 
  * @throws ManifestError (`MANIFEST_INVALID`, path `version`).
  */
 export function checkVersionTag(version: unknown, what: string): string {
-  if (isVersionTag(version)) return version;
-  throw new ManifestError(what, [{ path: 'version', expected: TAG_RULE }]);
+  const problem = versionTagProblem(version);
+  if (problem === undefined) return version as string;
+  throw new ManifestError(what, [{ path: 'version', expected: problem }]);
 }
 
 /**

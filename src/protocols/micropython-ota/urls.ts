@@ -8,7 +8,8 @@
  * | file, prefix layout (default) | `{host}/{project}/{version}_{filename}` |
  * | file, subdirectory layout | `{host}/{project}/{version}/{filename}` |
  *
- * Hardened (default): names are validated (see `names.ts`), trailing slashes on the host are
+ * Hardened (default): names are validated (see `names.ts`; a tag has only characters a URL path
+ * carries raw, so it is never escaped), trailing slashes on the host are
  * dropped, and every path segment is percent-encoded. Names of the safe alphabet that are plain
  * ASCII come out byte for byte as the reference builds them, because sub-delimiters, `:` and `@`
  * stay literal (RFC 3986 `pchar`). `strictCompat`: plain concatenation, as the reference does.

@@ -1,10 +1,14 @@
 /** Tags, names, URL escaping, credentials and limits of micropython_ota. */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isOtaError, ManifestError } from '../../../src/core/errors.js';
 import * as micropythonOta from '../../../src/protocols/micropython-ota/index.js';
 import { largestInputs, largestOf } from '../../support/cost.js';
 
 const { fileUrl, isVersionTag, parseRemoteVersion, readLocalVersion, versionFileUrl } = micropythonOta;
+
+const RUNS = Number(process.env.OTAKIT_PROPERTY_RUNS ?? 300);
+const urlBase = { host: 'http://192.168.2.100', project: 'sample' };
 
 function thrown(run: () => unknown): unknown {
   try {
@@ -16,13 +20,13 @@ function thrown(run: () => unknown): unknown {
 }
 
 describe('version tags', () => {
-  it('accepts printable tags, including unicode and RFC 3986 sub-delimiters', () => {
+  it('accepts tags of the characters a URL path carries raw: unreserved, sub-delimiters, : and @', () => {
     for (const tag of [
       'v1.0.1',
       '1',
       'v1.0.1+build.7',
       'release-2024_01',
-      'β-3',
+      "v~1!$&'()*,;=",
       'v1:rc@2',
       '..v',
       'x'.repeat(128),
@@ -46,10 +50,70 @@ describe('version tags', () => {
       'v1#x',
       'v1%20',
       'v1\u202e', // right-to-left override (a format character)
+      'r[7]|x{y}^`"<>', // printable, but escaped in a URL: upstream sends them raw
+      'β-3',
+      'v1\u00a0',
       '\ufeffv1', // BOM
       'x'.repeat(129),
     ];
     for (const tag of bad) expect(isVersionTag(tag), JSON.stringify(tag)).toBe(false);
+  });
+
+  it('names the first character a URL path cannot carry raw, never the whole tag', () => {
+    for (const [tag, character] of [
+      ['r[7]|x{y}^`"<>', '"["'],
+      ['v1|2', '"|"'],
+      ['β-3', '"β" (U+03B2)'],
+      ['v1\u202e', 'U+202E'],
+      ['v 1', 'U+0020'],
+    ] as const) {
+      const error = thrown(() => fileUrl({ ...urlBase, version: tag, filename: 'main.py' }));
+      expect(error, tag).toBeInstanceOf(ManifestError);
+      const [issue, ...rest] = (error as ManifestError).issues;
+      expect(rest).toEqual([]);
+      expect(issue?.path).toBe('version');
+      expect(issue?.expected).toContain(`found ${character}`);
+      const remote = thrown(() => parseRemoteVersion(`${tag}\n`));
+      expect((remote as ManifestError).issues[0]?.expected, tag).toContain(`found ${character}`);
+    }
+  });
+
+  it('property: for every accepted tag, the URLs are the upstream string concatenation', () => {
+    const ascii = fc.string({
+      unit: fc.integer({ min: 0x21, max: 0x7e }).map((code) => String.fromCharCode(code)),
+      minLength: 1,
+      maxLength: 20,
+    });
+    const anyTag = fc.oneof(
+      ascii,
+      fc.string({ minLength: 1, maxLength: 20 }),
+      fc.string({ unit: 'grapheme', maxLength: 8 }),
+    );
+    fc.assert(
+      fc.property(anyTag, fc.constantFrom('prefix' as const, 'subdirectory' as const), (tag, layout) => {
+        if (!isVersionTag(tag)) {
+          expect(
+            isOtaError(
+              thrown(() => fileUrl({ ...urlBase, version: tag, filename: 'main.py' })),
+              'MANIFEST_INVALID',
+            ),
+          ).toBe(true);
+          return;
+        }
+        const separator = layout === 'prefix' ? '_' : '/';
+        // micropython_ota: host + '/' + project + '/' + version + sep + filename
+        const upstream = `${urlBase.host}/${urlBase.project}/${tag}${separator}main.py`;
+        expect(fileUrl({ ...urlBase, version: tag, filename: 'main.py', layout })).toBe(upstream);
+        expect(
+          fileUrl({ ...urlBase, version: tag, filename: 'main.py', layout }, { strictCompat: true }),
+        ).toBe(upstream);
+        // What a server that decodes paths sees is the same file name.
+        expect(decodeURIComponent(new URL(upstream).pathname)).toBe(
+          `/${urlBase.project}/${tag}${separator}main.py`,
+        );
+      }),
+      { numRuns: RUNS },
+    );
   });
 
   it('reads the remote tag: BOM, CRLF and surrounding blanks removed; invalid tags named by path', () => {
@@ -111,11 +175,11 @@ describe('URL building', () => {
       fileUrl({
         host: 'https://h/base/',
         project: 'fleet/ß',
-        version: 'β1',
+        version: 'v1',
         filename: 'a.py',
         layout: 'subdirectory',
       }),
-    ).toBe('https://h/base/fleet/%C3%9F/%CE%B21/a.py');
+    ).toBe('https://h/base/fleet/%C3%9F/v1/a.py');
   });
 
   it('refuses names that would escape the layout, naming the field', () => {

@@ -29,7 +29,11 @@ const CHARS = [...'abcXYZ019.-_~+!$&\'()*,;=:@[]^`{|}"<>äβ漢', '😀'];
 const segment = fc
   .string({ unit: fc.constantFrom(...CHARS), minLength: 1, maxLength: 12 })
   .filter((value) => value !== '.' && value !== '..');
-const tag = segment;
+// Tags: only what a URL path carries raw (docs/protocols/micropythonOta.md, "Version tags").
+const TAG_CHARS = [..."abcXYZ019.-_~+!$&'()*,;=:@"];
+const tag = fc
+  .string({ unit: fc.constantFrom(...TAG_CHARS), minLength: 1, maxLength: 12 })
+  .filter((value) => value !== '.' && value !== '..');
 const path = fc.array(segment, { minLength: 1, maxLength: 3 }).map((parts) => parts.join('/'));
 const host = fc.constantFrom(
   'http://example.org',
