@@ -225,6 +225,56 @@ describe('ThingsBoard decoders bound the nesting of what they accept', () => {
   });
 });
 
+describe('ThingsBoard decoders refuse a valid package with one rule broken, naming the key', () => {
+  // A stored package (no fw_url) with its size and checksum: the shape every rule applies to.
+  const stored = packageArb.filter((pkg) => pkg.url === undefined && pkg.checksum !== undefined);
+  /** The key suffix to break, and its new value (`undefined`: the key is removed). */
+  const breakages = fc.constantFrom<readonly [string, unknown]>(
+    ['checksum', undefined],
+    ['size', undefined],
+    ['title', undefined],
+    ['version', undefined],
+    ['checksum_algorithm', undefined],
+    ['checksum', 'f'.repeat(129)],
+    ['checksum', 'not hex'],
+    ['checksum_algorithm', 'SHA1024'],
+    ['size', -1],
+    ['title', ''],
+    ['url', 'not a url'],
+  );
+  it('decodeAttributes → readPackage and toCanonical', () => {
+    fc.assert(
+      fc.property(stored, breakages, (pkg, [suffix, bad]) => {
+        const prefix = pkg.type === 'firmware' ? 'fw' : 'sw';
+        const attributes = { ...thingsBoard.packageToAttributes(pkg) } as Record<string, unknown>;
+        expect(
+          thingsBoard.readPackage(thingsBoard.decodeAttributes(JSON.stringify(attributes)), pkg.type),
+        ).toEqual(pkg);
+        const key = `${prefix}_${suffix}`;
+        if (bad === undefined) Reflect.deleteProperty(attributes, key);
+        else attributes[key] = bad;
+        const wire = JSON.stringify(attributes);
+        for (const decode of [
+          () => thingsBoard.readPackage(thingsBoard.decodeAttributes(wire), pkg.type),
+          () => thingsBoard.toCanonical(JSON.parse(wire) as never, { type: pkg.type }),
+        ]) {
+          let thrown: unknown;
+          try {
+            decode();
+          } catch (error) {
+            thrown = error;
+          }
+          expect(isOtaError(thrown, 'MANIFEST_INVALID'), `${key} broken, yet accepted`).toBe(true);
+          expect((thrown as { issues: Array<{ path: string }> }).issues.map((issue) => issue.path)).toContain(
+            key,
+          );
+        }
+      }),
+      RUNS,
+    );
+  });
+});
+
 describe('ThingsBoard round trips', () => {
   it('a package survives attributes → JSON bytes → decodeAttributes → readPackage', () => {
     fc.assert(
