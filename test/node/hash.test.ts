@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createWebHash, type HashAlgorithm, type HashFactory, hashBytes } from '../../src/index.js';
 import { updateAll } from '../../src/manifest/hash.js';
 import { createNodeHash, createWorkerHash, hashInWorkers } from '../../src/node/index.js';
+import { eventually } from '../support/async.js';
 
 const FACTORIES: [string, HashFactory][] = [
   ['web (spark-md5, @noble/hashes)', createWebHash],
@@ -119,15 +120,19 @@ describe('hash factories agree with node:crypto on any chunking', () => {
   });
 
   it('a digest after the worker exited (a second digest, or after dispose) reports it instead of hanging', async () => {
+    // Each hash has its own worker thread: this process's thread count shows when it has exited.
+    const threads = () => readdirSync('/proc/self/task').length;
+    const before = threads();
     const hash = createWorkerHash('md5');
     await hash.update(new TextEncoder().encode('abc'));
+    expect(threads()).toBeGreaterThan(before);
     expect(await hash.digest()).toBe('900150983cd24fb0d6963f7d28e17f72');
-    await new Promise((resolve) => setTimeout(resolve, 200)); // the worker has exited normally
+    await eventually(() => threads() <= before, 'the worker to exit after its digest');
     await expect(hash.digest()).rejects.toThrow(/exited/);
     const disposed = createWorkerHash('md5');
     await disposed.update(new Uint8Array(10));
     disposed.dispose?.();
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await eventually(() => threads() <= before, 'the disposed worker to exit');
     await expect(disposed.digest()).rejects.toThrow();
   });
 
@@ -141,9 +146,8 @@ describe('hash factories agree with node:crypto on any chunking', () => {
       if (index % 3 === 0) hash.dispose?.();
       else await hash.digest();
     }
-    for (let waited = 0; waited < 100 && threads() > before; waited++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    // A generous limit: it only catches threads that are never given back.
+    await eventually(() => threads() <= before, 'every worker thread to exit', { intervalMs: 20 });
     expect(threads()).toBeLessThanOrEqual(before);
   });
 
