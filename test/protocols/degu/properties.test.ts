@@ -4,7 +4,7 @@ import { isOtaError, type ManifestInput } from '../../../src/index.js';
 import * as degu from '../../../src/protocols/degu/index.js';
 import { shadowModel } from '../../../src/testing/index.js';
 
-const RUNS = { numRuns: 1000 };
+const RUNS = { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) };
 const KINDS: degu.ShadowMessageKind[] = [
   'request',
   'get/accepted',
@@ -327,6 +327,106 @@ describe('encode → decode round trips', () => {
           expect(degu.parseShadowTopic(degu.shadowTopic(address, kind))).toEqual({ ...address, kind });
         },
       ),
+      RUNS,
+    );
+  });
+});
+
+describe('one broken field of a valid order is refused (or, per vector D5, is no update)', () => {
+  const ITEMS = ['script_user', 'config_user', 'firmware_system'] as const;
+  const TARGETS = { script_user: 'script', config_user: 'config', firmware_system: 'firmware' } as const;
+  /** A valid Degu order: a non-empty subset of the items, each with URL and MD5. */
+  const validOrder = fc
+    .uniqueArray(fc.constantFrom(...ITEMS), { minLength: 1, maxLength: 3 })
+    .chain((items) =>
+      fc.tuple(fc.constant(items), fc.array(fc.tuple(url, md5), { minLength: 3, maxLength: 3 })),
+    )
+    .map(([items, values]) => {
+      const desired: Record<string, string> = {};
+      items.forEach((item, index) => {
+        desired[item] = values[index]![0];
+        desired[`${item}_ver`] = values[index]![1];
+      });
+      return { items, desired };
+    });
+  const badVer = fc.constantFrom('abc', 'g'.repeat(32), `${'0'.repeat(31)}`, '0'.repeat(33), 'none');
+  const badUrl = fc.constantFrom('ftp://example.com/main.py', 'main.py', '', 'javascript:alert(1)');
+
+  function refusal(run: () => unknown): string[] {
+    try {
+      run();
+    } catch (error) {
+      if (isOtaError(error, 'MANIFEST_INVALID')) return error.issues.map((issue) => issue.path);
+      throw error;
+    }
+    throw new Error('accepted');
+  }
+
+  it('a *_ver that is no MD5 is refused on both sides, named', () => {
+    fc.assert(
+      fc.property(validOrder, fc.nat(), badVer, ({ items, desired }, at, bad) => {
+        const item = items[at % items.length]!;
+        const broken = { ...desired, [`${item}_ver`]: bad };
+        expect(refusal(() => degu.toCanonical({ desired: broken as degu.DeguDesired }))).toContain(
+          `desired.${item}_ver`,
+        );
+        expect(
+          refusal(() => degu.decodeMessage('request', JSON.stringify({ state: { desired: broken } }))),
+        ).toContain(`state.desired.${item}_ver`);
+      }),
+      RUNS,
+    );
+  });
+
+  it('a URL that is not absolute http(s) is refused, named', () => {
+    fc.assert(
+      fc.property(validOrder, fc.nat(), badUrl, ({ items, desired }, at, bad) => {
+        const item = items[at % items.length]!;
+        const broken = { ...desired, [item]: bad };
+        expect(refusal(() => degu.toCanonical({ desired: broken as degu.DeguDesired }))).toContain(
+          `desired.${item}`,
+        );
+      }),
+      RUNS,
+    );
+  });
+
+  it('a URL without its *_ver orders no update of that item (D5); the others stay ordered', () => {
+    fc.assert(
+      fc.property(validOrder, fc.nat(), ({ items, desired }, at) => {
+        const item = items[at % items.length]!;
+        const broken: Record<string, string> = { ...desired };
+        Reflect.deleteProperty(broken, `${item}_ver`);
+        const { value } = degu.toCanonical({ desired: broken as degu.DeguDesired });
+        const targets = (value?.artifacts ?? []).map((artifact) => artifact.target);
+        expect(targets).not.toContain(TARGETS[item]);
+        expect(targets.sort()).toEqual(
+          items
+            .filter((other) => other !== item)
+            .map((other) => TARGETS[other])
+            .sort(),
+        );
+      }),
+      RUNS,
+    );
+  });
+
+  it('the cloud refuses a manifest whose artifact has no MD5 (it cannot write the *_ver), named', () => {
+    fc.assert(
+      fc.property(validOrder, fc.nat(), ({ items, desired }, at) => {
+        const { value: manifest } = degu.toCanonical({ desired: desired as degu.DeguDesired });
+        const index = at % manifest!.artifacts.length;
+        const broken = {
+          ...manifest!,
+          artifacts: manifest!.artifacts.map((artifact, i) =>
+            i === index ? { ...artifact, md5: undefined } : artifact,
+          ),
+        };
+        expect(items.length).toBe(manifest!.artifacts.length);
+        expect(
+          refusal(() => degu.fromCanonical(JSON.parse(JSON.stringify(broken)) as ManifestInput)),
+        ).toContain(`artifacts[${index}].md5`);
+      }),
       RUNS,
     );
   });

@@ -5,7 +5,7 @@ import { isOtaError, OTA_ERROR_CODES } from '../../../src/core/errors.js';
 import { FAILURE_STATES, UPDATE_STATES } from '../../../src/core/states.js';
 import * as thingsBoard from '../../../src/protocols/thingsboard/index.js';
 
-const RUNS = { numRuns: 1000 };
+const RUNS = { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) };
 
 function typedOnly(run: () => unknown): void {
   try {
