@@ -6,7 +6,7 @@ import { UPDATE_STATES } from '../../../src/core/states.js';
 import * as insighIo from '../../../src/protocols/insighio/index.js';
 import { CONTEXT, makeTar, microfreezer, text } from './fixtures.js';
 
-const RUNS = { numRuns: 1000 };
+const RUNS = { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) };
 
 /** Runs `decode`; it must return, or throw an error of `type` (never a raw SyntaxError/ZodError). */
 function typedOutcome<T>(
@@ -216,6 +216,66 @@ describe('insigh.io decoders take anything (typed errors only)', () => {
           await typedAsyncOutcome(() => insighIo.readPackage(bytes), InstallError);
         },
       ),
+      RUNS,
+    );
+  });
+});
+
+describe('insigh.io refuses a valid order with one record broken, naming it', () => {
+  /**
+   * A bad value per record: the event id, file id, file type and size. strictCompat reads as the
+   * reference does (a digit string as a number, a fractional size truncated), so those are bad in
+   * hardened mode only.
+   */
+  const BAD = {
+    e: [{ v: 7 }, { v: -1 }, { v: 0.5 }],
+    i: [{ vs: '../x' }, { vs: 'a/b' }, { v: 1 }, { vs: 'x'.repeat(129) }],
+    t: [{ vs: 'tar.gz' }, { vs: './x' }, { v: 1 }],
+    s: [{ v: -1 }, { vs: 'big' }],
+  } as const;
+  const HARDENED_ONLY = { e: [{ vs: '0' }], i: [], t: [], s: [{ v: 1.5 }, { vs: '3987' }] } as const;
+  const breakage = fc.boolean().chain((strictCompat) =>
+    fc.record({
+      strictCompat: fc.constant(strictCompat),
+      broken: fc.oneof(
+        ...(['e', 'i', 't', 's'] as const).map((name) =>
+          fc.record({
+            name: fc.constant(name),
+            replace: fc.constantFrom<Readonly<Record<string, unknown>> | undefined>(
+              undefined,
+              ...BAD[name],
+              ...(strictCompat ? [] : HARDENED_ONLY[name]),
+            ),
+          }),
+        ),
+      ),
+    }),
+  );
+
+  it('a missing or malformed e, i (the file id), t or s is refused, in both modes', () => {
+    fc.assert(
+      fc.property(order, breakage, fc.nat(), (value, { strictCompat, broken: { name, replace } }, seed) => {
+        const records = JSON.parse(insighIo.encodeOrder(value)) as Array<Record<string, unknown>>;
+        const rotated = records.map((_, index) => records[(index + seed) % records.length]!);
+        const at = rotated.findIndex((record) => record.n === name);
+        const broken =
+          replace === undefined
+            ? rotated.filter((record) => record.n !== name)
+            : rotated.map((record, index) => (index === at ? { n: name, ...replace } : record));
+        let thrown: unknown;
+        try {
+          insighIo.decodeMessage(JSON.stringify(broken), { strictCompat });
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown, `record ${name} broken, yet accepted`).toBeInstanceOf(ManifestError);
+        const issues = (thrown as ManifestError).issues;
+        const named =
+          replace === undefined
+            ? issues.some((issue) => issue.expected.includes(`record named "${name}"`))
+            : issues.some((issue) => issue.path.startsWith(`[${at}].`));
+        expect(named, JSON.stringify(issues)).toBe(true);
+      }),
       RUNS,
     );
   });
