@@ -48,8 +48,15 @@ function agent(
 
 describe('a device agent killed at 50 % of a download', () => {
   it('resumes in a new process from what it made durable, and fetches only the rest', async () => {
-    // Throttled so the kill lands mid-body, as it would on a real link.
-    server.route('/big.bin', { body: BODY, bytesPerSecond: 40 * 1024 * 1024, chunkSize: 256 * 1024 });
+    // Throttled so the kill lands mid-body, as it would on a real link; and the server stops sending
+    // (socket open) at 75 %, so however late a busy machine delivers the kill, the first process
+    // cannot have finished the download before it.
+    server.route('/big.bin', {
+      body: BODY,
+      bytesPerSecond: 40 * 1024 * 1024,
+      chunkSize: 256 * 1024,
+      stall: { afterBytes: (SIZE * 3) / 4, times: 1 },
+    });
     const first = await agent((line, kill) => {
       if (line.startsWith('progress ') && Number(line.slice(9)) >= SIZE / 2) kill();
     });
@@ -79,5 +86,5 @@ describe('a device agent killed at 50 % of a download', () => {
         .update(await readFile(join(root, 'app.bin')))
         .digest('hex'),
     ).toBe(SHA);
-  }, 60_000);
+  }, 180_000); // only catches a hang
 });

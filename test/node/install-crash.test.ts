@@ -159,7 +159,8 @@ const INSTALL_STEPS_FIRST = INSTALL_STEPS_WITH_PREVIOUS.filter((step) => step !=
 const REPLACED_AT = INSTALL_STEPS_WITH_PREVIOUS.indexOf('renamed');
 
 for (const kind of kinds) {
-  describe.concurrent(`${kind.name} installer: SIGKILL`, { timeout: 60_000 }, () => {
+  // Generous timeouts: they only catch a hang (each case starts child processes, slow on a busy machine).
+  describe.concurrent(`${kind.name} installer: SIGKILL`, { timeout: 240_000 }, () => {
     it('passes every step in order when nothing kills it', async () => {
       const root = await freshRoot();
       const target = join(root, 'app');
@@ -246,7 +247,7 @@ for (const kind of kinds) {
   });
 }
 
-describe('directory installer: SIGKILL while replacing an uncommitted install', { timeout: 60_000 }, () => {
+describe('directory installer: SIGKILL while replacing an uncommitted install', { timeout: 240_000 }, () => {
   const kind = kinds[1]!;
 
   it('after install step "discarded": the backup keeps the committed version', async () => {
