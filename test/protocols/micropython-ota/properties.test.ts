@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { isOtaError } from '../../../src/core/errors.js';
 import * as micropythonOta from '../../../src/protocols/micropython-ota/index.js';
 
-const RUNS = { numRuns: 1000 };
+const RUNS = { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) };
 
 /** Passes when `run` returns, or throws an otakit error with code MANIFEST_INVALID. */
 function typedOnly(run: () => unknown): void {
@@ -112,6 +112,47 @@ describe('micropython_ota decoders never crash', () => {
       fc.property(fc.oneof(manifestLike, anyJson), (input) =>
         typedOnly(() => micropythonOta.fromCanonical(input as never)),
       ),
+      RUNS,
+    );
+  });
+});
+
+describe('micropython_ota refuses a valid release with one field broken, naming it', () => {
+  /** Field, the path the error names, and a bad value (`undefined`: the field is removed). */
+  const breakage = fc.constantFrom<readonly [string, string, unknown]>(
+    ['host', 'host', undefined],
+    ['host', 'host', 'ftp://example.org'],
+    ['host', 'host', 'http://user:pw@example.org'],
+    ['project', 'project', '../x'],
+    ['project', 'project', ''],
+    ['version', 'version', undefined],
+    ['version', 'version', ''],
+    ['version', 'version', 'a b'],
+    ['filenames', 'filenames', []],
+    ['filenames', 'filenames[0]', ['../x']],
+    ['filenames', 'filenames', ['a.py', 'a.py']],
+    ['layout', 'layout', 'flat'],
+  );
+
+  it('decodeRelease', () => {
+    fc.assert(
+      fc.property(release, breakage, (value, [field, path, bad]) => {
+        const broken: Record<string, unknown> = { ...value };
+        if (bad === undefined) Reflect.deleteProperty(broken, field);
+        else broken[field] = bad;
+        let thrown: unknown;
+        try {
+          micropythonOta.decodeRelease(JSON.stringify(broken));
+        } catch (error) {
+          thrown = error;
+        }
+        expect(isOtaError(thrown, 'MANIFEST_INVALID'), `${field} broken, yet accepted`).toBe(true);
+        expect((thrown as { issues: Array<{ path: string }> }).issues.map((issue) => issue.path)).toContain(
+          path,
+        );
+        // No credential of the host in the message.
+        expect((thrown as Error).message).not.toContain(':pw@');
+      }),
       RUNS,
     );
   });
