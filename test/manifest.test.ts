@@ -163,7 +163,7 @@ describe('manifest parser properties (fast-check)', () => {
           expect(isOtaError(error, 'MANIFEST_INVALID')).toBe(true);
         }
       }),
-      { numRuns: 1_000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1_000) },
     );
   });
 
@@ -228,7 +228,7 @@ describe('manifest parser properties (fast-check)', () => {
           expect(item.md5).toBe(input.artifacts[index]?.md5?.toLowerCase());
         }
       }),
-      { numRuns: 1_000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1_000) },
     );
   });
 });

@@ -164,7 +164,9 @@ describe('arbitrary bytes as an archive', () => {
   });
 
   it('random bytes: typed error or a consistent tree, never a write outside (200 runs)', async () => {
-    await fc.assert(fc.asyncProperty(bytesArbitrary, fc.boolean(), checkExtraction), { numRuns: 200 });
+    await fc.assert(fc.asyncProperty(bytesArbitrary, fc.boolean(), checkExtraction), {
+      numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 200),
+    });
   });
 
   it('random bytes behind a real gzip, zlib, zip or tar header (250 runs)', async () => {
@@ -172,16 +174,22 @@ describe('arbitrary bytes as an archive', () => {
       fc.asyncProperty(magic, bytesArbitrary, fc.boolean(), (head, tail, asStream) =>
         checkExtraction(concat([head, tail]), asStream),
       ),
-      { numRuns: 250 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 250) },
     );
   });
 
   it('real tar, tar.gz, insigh.io and zip packages with flipped bytes or cut short (300 runs)', async () => {
-    await fc.assert(fc.asyncProperty(mutated, fc.boolean(), checkExtraction), { numRuns: 300 });
+    await fc.assert(fc.asyncProperty(mutated, fc.boolean(), checkExtraction), {
+      numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 300),
+    });
   });
 
   it('well-formed tar and zip archives with hostile names, types and modes (250 runs each)', async () => {
-    await fc.assert(fc.asyncProperty(structuredTar, fc.boolean(), checkExtraction), { numRuns: 250 });
-    await fc.assert(fc.asyncProperty(structuredZip, fc.boolean(), checkExtraction), { numRuns: 250 });
+    await fc.assert(fc.asyncProperty(structuredTar, fc.boolean(), checkExtraction), {
+      numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 250),
+    });
+    await fc.assert(fc.asyncProperty(structuredZip, fc.boolean(), checkExtraction), {
+      numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 250),
+    });
   });
 });

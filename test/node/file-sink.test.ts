@@ -66,7 +66,7 @@ describe('FileSink', () => {
           expect(Buffer.compare(await readFile(path), Buffer.concat(chunks))).toBe(0);
         },
       ),
-      { numRuns: 40 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 40) },
     );
   });
 

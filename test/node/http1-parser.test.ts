@@ -595,7 +595,7 @@ describe('properties', () => {
           decoder.end();
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
   });
 
@@ -619,7 +619,7 @@ describe('properties', () => {
           decoder.end();
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
   });
 
@@ -654,14 +654,14 @@ describe('properties', () => {
       fc.property(fc.uint8Array({ maxLength: 2000 }), (raw) => {
         parseOrReject(raw);
       }),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
     const alphabet = [...bytes('HTTP/1.1 200 OK:abcXZ \t\r\n\r\n\n\x00\x7f\xe9')];
     fc.assert(
       fc.property(fc.array(fc.constantFrom(...alphabet), { maxLength: 400 }), (codes) => {
         parseOrReject(Uint8Array.from(codes));
       }),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
   });
 
@@ -703,7 +703,7 @@ describe('properties', () => {
           expect(parseResponseHead(concat(raw, tail))).toEqual(result);
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
   });
 
@@ -728,7 +728,9 @@ describe('properties', () => {
       expect(whole.body.length).toBeLessThanOrEqual(input.length);
       expect(decodeAnything(split(input, at))).toEqual(whole);
     };
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 2000 }), cuts, check), { numRuns: 1000 });
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 2000 }), cuts, check), {
+      numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000),
+    });
     const alphabet = [...bytes('0123456789abcdefABCDEFxyz;= \t\r\n\r\n\n')];
     fc.assert(
       fc.property(
@@ -736,7 +738,7 @@ describe('properties', () => {
         cuts,
         check,
       ),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
   });
 
@@ -769,7 +771,7 @@ describe('properties', () => {
           expect(decodeAnything(split(input, at))).toEqual(whole);
         },
       ),
-      { numRuns: 300 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 300) },
     );
   });
 
@@ -806,7 +808,7 @@ describe('properties', () => {
         expect(queue.length).toBe(0);
         expect(queue.free).toBe(capacity);
       }),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
   });
 });

@@ -143,7 +143,7 @@ describe('codec properties', () => {
         const back = connhex.fromCanonical(manifest.value);
         expect(back).toEqual({ value, lost: [] });
       }),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
   });
 
@@ -174,7 +174,7 @@ describe('codec properties', () => {
           onlyTypedErrors(() => connhex.toCanonical(input as connhex.Release));
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
   });
 });
@@ -284,7 +284,7 @@ describe('release URLs', () => {
       fc.property(fc.oneof(fc.webUrl({ withQueryParameters: true }), fc.string()), (url) => {
         onlyTypedErrors(() => connhex.parseReleaseUrl(url));
       }),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
     expect(isOtaError(manifestError(() => connhex.parseReleaseUrl('x')))).toBe(true);
   });

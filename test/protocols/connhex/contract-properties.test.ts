@@ -21,7 +21,7 @@ const KEY = 'thing-key-SECRET-5c1e';
 const target: connhex.Target = { domain: 'example.com', initId: 'dev-42', key: KEY };
 const RELEASE_URL = 'https://apis.example.com/iot/ota/dev-42';
 const SUBJECT = 'heartbeat.ota.service';
-const RUNS = { numRuns: 300 };
+const RUNS = { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 300) };
 
 /** Runs `run`: it returns, or throws MANIFEST_INVALID without the key in its message. */
 function decodesOrRefuses<T>(run: () => T): T | undefined {

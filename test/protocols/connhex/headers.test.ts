@@ -71,7 +71,7 @@ describe('Content-Digest', () => {
         expect(text).toBe(Buffer.from(bytes).toString('base64'));
         expect(connhex.decodeBase64(text)).toEqual(bytes);
       }),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
     for (const bad of ['A', 'AB=', 'A===', 'AB C', 'AB-_', 'AR=='])
       expect(connhex.decodeBase64(bad), bad).toBeUndefined();
@@ -85,13 +85,13 @@ describe('Content-Digest', () => {
       fc.property(hex, fc.constantFrom('rfc9530', 'sha256-hex', 'sha256-base64' as const), (digest, form) => {
         expect(connhex.parseContentDigest(connhex.formatContentDigest(digest, form)).sha256).toBe(digest);
       }),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.anything()), (input) => {
         onlyTypedErrors(() => connhex.parseContentDigest(input as string));
       }),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
   });
 });
@@ -209,7 +209,7 @@ describe('release headers', () => {
           expect(connhex.parseReleaseHeaders(new Headers(headers))).toEqual(meta);
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
   });
 
@@ -226,7 +226,7 @@ describe('release headers', () => {
       fc.property(fc.dictionary(names, fc.oneof(fc.string(), fc.string({ unit: 'binary' }))), (headers) => {
         onlyTypedErrors(() => connhex.parseReleaseHeaders(headers));
       }),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
   });
 
@@ -289,7 +289,7 @@ describe('request headers', () => {
     }
     fc.assert(
       fc.property(fc.string(), (text) => onlyTypedErrors(() => connhex.parseContentRange(text))),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
   });
 });

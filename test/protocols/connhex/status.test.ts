@@ -295,7 +295,7 @@ describe('status payload: properties', () => {
       fc.property(valid, (value) => {
         expect(connhex.decodeStatusMessage(connhex.encodeStatusMessage(value))).toEqual(value);
       }),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
   });
 
@@ -317,7 +317,7 @@ describe('status payload: properties', () => {
           onlyTypedErrors(() => connhex.decodeStatusMessage(input, { strictCompat }));
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
   });
 
@@ -344,7 +344,7 @@ describe('status payload: properties', () => {
         expect(connhex.decodeStatusMessage(connhex.encodeStatusMessage(wire))).toEqual(wire);
         if (wire.status.endsWith('_failed')) expect(wire.error).not.toBe('');
       }),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
   });
 });

@@ -80,7 +80,7 @@ describe('NATS subjects', () => {
           onlyTypedErrors(() => connhex.parseHeartbeatSubject(input));
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
     fc.assert(
       fc.property(fc.array(token, { minLength: 1, maxLength: 6 }), (tokens) => {
@@ -89,7 +89,7 @@ describe('NATS subjects', () => {
         expect(connhex.subjectMatches(subject, subject)).toBe(true);
         expect(connhex.subjectMatches('>', subject)).toBe(true);
       }),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) },
     );
   });
 });

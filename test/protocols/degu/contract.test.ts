@@ -19,7 +19,7 @@ const THING = 'A1B2C3D4E5F60718';
 const target = { thingName: THING };
 const PREFIX = `$aws/things/${THING}/shadow`;
 const T = 1_591_057_529;
-const RUNS = { numRuns: 300 };
+const RUNS = { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 300) };
 
 const FIRMWARE_MD5 = 'c4ff012243272695c13fa5b2f9a62b1e';
 const HELLO_MD5 = '100e360cc768f15a35ed9ddf05e354ce';

@@ -9,7 +9,7 @@ import {
 } from '../../../src/index.js';
 import { largestInputs, largestOf } from '../../support/cost.js';
 
-const RUNS = { numRuns: 300 };
+const RUNS = { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 300) };
 const { protocol } = exosite;
 const TOKEN = 'f3b2c1d0e9a8f7b6c5d4e3f2a1b0c9d8e7f6a5b4';
 const PID = 'd1zzd6dflnt50000';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { isOtaError, type OtaErrorCode, UPDATE_STATES } from '../../../src/index.js';
 import * as exosite from '../../../src/protocols/exosite/index.js';
 
-const RUNS = { numRuns: 1000 };
+const RUNS = { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) };
 
 /** Runs `run`; passes when it returns or throws an otakit error with one of `codes`, never anything else. */
 function typedOnly(run: () => unknown, codes: OtaErrorCode[] = ['MANIFEST_INVALID']): void {

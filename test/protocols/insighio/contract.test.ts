@@ -17,7 +17,7 @@ import { CC, DID, DK, I2_URL, ORDER_TEXT, OTA_TOPIC } from './fixtures.js';
 
 const { protocol } = insighIo;
 const { device, cloud } = protocol;
-const RUNS = { numRuns: 300 };
+const RUNS = { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 300) };
 const target: insighIo.Target = { controlChannelId: CC, deviceId: DID, deviceKey: DK };
 const cloudTarget: insighIo.Target = { controlChannelId: CC, deviceId: DID };
 const AT = '2026-12-04T12:00:00.000Z';
@@ -684,7 +684,7 @@ describe('properties', () => {
           expect(error.message).not.toContain(DK);
         }
       }),
-      { numRuns: 100 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 100) },
     );
   });
 });

@@ -379,7 +379,7 @@ describe('micropython_ota through a real tracker', () => {
   });
 });
 
-const RUNS = { numRuns: 300 };
+const RUNS = { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 300) };
 
 /** Passes when `run` returns, or throws MANIFEST_INVALID without any credential in the message. */
 function typedOnly(run: () => unknown): void {
@@ -501,7 +501,7 @@ describe('micropython_ota decoders (properties)', () => {
           expect((error as Error).message).not.toContain(PASSWORD);
         }
       }),
-      { numRuns: 50 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 50) },
     );
   });
 });

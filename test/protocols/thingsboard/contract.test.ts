@@ -437,7 +437,7 @@ describe('thingsBoard.protocol refuses malformed input with MANIFEST_INVALID onl
         expectDecodedOrRefused(() => protocol.device.decodeOrder(message as InboundMessage, orderContext));
         expectDecodedOrRefused(() => protocol.cloud.decodeStatus(message as InboundMessage, statusContext));
       }),
-      { numRuns: 300 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 300) },
     );
   });
 
@@ -471,7 +471,7 @@ describe('thingsBoard.protocol refuses malformed input with MANIFEST_INVALID onl
         expect((error as Error).message).toContain(key);
         expect((error as Error).message).not.toContain(TOKEN);
       }),
-      { numRuns: 300 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 300) },
     );
   });
 
@@ -493,7 +493,7 @@ describe('thingsBoard.protocol refuses malformed input with MANIFEST_INVALID onl
         const error = thrown(() => protocol.cloud.decodeStatus(telemetry(payload), statusContext));
         expect(isOtaError(error, 'MANIFEST_INVALID'), JSON.stringify(payload)).toBe(true);
       }),
-      { numRuns: 300 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 300) },
     );
     const elsewhere = {
       address: `https://tb.example.com/api/v1/${TOKEN}/firmware?title=f`,
@@ -544,7 +544,7 @@ describe('thingsBoard.protocol refuses malformed input with MANIFEST_INVALID onl
           ]);
         },
       ),
-      { numRuns: 300 },
+      { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 300) },
     );
   });
 });
