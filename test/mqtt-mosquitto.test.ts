@@ -67,6 +67,12 @@ const decoder = new TextDecoder();
 const text = (message: MqttMessage) => decoder.decode(message.payload);
 const escapeRegExp = (literal: string) => literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+/**
+ * How long a call may take before it counts as hung. Generous on purpose: it only catches a call
+ * that never settles (the bugs these tests guard against), never a slow one on a busy machine.
+ */
+const HANG_MS = 15_000;
+
 /** Rejects if `promise` has not settled within `ms` (and leaves no timer or promise behind). */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -192,7 +198,7 @@ class Mosquitto {
   }
 
   /** Waits until the log matches (the log arrives on a pipe, after the packets it describes). */
-  async waitForLog(pattern: RegExp, timeoutMs = 3_000): Promise<void> {
+  async waitForLog(pattern: RegExp, timeoutMs = HANG_MS): Promise<void> {
     await until(
       () => pattern.test(this.output),
       () => `${pattern} in the mosquitto log:\n${this.output.slice(-4_000)}`,
@@ -215,7 +221,7 @@ class Mosquitto {
         this.output += chunk;
       });
     }
-    const deadline = Date.now() + 5_000;
+    const deadline = Date.now() + 2 * HANG_MS;
     for (const port of [this.port, this.authPort]) {
       while (!(await accepts(port))) {
         if (failure || child.exitCode !== null || child.signalCode !== null) {
@@ -226,7 +232,7 @@ class Mosquitto {
         }
         if (Date.now() > deadline) {
           throw new Error(
-            `mosquitto did not accept connections on 127.0.0.1:${port} within 5 s:\n${this.output}`,
+            `mosquitto did not accept connections on 127.0.0.1:${port} within ${(2 * HANG_MS) / 1000} s:\n${this.output}`,
           );
         }
         await sleep(10);
@@ -309,7 +315,7 @@ describe.skipIf(!MOSQUITTO)(
             raw.emit('outgoingEmpty');
             raw.end(true);
           }
-          await within(connection.close(), 2_000, 'close()');
+          await within(connection.close(), HANG_MS, 'close()');
         }),
       );
     });
@@ -527,7 +533,7 @@ describe.skipIf(!MOSQUITTO)(
           ],
         ];
         for (const [what, attempt] of attempts) {
-          const error = await within(attempt, 5_000, `connectMqtt (${what})`).then(
+          const error = await within(attempt, HANG_MS, `connectMqtt (${what})`).then(
             (connection) => {
               open.push({ connection });
               throw new Error(`connectMqtt resolved with ${what}`);
@@ -573,7 +579,7 @@ describe.skipIf(!MOSQUITTO)(
           await expect(
             within(
               subscriber.subscribe(`${prefix}/other`, () => {}),
-              3_000,
+              HANG_MS,
               'subscribe',
             ),
           ).rejects.toMatchObject({
@@ -596,7 +602,7 @@ describe.skipIf(!MOSQUITTO)(
 
           // The subscriber renewed its subscription on its own (once it has reconnected too).
           const after = `${prefix}/loss/after`;
-          const deadline = Date.now() + 3_000;
+          const deadline = Date.now() + HANG_MS;
           while (!received.topics().includes(after)) {
             if (Date.now() > deadline) throw new Error(`nothing after the restart: ${received.topics()}`);
             await publisher.publish(after, 'after');
@@ -611,8 +617,8 @@ describe.skipIf(!MOSQUITTO)(
           await own.kill('SIGKILL');
           await sleep(50);
 
-          await within(reconnecting.close(), 1_000, 'close() (default reconnectPeriod)');
-          await within(oneShot.close(), 1_000, 'close() (reconnectPeriod 0)');
+          await within(reconnecting.close(), HANG_MS, 'close() (default reconnectPeriod)');
+          await within(oneShot.close(), HANG_MS, 'close() (reconnectPeriod 0)');
           for (const connection of [reconnecting, oneShot]) {
             await expect(connection.publish(`${prefix}/gone`, 'x')).rejects.toMatchObject({
               code: 'TRANSPORT',
@@ -625,7 +631,7 @@ describe.skipIf(!MOSQUITTO)(
           }
           const error = await within(
             connectMqtt(own.url, { clientId: nextClientId('late'), protocolVersion, connectTimeout: 2_000 }),
-            5_000,
+            HANG_MS,
             'connectMqtt to the dead broker',
           ).catch((caught: unknown) => caught);
           expect(error).toMatchObject({ name: 'TransportError', code: 'TRANSPORT', retryable: true });
@@ -666,21 +672,26 @@ describe.skipIf(!MOSQUITTO)(
         await sleep(50);
         // mqtt.js end() alone would wait for its outgoing queue, which cannot drain once close()
         // stops reconnection; otakit forces it and rejects the waiting publish.
-        await within(connection.close(), 750, 'close()');
+        await within(connection.close(), HANG_MS, 'close()');
         await until(
           () => waiting.settled === 'rejected',
           () => 'the waiting publish to reject',
-          750,
+          HANG_MS,
         );
       });
 
       it('with reconnectPeriod 0, publish rejects once the broker dropped the connection', async () => {
         const connection = await wrap({ reconnectPeriod: 0 });
+        const { raw } = open.at(-1)!;
         await own.kill('SIGKILL');
-        await sleep(50);
+        await until(
+          () => raw?.connected === false,
+          () => 'the client to see the broker gone',
+          HANG_MS,
+        );
         // mqtt.js keeps such a publish waiting for a reconnect that reconnectPeriod 0 rules out.
         await expect(
-          within(connection.publish('otakit/mosq/bug/dead', 'x'), 750, 'publish'),
+          within(connection.publish('otakit/mosq/bug/dead', 'x'), HANG_MS, 'publish'),
         ).rejects.toMatchObject({
           code: 'TRANSPORT',
         });

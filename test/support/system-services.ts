@@ -43,8 +43,11 @@ export async function freePorts(count: number): Promise<number[]> {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Polls `predicate` every 5 ms; fails naming what it waited for instead of hanging. */
-export async function until(predicate: () => boolean, what: () => string, timeoutMs = 3_000): Promise<void> {
+/**
+ * Polls `predicate` every 5 ms; fails naming what it waited for instead of hanging. The default
+ * limit is generous: it only catches a condition that never comes, not a slow machine.
+ */
+export async function until(predicate: () => boolean, what: () => string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
