@@ -358,8 +358,15 @@ describe.each([
   it('stops at once when aborted', async () => {
     server.route(path, { body: BODY, bytesPerSecond: 1_000_000 });
     const controller = new AbortController();
-    const pending = downloadArtifact(options({ signal: controller.signal }));
-    setTimeout(() => controller.abort(new Error('user canceled')), 50);
+    // Aborted at the first progress report: mid-body, however fast or busy the machine.
+    const pending = downloadArtifact(
+      options({
+        signal: controller.signal,
+        onProgress: (progress) => {
+          if (progress.bytes > 0 && !controller.signal.aborted) controller.abort(new Error('user canceled'));
+        },
+      }),
+    );
     await expect(pending).rejects.toMatchObject({ code: 'ABORTED', message: 'user canceled' });
   });
 });
