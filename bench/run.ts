@@ -9,6 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { benchBrowser } from './browser.js';
+import { benchLimits } from './limits.js';
 import { benchMachine } from './machine.js';
 import { benchTransfer } from './transfer.js';
 
@@ -34,6 +35,11 @@ console.log('update machine: persisted transitions per second');
 const machine = await benchMachine(Number(process.env.BENCH_MS ?? 2_000));
 console.table(machine);
 await record('machine', machine);
+
+console.log('\nwire limits: refusing a 10 MB message, against JSON.parse of it');
+const limits = benchLimits();
+console.table(limits);
+await record('limits', limits);
 
 console.log('\ntransfer: download + MD5 + SHA-256 + atomic install, against curl');
 const transfer = await benchTransfer(Number(process.env.BENCH_TRANSFER_BYTES ?? 1024 ** 3));
