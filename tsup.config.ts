@@ -9,6 +9,15 @@ const ENTRIES = {
   'node/index': 'src/node/index.ts',
   'mqtt/index': 'src/mqtt/index.ts',
   'testing/index': 'src/testing/index.ts',
+  // One subpath per protocol (`otakit/protocols/exosite`): the same module as the root's
+  // namespace, imported flat, so a bundler keeps only the functions used (esbuild cannot drop
+  // unused members of an `export * as` namespace).
+  'protocols/degu/index': 'src/protocols/degu/index.ts',
+  'protocols/micropython-ota/index': 'src/protocols/micropython-ota/index.ts',
+  'protocols/insighio/index': 'src/protocols/insighio/index.ts',
+  'protocols/connhex/index': 'src/protocols/connhex/index.ts',
+  'protocols/exosite/index': 'src/protocols/exosite/index.ts',
+  'protocols/thingsboard/index': 'src/protocols/thingsboard/index.ts',
 };
 
 const common: Options = {

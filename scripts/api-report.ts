@@ -22,7 +22,8 @@ export const ENTRIES: Record<string, string> = {
 
 // Named types stay named (aliases are not expanded) and long types are cut the checker's own
 // deterministic way, so the record stays short enough to review.
-const FORMAT = ts.TypeFormatFlags.WriteArrowStyleSignature | ts.TypeFormatFlags.UseAliasDefinedOutsideCurrentScope;
+const FORMAT =
+  ts.TypeFormatFlags.WriteArrowStyleSignature | ts.TypeFormatFlags.UseAliasDefinedOutsideCurrentScope;
 
 function kindOf(symbol: ts.Symbol): string {
   const flags = symbol.flags;

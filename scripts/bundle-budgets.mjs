@@ -35,11 +35,22 @@ export const BUDGETS = [
   {
     name: 'dashboard',
     description:
-      'snapshot, status and manifest schemas, STATUS_MAPPINGS, one decoder (exosite.decodeManifest)',
+      "snapshot, status and manifest schemas, STATUS_MAPPINGS, one decoder (decodeManifest from 'otakit/protocols/exosite')",
+    source: `import { UpdateSnapshotSchema, UpdateStatusSchema, ManifestSchema, STATUS_MAPPINGS } from 'otakit';
+import { decodeManifest } from 'otakit/protocols/exosite';
+export const app = { UpdateSnapshotSchema, UpdateStatusSchema, ManifestSchema, STATUS_MAPPINGS, decode: decodeManifest };
+`,
+    budget: 40 * KB,
+  },
+  {
+    // Recorded, not budgeted: the same app through the root's namespace. esbuild keeps every
+    // member of an `export * as` namespace (evanw/esbuild#1420); rollup and rolldown drop them.
+    name: 'dashboard (namespace import)',
+    description: 'the dashboard importing exosite.decodeManifest through the root namespace',
     source: `import { UpdateSnapshotSchema, UpdateStatusSchema, ManifestSchema, STATUS_MAPPINGS, exosite } from 'otakit';
 export const app = { UpdateSnapshotSchema, UpdateStatusSchema, ManifestSchema, STATUS_MAPPINGS, decode: exosite.decodeManifest };
 `,
-    budget: 40 * KB,
+    budget: null,
   },
   {
     name: 'machine',
@@ -147,7 +158,7 @@ export async function measureBundles(projectDir) {
       minifiedBytes: output.contents.byteLength,
       gzipBytes,
       budgetBytes: budget.budget,
-      ok: gzipBytes <= budget.budget,
+      ok: budget.budget === null || gzipBytes <= budget.budget,
       inputFiles: Object.keys(meta.inputs).length,
       largestInputs: largestInputs(meta, 8),
     });
@@ -159,8 +170,8 @@ export async function measureBundles(projectDir) {
 export function report(results, log = console.log) {
   for (const result of results) {
     log(
-      `  ${result.ok ? 'ok  ' : 'OVER'} ${result.name}: ${(result.gzipBytes / KB).toFixed(1)} KB gzip ` +
-        `(budget ${(result.budgetBytes / KB).toFixed(0)} KB; ${(result.minifiedBytes / KB).toFixed(1)} KB minified, ` +
+      `  ${result.budgetBytes === null ? 'info' : result.ok ? 'ok  ' : 'OVER'} ${result.name}: ${(result.gzipBytes / KB).toFixed(1)} KB gzip ` +
+        `(${result.budgetBytes === null ? 'no budget' : `budget ${(result.budgetBytes / KB).toFixed(0)} KB`}; ${(result.minifiedBytes / KB).toFixed(1)} KB minified, ` +
         `${result.inputFiles} input files)`,
     );
     const top = result.largestInputs
@@ -190,7 +201,7 @@ export async function writeResults(results, file = join(root, 'bench/results/bun
         description,
         gzipKB: Number((gzipBytes / KB).toFixed(1)),
         minifiedKB: Number((minifiedBytes / KB).toFixed(1)),
-        budgetKB: budgetBytes / KB,
+        budgetKB: budgetBytes === null ? null : budgetBytes / KB,
         ok,
         gzipBytes,
         minifiedBytes,

@@ -1,6 +1,6 @@
 /**
  * One entry-name policy for every archive reader: the browser-safe insigh.io tar reader
- * (`insighIo.readTar`) and the Node extractor (`extractArchive`) are given the same bytes with
+ * (`insighIoPackage.readTar`) and the Node extractor (`extractArchive`) are given the same bytes with
  * the same hostile names, and must agree: the same normalised path, or a refusal with the same
  * reason. Backslashes are refused by both (see src/archive/entry-path.ts for why).
  */
@@ -79,18 +79,21 @@ const CASES: Array<[string, Outcome]> = [
 ];
 
 describe('one entry-name policy for both archive readers', () => {
-  it.each(CASES)('%j → %j in the policy, insighIo.readTar and extractArchive', async (name, expected) => {
-    let policy: Outcome;
-    try {
-      policy = { path: normaliseEntryPath(name).path };
-    } catch (error) {
-      policy = outcomeOf(error);
-    }
-    expect(policy).toEqual(expected);
-    const bytes = tarNamed(name);
-    expect(browserReader(bytes)).toEqual(expected);
-    expect(await nodeReader(bytes)).toEqual(expected);
-  });
+  it.each(CASES)(
+    '%j → %j in the policy, insighIoPackage.readTar and extractArchive',
+    async (name, expected) => {
+      let policy: Outcome;
+      try {
+        policy = { path: normaliseEntryPath(name).path };
+      } catch (error) {
+        policy = outcomeOf(error);
+      }
+      expect(policy).toEqual(expected);
+      const bytes = tarNamed(name);
+      expect(browserReader(bytes)).toEqual(expected);
+      expect(await nodeReader(bytes)).toEqual(expected);
+    },
+  );
 
   it('refuses a backslash in a zip entry name too (the zip format requires "/")', async () => {
     expect(await nodeReader(zip([{ name: 'dir\\sub\\file.txt', data: 'w' }]))).toEqual({

@@ -131,7 +131,10 @@ describe('tracker role', () => {
     await tracker.ingest(status('installing', { updateId: null, version: null }));
     const result = await tracker.ingest(status('committed', { updateId: 'fw:f@1.2', version: '1.2' }));
     expect(result.accepted).toBe(true);
-    expect(tracker.snapshot()).toMatchObject({ state: 'committed', current: { id: 'fw:f@1.2', version: '1.2' } });
+    expect(tracker.snapshot()).toMatchObject({
+      state: 'committed',
+      current: { id: 'fw:f@1.2', version: '1.2' },
+    });
     // Once known, another id is a different update and is refused mid-way.
     await tracker.ingest(status('downloading', { updateId: 'u2' }));
     const other = await tracker.ingest(status('installing', { updateId: 'u3' }));

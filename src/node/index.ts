@@ -14,13 +14,14 @@
  * @module
  */
 
-// Connhex's agent.toml needs a TOML parser: here, beside the agent that reads the file, so the
-// browser-safe root does not carry it.
-export {
-  encodeOtaSection as encodeConnhexOtaSection,
-  parseAgentConfig as parseConnhexAgentConfig,
-  safeParseAgentConfig as safeParseConnhexAgentConfig,
-} from '../protocols/connhex/agent-toml.js';
+// The Connhex addon's agent.toml (a TOML parser, Go durations): here, beside the agent that reads
+// the file, so the browser-safe root does not carry it.
+export * as connhexAgent from '../protocols/connhex/agent.js';
+// Exosite's provisioning API (activation, content listing), for the device agent.
+export * as exositeProvisioning from '../protocols/exosite/provision.js';
+// insigh.io packages (.tar.gz): read and unpacked by the device agent (browser-safe code, kept
+// out of the root so a dashboard does not carry a tar reader).
+export * as insighIoPackage from '../protocols/insighio/package.js';
 // The engine itself, so a Node agent can import everything it needs from this entry alone
 // (without loading the protocol codecs of the root entry).
 export {

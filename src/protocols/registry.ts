@@ -9,8 +9,9 @@
  *
  * @module
  */
-import { protocol as connhex } from './connhex/protocol.js';
+
 import { OtaError } from '../core/errors.js';
+import { protocol as connhex } from './connhex/protocol.js';
 import type { Protocol } from './contract.js';
 import { protocol as degu } from './degu/protocol.js';
 import type { ProtocolName } from './descriptors.js';
@@ -37,7 +38,10 @@ export type AnyProtocol = (typeof PROTOCOLS)[ProtocolName];
  */
 export function protocolNamed(name: string): AnyProtocol {
   if (!Object.hasOwn(PROTOCOLS, name)) {
-    throw new OtaError('CONFIG', `Unknown protocol "${name.slice(0, 64)}": one of ${Object.keys(PROTOCOLS).join(', ')}`);
+    throw new OtaError(
+      'CONFIG',
+      `Unknown protocol "${name.slice(0, 64)}": one of ${Object.keys(PROTOCOLS).join(', ')}`,
+    );
   }
   return PROTOCOLS[name as ProtocolName];
 }

@@ -8,10 +8,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as otakit from '../../src/index.js';
 import { isOtaError } from '../../src/index.js';
+import * as otakitNode from '../../src/node/index.js';
 
 const RUNS = Number(process.env.OTAKIT_PROPERTY_RUNS ?? 150);
 
 const NAMESPACES = ['degu', 'micropythonOta', 'insighIo', 'connhex', 'exosite', 'thingsBoard'] as const;
+/** Protocol code that lives in `otakit/node` (device-agent only: agent.toml, provisioning, packages). */
+const NODE_NAMESPACES = ['connhexAgent', 'exositeProvisioning', 'insighIoPackage'] as const;
 const DECODER_NAME = /^(decode|parse|read|safeDecode|safeParse|unpack|resolve|evaluate|classify|detect)/;
 
 type AnyFunction = (...args: unknown[]) => unknown;
@@ -24,9 +27,13 @@ interface Decoder {
 
 function decoders(): Decoder[] {
   const found: Decoder[] = [];
-  for (const namespace of NAMESPACES) {
-    const exported = (otakit as unknown as Record<string, Record<string, unknown>>)[namespace];
-    if (exported === undefined) throw new Error(`src/index.ts exports no namespace ${namespace}`);
+  const sources = [
+    ...NAMESPACES.map((namespace) => [namespace, otakit] as const),
+    ...NODE_NAMESPACES.map((namespace) => [namespace, otakitNode] as const),
+  ];
+  for (const [namespace, entry] of sources) {
+    const exported = (entry as unknown as Record<string, Record<string, unknown>>)[namespace];
+    if (exported === undefined) throw new Error(`no namespace ${namespace} is exported`);
     for (const name of Object.keys(exported).sort()) {
       const value = exported[name];
       if (typeof value !== 'function' || !DECODER_NAME.test(name)) continue;
@@ -182,11 +189,11 @@ describe('public decoders of every protocol namespace', () => {
     const listed = DECODERS.map((decoder) => `${decoder.label}/${decoder.arity}`);
     // Printed so a reviewer sees what the property below covers.
     console.info(`public decoders under test (${listed.length}):\n  ${listed.join('\n  ')}`);
-    for (const namespace of NAMESPACES) {
+    for (const namespace of [...NAMESPACES, ...NODE_NAMESPACES]) {
       expect(DECODERS.some((decoder) => decoder.label.startsWith(`${namespace}.`))).toBe(true);
     }
     // The ones found throwing raw TypeErrors when the package was tried from outside.
-    for (const label of ['degu.decodeMessage', 'insighIo.readTar', 'thingsBoard.decodeChunkRequest']) {
+    for (const label of ['degu.decodeMessage', 'insighIoPackage.readTar', 'thingsBoard.decodeChunkRequest']) {
       expect(DECODERS.map((decoder) => decoder.label)).toContain(label);
     }
   });
@@ -236,8 +243,8 @@ describe('public decoders of every protocol namespace', () => {
     },
   );
 
-  it('insighIo.readTar(null) throws MANIFEST_INVALID; thingsBoard.decodeChunkRequest(null) is no chunk request', () => {
-    expect(() => otakit.insighIo.readTar(null as never)).toThrow(
+  it('insighIoPackage.readTar(null) throws MANIFEST_INVALID; thingsBoard.decodeChunkRequest(null) is no chunk request', () => {
+    expect(() => otakitNode.insighIoPackage.readTar(null as never)).toThrow(
       expect.objectContaining({ code: 'MANIFEST_INVALID', message: expect.stringMatching(/bytes/) }),
     );
     expect(otakit.thingsBoard.decodeChunkRequest(null as never)).toBeUndefined();

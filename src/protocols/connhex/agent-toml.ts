@@ -10,13 +10,7 @@
 import { parse, stringify, TomlError } from 'smol-toml';
 import { ManifestError, type ValidationIssue } from '../../core/errors.js';
 import { type WireInput, wireText } from '../../core/wire.js';
-import {
-  type ConfigOptions,
-  DEFAULT_OTA_CONFIG,
-  type OtaConfig,
-  type OtaConfigInput,
-  resolveOtaSection,
-} from './config.js';
+import { type ConfigOptions, type OtaConfig, type OtaConfigInput, resolveOtaSection } from './config.js';
 import { formatGoDuration, goDurationProblem, MAX_GO_DURATION, msToNanoseconds } from './duration.js';
 import { LIMITS } from './limits.js';
 

@@ -6,17 +6,9 @@
  *
  * @module
  */
-import { ManifestError, type ValidationIssue } from '../../core/errors.js';
+import { ManifestError } from '../../core/errors.js';
 import { parseWith } from '../../core/validate.js';
-import { type WireInput, wireText } from '../../core/wire.js';
-import {
-  formatGoDuration,
-  goDurationProblem,
-  MAX_GO_DURATION,
-  msToNanoseconds,
-  nanosecondsToMs,
-} from './duration.js';
-import { LIMITS } from './limits.js';
+import { formatGoDuration, goDurationProblem, nanosecondsToMs } from './duration.js';
 import { CompatOtaSectionSchema, type OtaSection, OtaSectionSchema } from './schemas.js';
 
 /** The OTA settings the addon acts on, after defaults and implications. */

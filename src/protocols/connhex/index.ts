@@ -37,13 +37,7 @@ export {
   type UpToDateReason,
 } from './check.js';
 export { EXTENSION_KEY, fromCanonical, toCanonical } from './codec.js';
-export {
-  type ConfigOptions,
-  DEFAULT_OTA_CONFIG,
-  type OtaConfig,
-  type OtaConfigInput,
-  resolveOtaSection,
-} from './config.js';
+export type { OtaConfig } from './config.js';
 export { descriptor } from './descriptor.js';
 export type { ConnhexStatusContext } from './device.js';
 export {
@@ -54,15 +48,6 @@ export {
   formatContentDigest,
   parseContentDigest,
 } from './digest.js';
-export {
-  formatGoDuration,
-  MAX_GO_DURATION,
-  MIN_GO_DURATION,
-  msToNanoseconds,
-  nanosecondsToMs,
-  parseGoDuration,
-  safeParseGoDuration,
-} from './duration.js';
 export {
   type ConnhexCredentials,
   type ContentRange,

@@ -23,10 +23,10 @@ import type {
 import type { Conversion } from '../conversion.js';
 import { CONFIG_OTAU, OTAU_IN } from './alias.js';
 import { toCanonical } from './codec.js';
+import { contentBaseUrl } from './content-url.js';
 import { decodeReadResponse, longPollRequest, writeRequest } from './http.js';
 import { checkedInbound } from './inbound.js';
 import { LIMITS } from './limits.js';
-import { contentBaseUrl } from './provision.js';
 import { decodeManifest, encodeStatus as encodeOtauStatus, isEmptyResourceValue } from './resource.js';
 import { statusFromCanonical } from './status.js';
 import { checkedTarget, DEFAULT_LONG_POLL_MS, deviceToken, type Target } from './target.js';

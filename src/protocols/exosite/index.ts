@@ -34,6 +34,7 @@ export {
   type ToCanonicalOptions,
   toCanonical,
 } from './codec.js';
+export { contentBaseUrl } from './content-url.js';
 export { descriptor } from './descriptor.js';
 export { acknowledgeOrder, device } from './device.js';
 export { decodeForm, encodeForm, formEncodeComponent } from './form.js';
@@ -73,19 +74,6 @@ export {
   resolvePayloadItem,
 } from './payload.js';
 export { protocol } from './protocol.js';
-export {
-  activateRequest,
-  type ContentInfo,
-  contentBaseUrl,
-  contentDownloadRequest,
-  contentInfoRequest,
-  contentListRequest,
-  decodeActivateResponse,
-  decodeContentInfo,
-  decodeContentList,
-  decodeTimestampResponse,
-  timestampRequest,
-} from './provision.js';
 export {
   type DecodeManifestOptions,
   decodeManifest,

@@ -3,6 +3,9 @@
  * device API"): activation (identity → device token), the server clock, and the content area of the IoT
  * Connector where ExoSense puts uploaded package files. Requests only, no I/O, like `http.ts`.
  *
+ * Exported from `otakit/node` as `exositeProvisioning` (a device agent activates itself and lists
+ * its content; a dashboard never does), so the browser-safe root does not carry it.
+ *
  * @module
  */
 import { ManifestError, OtaError, TransportError } from '../../core/errors.js';
@@ -12,7 +15,6 @@ import {
   assertResponse,
   authHeaders,
   CONTROL,
-  deviceApiOrigin,
   type ExositeRequest,
   type ExositeResponse,
   FORM_CONTENT_TYPE,
@@ -96,16 +98,6 @@ export function decodeTimestampResponse(response: ExositeResponse): number {
     throw new ManifestError('Exosite timestamp', [{ path: '', expected: 'whole epoch seconds' }]);
   }
   return seconds;
-}
-
-/**
- * The content API base, `…/provision/download?vendor=<pid>&model=<pid>`: give it to `resolvePayloadItem` /
- * `toCanonical` so content ids become download URLs (`&id=<id>` appended). Whether current IoT Connectors
- * still need `vendor`/`model` is not documented (docs/protocols/exosite.md, "HTTP device API").
- */
-export function contentBaseUrl(productId: string, options: { domain?: string } = {}): string {
-  const origin = deviceApiOrigin(productId, options);
-  return `${origin}/provision/download?vendor=${productId}&model=${productId}`;
 }
 
 function contentPath(productId: string, extra: string): string {

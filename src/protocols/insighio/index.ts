@@ -59,15 +59,7 @@ export {
   isClearPayload,
   safeDecodeMessage,
 } from './messages.js';
-export {
-  detectPackageFormat,
-  type PackageFormat,
-  type PackageOptions,
-  readPackage,
-  readTar,
-  type TarEntry,
-  unpackPackage,
-} from './package.js';
+export type { PackageFormat, PackageOptions, TarEntry } from './package.js';
 export { protocol } from './protocol.js';
 export {
   clearPublication,

@@ -9,6 +9,9 @@
  * There is no strictCompat here: the reference's extraction (writing pax headers as files and
  * links as empty files, following `../`) is unsafe, and nothing on the wire depends on it.
  *
+ * Exported from `otakit/node` as `insighIoPackage` (the device agent unpacks packages), so the
+ * browser-safe root does not carry a tar reader.
+ *
  * @module
  */
 

@@ -1,10 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import {
-  encodeConnhexOtaSection,
-  parseConnhexAgentConfig,
-  safeParseConnhexAgentConfig,
-} from '../../../src/node/index.js';
+import { connhexAgent } from '../../../src/node/index.js';
 import * as connhex from '../../../src/protocols/connhex/index.js';
 import { largestInputs, largestOf } from '../../support/cost.js';
 import { manifestError, onlyTypedErrors } from './support.js';
@@ -42,7 +38,7 @@ check_interval = '24h0m0s'
 
 describe('agent.toml [ota]: reading', () => {
   it('reads the documented example among other tables', () => {
-    expect(parseConnhexAgentConfig(AGENT_TOML)).toEqual({
+    expect(connhexAgent.parseAgentConfig(AGENT_TOML)).toEqual({
       autoDownload: true,
       autoInstall: true,
       checkIntervalMs: 86_400_000,
@@ -52,8 +48,8 @@ describe('agent.toml [ota]: reading', () => {
 
   it('reads UTF-8 bytes, a byte-order mark, and an already parsed table', () => {
     const bytes = new TextEncoder().encode(`\ufeff${AGENT_TOML}`);
-    expect(parseConnhexAgentConfig(bytes).checkInterval).toBe('24h0m0s');
-    expect(parseConnhexAgentConfig({ ota: { check_interval: '90m' } }).checkIntervalMs).toBe(5_400_000);
+    expect(connhexAgent.parseAgentConfig(bytes).checkInterval).toBe('24h0m0s');
+    expect(connhexAgent.parseAgentConfig({ ota: { check_interval: '90m' } }).checkIntervalMs).toBe(5_400_000);
   });
 
   it('accepts the Go forms of check_interval and normalises them to what Go prints', () => {
@@ -66,44 +62,48 @@ describe('agent.toml [ota]: reading', () => {
       ['90s', 90_000, '1m30s'],
     ];
     for (const [text, ms, printed] of cases) {
-      const config = parseConnhexAgentConfig(`[ota]\ncheck_interval = "${text}"\n`);
+      const config = connhexAgent.parseAgentConfig(`[ota]\ncheck_interval = "${text}"\n`);
       expect([config.checkIntervalMs, config.checkInterval]).toEqual([ms, printed]);
     }
   });
 
   it('rejects invalid, zero, negative and overflowing intervals at ota.check_interval', () => {
     for (const text of ['1d', '24', '', '0', '0s', '-1h', '3000000h', '1 h']) {
-      const error = manifestError(() => parseConnhexAgentConfig(`[ota]\ncheck_interval = "${text}"\n`));
+      const error = manifestError(() => connhexAgent.parseAgentConfig(`[ota]\ncheck_interval = "${text}"\n`));
       expect(error.issues[0]!.path).toBe('ota.check_interval');
     }
-    const zero = manifestError(() => parseConnhexAgentConfig(`[ota]\ncheck_interval = "0s"\n`));
+    const zero = manifestError(() => connhexAgent.parseAgentConfig(`[ota]\ncheck_interval = "0s"\n`));
     expect(zero.message).toMatch(/positive/);
-    const overflow = manifestError(() => parseConnhexAgentConfig(`[ota]\ncheck_interval = "3000000h"\n`));
+    const overflow = manifestError(() =>
+      connhexAgent.parseAgentConfig(`[ota]\ncheck_interval = "3000000h"\n`),
+    );
     expect(overflow.message).toMatch(/int64/);
   });
 
   it('rejects an integer interval (Go would read it as nanoseconds) and wrong types', () => {
     expect(
-      manifestError(() => parseConnhexAgentConfig('[ota]\ncheck_interval = 3600\n')).issues[0]!.path,
+      manifestError(() => connhexAgent.parseAgentConfig('[ota]\ncheck_interval = 3600\n')).issues[0]!.path,
     ).toBe('ota.check_interval');
     expect(
-      manifestError(() => parseConnhexAgentConfig('[ota]\nauto_install = "yes"\n')).issues[0]!.path,
+      manifestError(() => connhexAgent.parseAgentConfig('[ota]\nauto_install = "yes"\n')).issues[0]!.path,
     ).toBe('ota.auto_install');
-    expect(manifestError(() => parseConnhexAgentConfig('ota = 5\n')).issues[0]!.path).toBe('ota');
+    expect(manifestError(() => connhexAgent.parseAgentConfig('ota = 5\n')).issues[0]!.path).toBe('ota');
   });
 
   it('hardened: an unknown [ota] key is an error; strictCompat ignores it like the Go agent', () => {
     const toml = '[ota]\nauto_instal = true\n';
-    expect(manifestError(() => parseConnhexAgentConfig(toml)).message).toMatch(/auto_instal/);
-    expect(parseConnhexAgentConfig(toml, { strictCompat: true })).toEqual(connhex.DEFAULT_OTA_CONFIG);
+    expect(manifestError(() => connhexAgent.parseAgentConfig(toml)).message).toMatch(/auto_instal/);
+    expect(connhexAgent.parseAgentConfig(toml, { strictCompat: true })).toEqual(
+      connhexAgent.DEFAULT_OTA_CONFIG,
+    );
   });
 
   it('turns a TOML syntax error into MANIFEST_INVALID with line and column, never a raw TomlError', () => {
-    const error = manifestError(() => parseConnhexAgentConfig('[ota]\nauto_install = tru\n'));
+    const error = manifestError(() => connhexAgent.parseAgentConfig('[ota]\nauto_install = tru\n'));
     expect(error.name).toBe('ManifestError');
     expect(error.issues[0]!.expected).toMatch(/^valid TOML \(line 2, column \d+: /);
     expect(error.cause).toBeUndefined();
-    const safe = safeParseConnhexAgentConfig('[ota');
+    const safe = connhexAgent.safeParseAgentConfig('[ota');
     expect(safe.success).toBe(false);
   });
 
@@ -116,7 +116,7 @@ describe('agent.toml [ota]: reading', () => {
       AGENT_TOML.replace("'24h0m0s'", "'24d'"),
     ];
     for (const toml of broken) {
-      const error = manifestError(() => parseConnhexAgentConfig(toml));
+      const error = manifestError(() => connhexAgent.parseAgentConfig(toml));
       expect(error.message).not.toContain(SECRET);
       expect(JSON.stringify(error.issues)).not.toContain(SECRET);
       expect(String(error.cause ?? '')).not.toContain(SECRET);
@@ -128,41 +128,43 @@ describe('agent.toml [ota]: reading', () => {
     toml.longestParsed = 0;
     const messages: string[] = [];
     const examined = await largestInputs(() => {
-      messages.push(manifestError(() => parseConnhexAgentConfig(huge)).message);
-      messages.push(manifestError(() => parseConnhexAgentConfig(new Uint8Array(10 * 1024 * 1024))).message);
+      messages.push(manifestError(() => connhexAgent.parseAgentConfig(huge)).message);
+      messages.push(
+        manifestError(() => connhexAgent.parseAgentConfig(new Uint8Array(10 * 1024 * 1024))).message,
+      );
     });
     for (const message of messages) expect(message).toMatch(/at most 131072 bytes/);
     expect(toml.longestParsed).toBe(0);
     expect(largestOf(examined)).toBeLessThanOrEqual(connhex.LIMITS.maxConfigBytes);
     // The probe does see the parser: a file within the limit reaches it.
-    parseConnhexAgentConfig('[ota]\n');
+    connhexAgent.parseAgentConfig('[ota]\n');
     expect(toml.longestParsed).toBeGreaterThan(0);
   });
 
   it('refuses deeply nested inline tables elsewhere in the file with a typed error', () => {
     const deep = `x = ${'['.repeat(100)}${']'.repeat(100)}\n`;
-    expect(manifestError(() => parseConnhexAgentConfig(deep)).message).toMatch(/valid TOML/);
+    expect(manifestError(() => connhexAgent.parseAgentConfig(deep)).message).toMatch(/valid TOML/);
   });
 });
 
 describe('agent.toml [ota]: writing', () => {
   it('writes every key with effective values and Go-printed interval', () => {
-    const text = encodeConnhexOtaSection({ autoInstall: true, checkIntervalMs: 86_400_000 });
+    const text = connhexAgent.encodeOtaSection({ autoInstall: true, checkIntervalMs: 86_400_000 });
     expect(text).toBe('[ota]\nauto_download = true\nauto_install = true\ncheck_interval = "24h0m0s"\n');
-    expect(encodeConnhexOtaSection({})).toBe(
+    expect(connhexAgent.encodeOtaSection({})).toBe(
       '[ota]\nauto_download = false\nauto_install = false\ncheck_interval = "1h0m0s"\n',
     );
-    expect(encodeConnhexOtaSection({ checkInterval: '90m' })).toContain('check_interval = "1h30m0s"');
+    expect(connhexAgent.encodeOtaSection({ checkInterval: '90m' })).toContain('check_interval = "1h30m0s"');
   });
 
   it('refuses an interval the reader would refuse', () => {
-    expect(manifestError(() => encodeConnhexOtaSection({ checkIntervalMs: 0 })).issues[0]!.path).toBe(
+    expect(manifestError(() => connhexAgent.encodeOtaSection({ checkIntervalMs: 0 })).issues[0]!.path).toBe(
       'checkIntervalMs',
     );
-    manifestError(() => encodeConnhexOtaSection({ checkIntervalMs: -5 }));
-    manifestError(() => encodeConnhexOtaSection({ checkIntervalMs: Number.POSITIVE_INFINITY }));
-    manifestError(() => encodeConnhexOtaSection({ checkIntervalMs: 1e20 }));
-    expect(manifestError(() => encodeConnhexOtaSection({ checkInterval: '1d' })).issues[0]!.path).toBe(
+    manifestError(() => connhexAgent.encodeOtaSection({ checkIntervalMs: -5 }));
+    manifestError(() => connhexAgent.encodeOtaSection({ checkIntervalMs: Number.POSITIVE_INFINITY }));
+    manifestError(() => connhexAgent.encodeOtaSection({ checkIntervalMs: 1e20 }));
+    expect(manifestError(() => connhexAgent.encodeOtaSection({ checkInterval: '1d' })).issues[0]!.path).toBe(
       'checkInterval',
     );
   });
@@ -172,23 +174,23 @@ describe('agent.toml [ota]: properties', () => {
   const config = fc.record({
     autoDownload: fc.boolean(),
     autoInstall: fc.boolean(),
-    nanoseconds: fc.bigInt({ min: 1n, max: connhex.MAX_GO_DURATION }),
+    nanoseconds: fc.bigInt({ min: 1n, max: connhexAgent.MAX_GO_DURATION }),
   });
 
   it('encode → parse gives the same settings (1000 runs)', () => {
     fc.assert(
       fc.property(config, ({ autoDownload, autoInstall, nanoseconds }) => {
-        const interval = connhex.formatGoDuration(nanoseconds);
-        const text = encodeConnhexOtaSection({ autoDownload, autoInstall, checkInterval: interval });
-        const read = parseConnhexAgentConfig(text);
+        const interval = connhexAgent.formatGoDuration(nanoseconds);
+        const text = connhexAgent.encodeOtaSection({ autoDownload, autoInstall, checkInterval: interval });
+        const read = connhexAgent.parseAgentConfig(text);
         expect(read).toEqual({
           autoDownload: autoDownload || autoInstall,
           autoInstall,
-          checkIntervalMs: connhex.nanosecondsToMs(nanoseconds),
+          checkIntervalMs: connhexAgent.nanosecondsToMs(nanoseconds),
           checkInterval: interval,
         });
         // Writing what was read is stable.
-        expect(encodeConnhexOtaSection(read)).toBe(text);
+        expect(connhexAgent.encodeOtaSection(read)).toBe(text);
       }),
       { numRuns: 1000 },
     );
@@ -220,7 +222,7 @@ describe('agent.toml [ota]: properties', () => {
       fc.property(
         fc.oneof(fc.string(), tomlish, fc.uint8Array({ maxLength: 200 }), fc.jsonValue()),
         (input) => {
-          onlyTypedErrors(() => parseConnhexAgentConfig(input));
+          onlyTypedErrors(() => connhexAgent.parseAgentConfig(input));
         },
       ),
       { numRuns: 1000 },
@@ -235,7 +237,7 @@ describe('agent.toml [ota]: properties', () => {
     );
     fc.assert(
       fc.property(section, fc.boolean(), (ota, strictCompat) => {
-        onlyTypedErrors(() => connhex.resolveOtaSection(ota, { strictCompat }));
+        onlyTypedErrors(() => connhexAgent.resolveOtaSection(ota, { strictCompat }));
       }),
       { numRuns: 1000 },
     );

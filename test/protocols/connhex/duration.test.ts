@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { connhexAgent } from '../../../src/node/index.js';
 import * as connhex from '../../../src/protocols/connhex/index.js';
 import { largestInputs, largestOf } from '../../support/cost.js';
 import { manifestError, onlyTypedErrors } from './support.js';
@@ -98,78 +99,78 @@ const GO_STRINGS: [string, bigint][] = [
 
 describe('Go durations: parseGoDuration', () => {
   it.each(GO_VALID)('parses %j like Go', (text, want) => {
-    expect(connhex.parseGoDuration(text)).toBe(want);
+    expect(connhexAgent.parseGoDuration(text)).toBe(want);
   });
 
   it.each(GO_INVALID.map((text) => [text]))('rejects %j like Go, with a typed error', (text) => {
-    const error = manifestError(() => connhex.parseGoDuration(text));
+    const error = manifestError(() => connhexAgent.parseGoDuration(text));
     expect(error.issues[0]!.expected).toMatch(/Go duration|unit/);
   });
 
   it('names the problem: missing unit, unknown unit, overflow', () => {
-    expect(manifestError(() => connhex.parseGoDuration('90')).message).toMatch(/needs a unit/);
-    expect(manifestError(() => connhex.parseGoDuration('1d')).message).toMatch(/not "d"/);
-    expect(manifestError(() => connhex.parseGoDuration('3000000h')).message).toMatch(/int64/);
+    expect(manifestError(() => connhexAgent.parseGoDuration('90')).message).toMatch(/needs a unit/);
+    expect(manifestError(() => connhexAgent.parseGoDuration('1d')).message).toMatch(/not "d"/);
+    expect(manifestError(() => connhexAgent.parseGoDuration('3000000h')).message).toMatch(/int64/);
   });
 
   it('rejects non-strings and texts over the documented length limit without parsing', async () => {
-    expect(manifestError(() => connhex.parseGoDuration(42 as unknown as string)).issues[0]!.expected).toBe(
-      'a string',
-    );
+    expect(
+      manifestError(() => connhexAgent.parseGoDuration(42 as unknown as string)).issues[0]!.expected,
+    ).toBe('a string');
     const long = `${'1'.repeat(connhex.LIMITS.maxDurationLength)}s`;
-    expect(manifestError(() => connhex.parseGoDuration(long)).message).toMatch(/at most 64 characters/);
+    expect(manifestError(() => connhexAgent.parseGoDuration(long)).message).toMatch(/at most 64 characters/);
     const huge = `${'9'.repeat(10 * 1024 * 1024)}h`;
     let message = '';
     const examined = await largestInputs(() => {
-      message = manifestError(() => connhex.parseGoDuration(huge)).message;
+      message = manifestError(() => connhexAgent.parseGoDuration(huge)).message;
     });
     expect(message).toMatch(/at most 64 characters/);
     expect(largestOf(examined)).toBeLessThanOrEqual(connhex.LIMITS.maxDurationLength);
   });
 
   it('safeParseGoDuration returns a result', () => {
-    expect(connhex.safeParseGoDuration('1h')).toEqual({ success: true, data: H });
-    const failed = connhex.safeParseGoDuration('1 h');
+    expect(connhexAgent.safeParseGoDuration('1h')).toEqual({ success: true, data: H });
+    const failed = connhexAgent.safeParseGoDuration('1 h');
     expect(failed.success).toBe(false);
   });
 });
 
 describe('Go durations: formatGoDuration', () => {
   it.each(GO_STRINGS)('formats %s like Duration.String()', (text, value) => {
-    expect(connhex.formatGoDuration(value)).toBe(text);
-    expect(connhex.parseGoDuration(text)).toBe(value);
+    expect(connhexAgent.formatGoDuration(value)).toBe(text);
+    expect(connhexAgent.parseGoDuration(text)).toBe(value);
   });
 
   it('formats the agent.toml example and the defaults', () => {
-    expect(connhex.formatGoDuration(24n * H)).toBe('24h0m0s');
-    expect(connhex.formatGoDuration(H)).toBe('1h0m0s');
-    expect(connhex.formatGoDuration(90n * S)).toBe('1m30s');
-    expect(connhex.formatGoDuration(300_000_000)).toBe('300ms');
+    expect(connhexAgent.formatGoDuration(24n * H)).toBe('24h0m0s');
+    expect(connhexAgent.formatGoDuration(H)).toBe('1h0m0s');
+    expect(connhexAgent.formatGoDuration(90n * S)).toBe('1m30s');
+    expect(connhexAgent.formatGoDuration(300_000_000)).toBe('300ms');
   });
 
   it('refuses values outside int64 and unsafe numbers', () => {
-    manifestError(() => connhex.formatGoDuration(1n << 63n));
-    manifestError(() => connhex.formatGoDuration(-(1n << 63n) - 1n));
-    manifestError(() => connhex.formatGoDuration(1.5));
-    manifestError(() => connhex.formatGoDuration(Number.MAX_SAFE_INTEGER + 1));
+    manifestError(() => connhexAgent.formatGoDuration(1n << 63n));
+    manifestError(() => connhexAgent.formatGoDuration(-(1n << 63n) - 1n));
+    manifestError(() => connhexAgent.formatGoDuration(1.5));
+    manifestError(() => connhexAgent.formatGoDuration(Number.MAX_SAFE_INTEGER + 1));
   });
 
   it('converts to and from milliseconds exactly', () => {
-    expect(connhex.nanosecondsToMs(86_400_000_000_000n)).toBe(86_400_000);
-    expect(connhex.nanosecondsToMs(1_500_000n)).toBe(1.5);
-    expect(connhex.msToNanoseconds(1.5)).toBe(1_500_000n);
-    expect(connhex.msToNanoseconds(86_400_000)).toBe(86_400_000_000_000n);
-    manifestError(() => connhex.msToNanoseconds(Number.NaN));
+    expect(connhexAgent.nanosecondsToMs(86_400_000_000_000n)).toBe(86_400_000);
+    expect(connhexAgent.nanosecondsToMs(1_500_000n)).toBe(1.5);
+    expect(connhexAgent.msToNanoseconds(1.5)).toBe(1_500_000n);
+    expect(connhexAgent.msToNanoseconds(86_400_000)).toBe(86_400_000_000_000n);
+    manifestError(() => connhexAgent.msToNanoseconds(Number.NaN));
   });
 });
 
 describe('Go durations: properties', () => {
-  const int64 = fc.bigInt({ min: connhex.MIN_GO_DURATION, max: connhex.MAX_GO_DURATION });
+  const int64 = fc.bigInt({ min: connhexAgent.MIN_GO_DURATION, max: connhexAgent.MAX_GO_DURATION });
 
   it('format → parse gives the same nanoseconds (1000 runs)', () => {
     fc.assert(
       fc.property(int64, (value) => {
-        expect(connhex.parseGoDuration(connhex.formatGoDuration(value))).toBe(value);
+        expect(connhexAgent.parseGoDuration(connhexAgent.formatGoDuration(value))).toBe(value);
       }),
       { numRuns: 1000 },
     );
@@ -182,7 +183,7 @@ describe('Go durations: properties', () => {
       fc.property(fc.array(part, { minLength: 1, maxLength: 6 }), (parts) => {
         const text = parts.map(([n, unit]) => `${n}${unit}`).join('');
         const want = parts.reduce((sum, [n, unit]) => sum + n * units[unit as keyof typeof units], 0n);
-        expect(connhex.parseGoDuration(text)).toBe(want);
+        expect(connhexAgent.parseGoDuration(text)).toBe(want);
       }),
       { numRuns: 1000 },
     );
@@ -193,7 +194,7 @@ describe('Go durations: properties', () => {
     const durationish = fc.array(alphabet, { maxLength: 30 }).map((chars) => chars.join(''));
     fc.assert(
       fc.property(fc.oneof(fc.string(), durationish, fc.string({ unit: 'binary' })), (text) => {
-        onlyTypedErrors(() => connhex.parseGoDuration(text));
+        onlyTypedErrors(() => connhexAgent.parseGoDuration(text));
       }),
       { numRuns: 1000 },
     );

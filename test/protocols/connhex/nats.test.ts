@@ -40,7 +40,7 @@ import {
   type TrackerUpdateMachine,
   type UpdateState,
 } from '../../../src/index.js';
-import { parseConnhexAgentConfig } from '../../../src/node/index.js';
+import { connhexAgent } from '../../../src/node/index.js';
 import { findSystemBinary, freePorts, IN_CI, sleep, until } from '../../support/system-services.js';
 
 const NATS_SERVER = findSystemBinary('nats-server', 'NATS_SERVER_PATH');
@@ -423,7 +423,7 @@ describe.skipIf(!NATS_SERVER)(
       const addon = new Addon(edge, '0.0.2');
 
       // C4/C6: current 0.0.2, HEAD says 0.0.3, auto_install: the addon's flags allow the whole path.
-      const config = parseConnhexAgentConfig('[ota]\nauto_install = true\n');
+      const config = connhexAgent.parseAgentConfig('[ota]\nauto_install = true\n');
       const decision = connhex.decideUpdate({ status: 200, headers: { Version: '"0.0.3"' } }, '0.0.2', {
         config,
       });

@@ -9,7 +9,7 @@ import {
   type UpdateState,
   verifyStaged,
 } from '../../../src/index.js';
-import { parseConnhexAgentConfig } from '../../../src/node/index.js';
+import { connhexAgent } from '../../../src/node/index.js';
 import * as connhex from '../../../src/protocols/connhex/index.js';
 import { AT, SHA, SHA_B64 } from './support.js';
 
@@ -53,7 +53,7 @@ const head = (version: string, extra: Record<string, string> = {}): connhex.Chec
 describe('Connhex vectors (docs/protocols/connhex.md)', () => {
   it("C1: check_interval='24h0m0s' is 86 400 000 ms; '1h', '1h30m', '90s'", () => {
     const interval = (text: string) =>
-      parseConnhexAgentConfig(`[ota]\ncheck_interval = '${text}'\n`).checkIntervalMs;
+      connhexAgent.parseAgentConfig(`[ota]\ncheck_interval = '${text}'\n`).checkIntervalMs;
     expect(interval('24h0m0s')).toBe(86_400_000);
     expect(interval('1h')).toBe(3_600_000);
     expect(interval('1h30m')).toBe(5_400_000);
@@ -61,22 +61,22 @@ describe('Connhex vectors (docs/protocols/connhex.md)', () => {
   });
 
   it('C2: a config without [ota] gives auto_download=false, auto_install=false, 1 h', () => {
-    expect(parseConnhexAgentConfig('[log]\nlevel = "debug"\n')).toEqual({
+    expect(connhexAgent.parseAgentConfig('[log]\nlevel = "debug"\n')).toEqual({
       autoDownload: false,
       autoInstall: false,
       checkIntervalMs: 3_600_000,
       checkInterval: '1h0m0s',
     });
-    expect(parseConnhexAgentConfig('')).toEqual(connhex.DEFAULT_OTA_CONFIG);
+    expect(connhexAgent.parseAgentConfig('')).toEqual(connhexAgent.DEFAULT_OTA_CONFIG);
   });
 
   it('C3: auto_install=true, auto_download=false gives effective auto_download=true', () => {
-    const config = parseConnhexAgentConfig('[ota]\nauto_install = true\nauto_download = false\n');
+    const config = connhexAgent.parseAgentConfig('[ota]\nauto_install = true\nauto_download = false\n');
     expect(config).toMatchObject({ autoInstall: true, autoDownload: true });
   });
 
   it('C4: current 0.0.2, HEAD 200 Version 0.0.3, both flags off: update_available, latest 0.0.3, no GET', () => {
-    const config = parseConnhexAgentConfig('[ota]\n');
+    const config = connhexAgent.parseAgentConfig('[ota]\n');
     const decision = connhex.decideUpdate(head('0.0.3'), CURRENT, { config });
     expect(decision).toEqual({
       kind: 'available',
@@ -97,7 +97,7 @@ describe('Connhex vectors (docs/protocols/connhex.md)', () => {
   });
 
   it('C5: auto_download only: downloading → file in .store/ota/ → update_ready; no install', () => {
-    const config = parseConnhexAgentConfig('[ota]\nauto_download = true\n');
+    const config = connhexAgent.parseAgentConfig('[ota]\nauto_download = true\n');
     const decision = connhex.decideUpdate(head('0.0.3'), CURRENT, { config });
     expect(decision).toMatchObject({ kind: 'available', download: true, install: false });
     const statuses = wireSequence(plannedStates(decision), '0.0.3').map((message) => message.status);
@@ -106,7 +106,7 @@ describe('Connhex vectors (docs/protocols/connhex.md)', () => {
   });
 
   it('C6: auto_install, zip {update.sh, new_service.py}: downloading → update_ready → updating → updated', () => {
-    const config = parseConnhexAgentConfig('[ota]\nauto_install = true\n');
+    const config = connhexAgent.parseAgentConfig('[ota]\nauto_install = true\n');
     const decision = connhex.decideUpdate(head('0.0.3'), CURRENT, { config });
     expect(decision).toMatchObject({ kind: 'available', download: true, install: true });
     const checked = connhex.checkPackageEntries([{ name: 'update.sh' }, { name: 'new_service.py' }]);

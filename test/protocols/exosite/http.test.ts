@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isOtaError, redactHeaders } from '../../../src/index.js';
+import { exositeProvisioning } from '../../../src/node/index.js';
 import * as exosite from '../../../src/protocols/exosite/index.js';
 
 const TOKEN = 'f3b2c1d0e9a8f7b6c5d4e3f2a1b0c9d8e7f6a5b4';
@@ -219,28 +220,30 @@ describe('HTTP device API', () => {
   });
 
   it('activates, and never quotes a token in activation errors', () => {
-    const request = exosite.activateRequest({ productId: PID, identity: 'a0:01 b&c' });
+    const request = exositeProvisioning.activateRequest({ productId: PID, identity: 'a0:01 b&c' });
     expect(request).toEqual({
       method: 'POST',
       path: '/provision/activate',
       headers: { 'Content-Type': exosite.FORM_CONTENT_TYPE },
       body: `vendor=${PID}&model=${PID}&sn=a0%3A01+b%26c`,
     });
-    expect(exosite.decodeActivateResponse({ status: 200, body: `${TOKEN}\n` })).toBe(TOKEN);
-    expect(caught(() => exosite.decodeActivateResponse({ status: 404 }))).toMatchObject({
+    expect(exositeProvisioning.decodeActivateResponse({ status: 200, body: `${TOKEN}\n` })).toBe(TOKEN);
+    expect(caught(() => exositeProvisioning.decodeActivateResponse({ status: 404 }))).toMatchObject({
       code: 'TRANSPORT',
       status: 404,
     });
-    expect(caught(() => exosite.decodeActivateResponse({ status: 409 }))).toMatchObject({
+    expect(caught(() => exositeProvisioning.decodeActivateResponse({ status: 409 }))).toMatchObject({
       code: 'TRANSPORT',
       status: 409,
     });
-    const malformed = caught(() => exosite.decodeActivateResponse({ status: 200, body: 'SECRET PART TWO' }));
+    const malformed = caught(() =>
+      exositeProvisioning.decodeActivateResponse({ status: 200, body: 'SECRET PART TWO' }),
+    );
     expect(isOtaError(malformed, 'MANIFEST_INVALID')).toBe(true);
     expect((malformed as Error).message).not.toContain('SECRET');
     expect(
       isOtaError(
-        caught(() => exosite.activateRequest({ productId: 'Bad.Pid', identity: 'x' })),
+        caught(() => exositeProvisioning.activateRequest({ productId: 'Bad.Pid', identity: 'x' })),
         'CONFIG',
       ),
     ).toBe(true);
@@ -255,18 +258,24 @@ describe('HTTP device API', () => {
         'CONFIG',
       ),
     ).toBe(true);
-    expect(exosite.timestampRequest()).toEqual({ method: 'GET', path: '/timestamp', headers: {} });
-    expect(exosite.decodeTimestampResponse({ status: 200, body: '1526046488\n' })).toBe(1526046488);
-    expect(issues(() => exosite.decodeTimestampResponse({ status: 200, body: '12.5' }))).toEqual([
+    expect(exositeProvisioning.timestampRequest()).toEqual({
+      method: 'GET',
+      path: '/timestamp',
+      headers: {},
+    });
+    expect(exositeProvisioning.decodeTimestampResponse({ status: 200, body: '1526046488\n' })).toBe(
+      1526046488,
+    );
+    expect(issues(() => exositeProvisioning.decodeTimestampResponse({ status: 200, body: '12.5' }))).toEqual([
       { path: '', expected: 'whole epoch seconds' },
     ]);
-    expect(exosite.contentListRequest({ token: TOKEN, productId: PID }).path).toBe(
+    expect(exositeProvisioning.contentListRequest({ token: TOKEN, productId: PID }).path).toBe(
       `/provision/download?vendor=${PID}&model=${PID}`,
     );
-    expect(exosite.contentInfoRequest({ token: TOKEN, productId: PID, id: 'fw v1.bin' }).path).toBe(
-      `/provision/download?vendor=${PID}&model=${PID}&id=fw+v1.bin&info=true`,
-    );
-    const ranged = exosite.contentDownloadRequest({
+    expect(
+      exositeProvisioning.contentInfoRequest({ token: TOKEN, productId: PID, id: 'fw v1.bin' }).path,
+    ).toBe(`/provision/download?vendor=${PID}&model=${PID}&id=fw+v1.bin&info=true`);
+    const ranged = exositeProvisioning.contentDownloadRequest({
       token: TOKEN,
       productId: PID,
       id: 'a',
@@ -274,13 +283,17 @@ describe('HTTP device API', () => {
     });
     expect(ranged.headers.Range).toBe('bytes=10-');
     expect(
-      exosite.contentDownloadRequest({ token: TOKEN, productId: PID, id: 'a', range: { start: 0, end: 99 } })
-        .headers.Range,
+      exositeProvisioning.contentDownloadRequest({
+        token: TOKEN,
+        productId: PID,
+        id: 'a',
+        range: { start: 0, end: 99 },
+      }).headers.Range,
     ).toBe('bytes=0-99');
     expect(
       isOtaError(
         caught(() =>
-          exosite.contentDownloadRequest({
+          exositeProvisioning.contentDownloadRequest({
             token: TOKEN,
             productId: PID,
             id: 'a',
@@ -293,22 +306,25 @@ describe('HTTP device API', () => {
   });
 
   it('decodes content lists and content info', () => {
-    expect(exosite.decodeContentList({ status: 200, body: 'a.bin\r\nb.txt\n\n' })).toEqual([
+    expect(exositeProvisioning.decodeContentList({ status: 200, body: 'a.bin\r\nb.txt\n\n' })).toEqual([
       'a.bin',
       'b.txt',
     ]);
-    expect(exosite.decodeContentList({ status: 204 })).toEqual([]);
+    expect(exositeProvisioning.decodeContentList({ status: 204 })).toEqual([]);
     expect(
-      exosite.decodeContentInfo({ status: 200, body: 'application/octet-stream,1024,1526046488,v1, beta' }),
+      exositeProvisioning.decodeContentInfo({
+        status: 200,
+        body: 'application/octet-stream,1024,1526046488,v1, beta',
+      }),
     ).toEqual({
       contentType: 'application/octet-stream',
       size: 1024,
       updated: 1526046488,
       meta: 'v1, beta',
     });
-    expect(issues(() => exosite.decodeContentInfo({ status: 200, body: 'text/plain,big,1' }))).toEqual([
-      { path: '', expected: '<content-type>,<byte-size>,<updated-ts>,<meta>' },
-    ]);
+    expect(
+      issues(() => exositeProvisioning.decodeContentInfo({ status: 200, body: 'text/plain,big,1' })),
+    ).toEqual([{ path: '', expected: '<content-type>,<byte-size>,<updated-ts>,<meta>' }]);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isOtaError } from '../../../src/index.js';
+import { exositeProvisioning } from '../../../src/node/index.js';
 import * as exosite from '../../../src/protocols/exosite/index.js';
 import { largestInputs, largestOf } from '../../support/cost.js';
 
@@ -46,7 +47,7 @@ describe('LIMITS', () => {
     await refusedUnparsed(() => exosite.decodeBatch(bytes), `at most ${exosite.LIMITS.batchBytes} bytes`);
     await refusedUnparsed(() => exosite.acknowledgePublication(bytes), resource);
     await refusedUnparsed(
-      () => exosite.decodeActivateResponse({ status: 200, body: bytes }),
+      () => exositeProvisioning.decodeActivateResponse({ status: 200, body: bytes }),
       `at most ${exosite.LIMITS.smallBodyBytes} bytes`,
     );
     expect(exosite.manifestVersionOf(json)).toBeNull();

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isOtaError, type OtaErrorCode, UPDATE_STATES } from '../../../src/index.js';
+import { exositeProvisioning } from '../../../src/node/index.js';
 import * as exosite from '../../../src/protocols/exosite/index.js';
 
 const RUNS = { numRuns: Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000) };
@@ -147,10 +148,10 @@ describe('decoders never crash: arbitrary input gives a value or a typed error',
         const codes: OtaErrorCode[] = ['MANIFEST_INVALID', 'TRANSPORT'];
         typedOnly(() => exosite.decodeReadResponse(response), codes);
         typedOnly(() => exosite.decodeLongPollResponse(response), codes);
-        typedOnly(() => exosite.decodeActivateResponse(response), codes);
-        typedOnly(() => exosite.decodeContentInfo(response), codes);
-        typedOnly(() => exosite.decodeContentList(response), codes);
-        typedOnly(() => exosite.decodeTimestampResponse(response), codes);
+        typedOnly(() => exositeProvisioning.decodeActivateResponse(response), codes);
+        typedOnly(() => exositeProvisioning.decodeContentInfo(response), codes);
+        typedOnly(() => exositeProvisioning.decodeContentList(response), codes);
+        typedOnly(() => exositeProvisioning.decodeTimestampResponse(response), codes);
       }),
       RUNS,
     );

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isOtaError, manifestIntegrity } from '../../../src/index.js';
+import { exositeProvisioning } from '../../../src/node/index.js';
 import * as exosite from '../../../src/protocols/exosite/index.js';
 
 const TOKEN = 'f3b2c1d0e9a8f7b6c5d4e3f2a1b0c9d8e7f6a5b4';
@@ -118,7 +119,7 @@ describe('Exosite test vectors (docs/protocols/exosite.md)', () => {
     );
     expect(new URL(url).searchParams.get('id')).toBe('firmware_updatev102.txt');
 
-    const request = exosite.contentDownloadRequest({ token: TOKEN, productId: PID, id: item });
+    const request = exositeProvisioning.contentDownloadRequest({ token: TOKEN, productId: PID, id: item });
     expect(request.path).toBe(`/provision/download?vendor=${PID}&model=${PID}&id=firmware_updatev102.txt`);
     expect(request.headers['X-Exosite-CIK']).toBe(TOKEN);
 

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { InstallError, isOtaError } from '../../../src/core/errors.js';
-import * as insighIo from '../../../src/protocols/insighio/index.js';
+import { insighIoPackage } from '../../../src/node/index.js';
+import type * as insighIo from '../../../src/protocols/insighio/index.js';
 import { crc32 } from '../../../src/protocols/insighio/package.js';
 import { concat, fromBase64, MICROFREEZER_PACKAGE_B64, makeTar, microfreezer, text } from './fixtures.js';
 
@@ -21,11 +22,11 @@ describe('insigh.io packages', () => {
 
   it('detects the formats by their bytes', async () => {
     const tar = makeTar([{ name: 'a.py', data: 'a' }]);
-    expect(insighIo.detectPackageFormat(tar)).toBe('tar');
-    expect(insighIo.detectPackageFormat(await microfreezer(tar))).toBe('insighio-zlib');
-    expect(insighIo.detectPackageFormat(new Uint8Array(600))).toBe('unknown');
-    expect(insighIo.detectPackageFormat(Uint8Array.of(0x1f, 0x8b))).toBe('unknown');
-    expect(isOtaError(await refusal(insighIo.readPackage(new Uint8Array(600))), 'INSTALL')).toBe(true);
+    expect(insighIoPackage.detectPackageFormat(tar)).toBe('tar');
+    expect(insighIoPackage.detectPackageFormat(await microfreezer(tar))).toBe('insighio-zlib');
+    expect(insighIoPackage.detectPackageFormat(new Uint8Array(600))).toBe('unknown');
+    expect(insighIoPackage.detectPackageFormat(Uint8Array.of(0x1f, 0x8b))).toBe('unknown');
+    expect(isOtaError(await refusal(insighIoPackage.readPackage(new Uint8Array(600))), 'INSTALL')).toBe(true);
   });
 
   it('reads a plain tar as is and round-trips our own microfreezer packages', async () => {
@@ -41,8 +42,8 @@ describe('insigh.io packages', () => {
     ];
     const read = (entries: insighIo.TarEntry[]) =>
       entries.map((entry) => [entry.path, entry.type, text(entry.data)]);
-    expect(read(await insighIo.readPackage(tar))).toEqual(expected);
-    expect(read(await insighIo.readPackage(await microfreezer(tar)))).toEqual(expected);
+    expect(read(await insighIoPackage.readPackage(tar))).toEqual(expected);
+    expect(read(await insighIoPackage.readPackage(await microfreezer(tar)))).toEqual(expected);
   });
 
   it('normalises ./ prefixes and skips the archive root, as `tar -C dir .` writes it', () => {
@@ -52,7 +53,7 @@ describe('insigh.io packages', () => {
       { name: './lib/x.py', data: 'x' },
       { name: 'old-style-dir/', type: '0' },
     ]);
-    expect(insighIo.readTar(tar).map((entry) => [entry.path, entry.type])).toEqual([
+    expect(insighIoPackage.readTar(tar).map((entry) => [entry.path, entry.type])).toEqual([
       ['lib', 'directory'],
       ['lib/x.py', 'file'],
       ['old-style-dir', 'directory'],
@@ -83,7 +84,7 @@ describe('insigh.io packages', () => {
     for (const [tar, message] of cases) {
       let error: unknown;
       try {
-        insighIo.readTar(tar);
+        insighIoPackage.readTar(tar);
       } catch (caught) {
         error = caught;
       }
@@ -99,15 +100,15 @@ describe('insigh.io packages', () => {
       { name: '././@LongLink', type: 'L', data: `${long}\0` },
       { name: long.slice(0, 99), data: 'long' },
     ]);
-    expect(insighIo.readTar(tar).map((entry) => entry.path)).toEqual([long]);
+    expect(insighIoPackage.readTar(tar).map((entry) => entry.path)).toEqual([long]);
   });
 
   it('caps entries and total size (a tar or decompression bomb stops early)', async () => {
     const many = makeTar(Array.from({ length: 5 }, (_, index) => ({ name: `f${index}`, data: 'x' })));
-    expect(() => insighIo.readTar(many, { maxEntries: 4 })).toThrow(/more than 4 tar entries/);
-    expect(insighIo.readTar(many, { maxEntries: 5 })).toHaveLength(5);
+    expect(() => insighIoPackage.readTar(many, { maxEntries: 4 })).toThrow(/more than 4 tar entries/);
+    expect(insighIoPackage.readTar(many, { maxEntries: 5 })).toHaveLength(5);
     const big = makeTar([{ name: 'big.bin', data: new Uint8Array(100_000) }]);
-    expect(() => insighIo.readTar(big, { maxBytes: 99_999 })).toThrow(/more than 99999 bytes/);
+    expect(() => insighIoPackage.readTar(big, { maxBytes: 99_999 })).toThrow(/more than 99999 bytes/);
     const bomb = await microfreezer(makeTar([{ name: 'zeros', data: new Uint8Array(20_000_000) }]));
     expect(bomb.length).toBeLessThan(100_000);
     // Counts the inflated bytes the package reader takes from its stream: it stops just past the cap.
@@ -122,14 +123,14 @@ describe('insigh.io packages', () => {
     });
     let error: Error;
     try {
-      error = await refusal(insighIo.readPackage(bomb, { maxBytes: 1_000_000 }));
+      error = await refusal(insighIoPackage.readPackage(bomb, { maxBytes: 1_000_000 }));
     } finally {
       spy.mockRestore();
     }
     expect(error.message).toMatch(/inflates to more than 1000000 bytes/);
     expect(inflated).toBeGreaterThan(1_000_000);
     expect(inflated).toBeLessThan(1_000_000 + 1024 * 1024);
-    await expect(insighIo.unpackPackage(new Uint8Array(11), { maxBytes: 10 })).rejects.toThrow(
+    await expect(insighIoPackage.unpackPackage(new Uint8Array(11), { maxBytes: 10 })).rejects.toThrow(
       /larger than 10 bytes/,
     );
   });
@@ -141,7 +142,7 @@ describe('insigh.io packages', () => {
     const trailer = new Uint8Array(4);
     new DataView(trailer.buffer).setUint32(0, crc32(zlib), false);
     const tampered = concat([bytes.subarray(0, 8), zlib, trailer]);
-    const error = await refusal(insighIo.readPackage(tampered));
+    const error = await refusal(insighIoPackage.readPackage(tampered));
     expect(error).toBeInstanceOf(InstallError);
     expect(error.message).toBe('Package zlib stream is corrupt');
   });

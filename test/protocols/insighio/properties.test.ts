@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InstallError, ManifestError } from '../../../src/core/errors.js';
 import { UPDATE_STATES } from '../../../src/core/states.js';
+import { insighIoPackage } from '../../../src/node/index.js';
 import * as insighIo from '../../../src/protocols/insighio/index.js';
 import { CONTEXT, makeTar, microfreezer, text } from './fixtures.js';
 
@@ -190,7 +191,7 @@ describe('insigh.io decoders take anything (typed errors only)', () => {
       });
     fc.assert(
       fc.property(fc.oneof(fc.uint8Array({ maxLength: 2048 }), corrupted), (bytes) => {
-        const entries = typedOutcome(() => insighIo.readTar(bytes), InstallError);
+        const entries = typedOutcome(() => insighIoPackage.readTar(bytes), InstallError);
         for (const entry of entries ?? []) {
           expect(entry.path.startsWith('/')).toBe(false);
           expect(entry.path.split('/')).not.toContain('..');
@@ -213,7 +214,7 @@ describe('insigh.io decoders take anything (typed errors only)', () => {
             .map((tail) => Uint8Array.of(0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 3, ...tail)),
         ),
         async (bytes) => {
-          await typedAsyncOutcome(() => insighIo.readPackage(bytes), InstallError);
+          await typedAsyncOutcome(() => insighIoPackage.readPackage(bytes), InstallError);
         },
       ),
       RUNS,
@@ -378,7 +379,7 @@ describe('insigh.io round trips', () => {
               : { name: item.path, data: item.data },
           ),
         );
-        expect(insighIo.readTar(tar).map((read) => [read.path, Array.from(read.data)])).toEqual(
+        expect(insighIoPackage.readTar(tar).map((read) => [read.path, Array.from(read.data)])).toEqual(
           entries.map((item) => [item.path, Array.from(item.data)]),
         );
       }),
@@ -390,7 +391,7 @@ describe('insigh.io round trips', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.string({ maxLength: 600 }), { maxLength: 4 }), async (contents) => {
         const tar = makeTar(contents.map((data, index) => ({ name: `f${index}.py`, data })));
-        const entries = await insighIo.readPackage(await microfreezer(tar));
+        const entries = await insighIoPackage.readPackage(await microfreezer(tar));
         expect(entries.map((read) => text(read.data))).toEqual(contents);
       }),
       RUNS,

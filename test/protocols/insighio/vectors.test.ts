@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { isOtaError } from '../../../src/core/errors.js';
 import { manifestIntegrity } from '../../../src/manifest/schema.js';
+import { insighIoPackage } from '../../../src/node/index.js';
 import * as insighIo from '../../../src/protocols/insighio/index.js';
 import {
   CONTEXT,
@@ -108,7 +109,7 @@ describe('insigh.io reference cases (docs/protocols/insighIo.md)', () => {
   it('I6: a corrupt archive is refused as an install failure: e=2 "can not apply", order cleared', async () => {
     const corrupt = fromBase64(MICROFREEZER_PACKAGE_B64);
     corrupt[40]! ^= 0xff;
-    const error = await refusal(insighIo.readPackage(corrupt));
+    const error = await refusal(insighIoPackage.readPackage(corrupt));
     expect(isOtaError(error, 'INSTALL')).toBe(true);
     const publications = insighIo.reportPublications(IDS, { state: 'install_failed', updateId: 'fa8884d2' });
     expect(publications.map((p) => [p.payload, p.options.retain])).toEqual([
@@ -157,8 +158,8 @@ describe('insigh.io reference cases (docs/protocols/insighIo.md)', () => {
   it('I11: a microfreezer .tar.gz is unpacked by skipping 8 bytes, inflating zlib and checking the 4-byte trailer', async () => {
     const bytes = fromBase64(MICROFREEZER_PACKAGE_B64);
     expect(Array.from(bytes.subarray(0, 10))).toEqual([0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0x78, 0x5e]);
-    expect(insighIo.detectPackageFormat(bytes)).toBe('insighio-zlib');
-    const entries = await insighIo.readPackage(bytes);
+    expect(insighIoPackage.detectPackageFormat(bytes)).toBe('insighio-zlib');
+    const entries = await insighIoPackage.readPackage(bytes);
     expect(entries.map((entry) => [entry.path, entry.type, text(entry.data)])).toEqual([
       ['apps', 'directory', ''],
       ['apps/demo_console', 'directory', ''],
@@ -168,17 +169,17 @@ describe('insigh.io reference cases (docs/protocols/insighIo.md)', () => {
     // The trailer is checked: a wrong CRC is refused even though the zlib stream is intact.
     const wrongTrailer = bytes.slice();
     wrongTrailer[wrongTrailer.length - 1]! ^= 1;
-    expect(isOtaError(await refusal(insighIo.readPackage(wrongTrailer)), 'INSTALL')).toBe(true);
+    expect(isOtaError(await refusal(insighIoPackage.readPackage(wrongTrailer)), 'INSTALL')).toBe(true);
   });
 
   it('I12: a real gzip (tar czf) is detected and inflated properly', async () => {
     const python = fromBase64(REAL_GZIP_PACKAGE_B64);
-    expect(insighIo.detectPackageFormat(python)).toBe('gzip');
-    const entries = await insighIo.readPackage(python);
+    expect(insighIoPackage.detectPackageFormat(python)).toBe('gzip');
+    const entries = await insighIoPackage.readPackage(python);
     expect(entries.map((entry) => [entry.path, text(entry.data)])).toEqual([[LONG_PATH, 'x = 1\n']]);
     const ours = await gzip(makeTar([{ name: 'main.py', data: 'print(1)\n' }]));
-    expect(insighIo.detectPackageFormat(ours)).toBe('gzip');
-    expect((await insighIo.readPackage(ours)).map((entry) => entry.path)).toEqual(['main.py']);
+    expect(insighIoPackage.detectPackageFormat(ours)).toBe('gzip');
+    expect((await insighIoPackage.readPackage(ours)).map((entry) => entry.path)).toEqual(['main.py']);
   });
 
   it('I13: members ../etc/x and /boot.py are refused (path traversal)', () => {
@@ -187,11 +188,11 @@ describe('insigh.io reference cases (docs/protocols/insighIo.md)', () => {
         { name: 'ok.py', data: '1' },
         { name, data: 'evil' },
       ]);
-      expect(() => insighIo.readTar(tar), name).toThrow(/refused/);
+      expect(() => insighIoPackage.readTar(tar), name).toThrow(/refused/);
     }
     // A pax path cannot sneak a traversal past a harmless header name either.
     const viaPax = makeTar([{ name: 'harmless.py', data: 'x', pax: { path: '../../boot.py' } }]);
-    expect(() => insighIo.readTar(viaPax)).toThrow(/"\.\."/);
+    expect(() => insighIoPackage.readTar(viaPax)).toThrow(/"\.\."/);
   });
 
   it('I14: pax headers (x, g) are skipped, never written, and their path is honoured', () => {
@@ -200,7 +201,7 @@ describe('insigh.io reference cases (docs/protocols/insighIo.md)', () => {
       { name: 'truncated-name.py', data: 'long', pax: { path: LONG_PATH, mtime: '1700000000.5' } },
       { name: 'short.py', data: 'short', pax: { mtime: '1700000000' } },
     ]);
-    expect(insighIo.readTar(tar).map((entry) => [entry.path, text(entry.data)])).toEqual([
+    expect(insighIoPackage.readTar(tar).map((entry) => [entry.path, text(entry.data)])).toEqual([
       [LONG_PATH, 'long'],
       ['short.py', 'short'],
     ]);
@@ -209,7 +210,7 @@ describe('insigh.io reference cases (docs/protocols/insighIo.md)', () => {
   it('I15: symlink and hardlink members are refused', () => {
     for (const type of ['1', '2']) {
       const tar = makeTar([{ name: 'boot.py', type, linkname: '/etc/passwd' }]);
-      expect(() => insighIo.readTar(tar), type).toThrow(/is a link; links are refused/);
+      expect(() => insighIoPackage.readTar(tar), type).toThrow(/is a link; links are refused/);
     }
   });
 });

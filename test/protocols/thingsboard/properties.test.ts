@@ -227,7 +227,9 @@ describe('ThingsBoard decoders bound the nesting of what they accept', () => {
 
 describe('ThingsBoard decoders refuse a valid package with one rule broken, naming the key', () => {
   // A stored package (no fw_url) with its size and checksum: the shape every rule applies to.
-  const stored = packageArb.filter((pkg) => pkg.url === undefined && pkg.checksum !== undefined);
+  const stored = packageArb.filter(
+    (pkg) => !('url' in pkg && pkg.url !== undefined) && pkg.checksum !== undefined,
+  );
   /** The key suffix to break, and its new value (`undefined`: the key is removed). */
   const breakages = fc.constantFrom<readonly [string, unknown]>(
     ['checksum', undefined],
