@@ -3,6 +3,8 @@
  * through the one contract. A protocol added to the registry is picked up here with no edit; it
  * only needs its fixture, `contract-fixtures/<name>.ts` (see types.ts there).
  */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -94,6 +96,39 @@ describe('protocol registry', () => {
       for (const header of secrets.headers) expect(KNOWN_SECRETS.headers).toContain(header);
       for (const path of secrets.paths) expect(KNOWN_SECRETS.paths).toContain(path);
     }
+  });
+
+  it('registers every protocol folder everywhere it must be: registries, root namespace, package subpath', async () => {
+    const root = join(import.meta.dirname, '../..');
+    const folders = readdirSync(join(root, 'src/protocols'), { withFileTypes: true })
+      .filter(
+        (entry) => entry.isDirectory() && existsSync(join(root, 'src/protocols', entry.name, 'protocol.ts')),
+      )
+      .map((entry) => entry.name);
+    const index = readFileSync(join(root, 'src/index.ts'), 'utf8');
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      exports: Record<string, unknown>;
+      typesVersions: Record<string, Record<string, unknown>>;
+    };
+    const tsup = readFileSync(join(root, 'tsup.config.ts'), 'utf8');
+    const names: string[] = [];
+    for (const folder of folders) {
+      const { descriptor } = (await import(`../../src/protocols/${folder}/descriptor.ts`)) as {
+        descriptor: { name: string };
+      };
+      names.push(descriptor.name);
+      expect(index, `src/index.ts namespace of ${folder}`).toContain(
+        `export * as ${descriptor.name} from './protocols/${folder}/index.js';`,
+      );
+      expect(manifest.exports, `package.json exports of ${folder}`).toHaveProperty([`./protocols/${folder}`]);
+      expect(manifest.typesVersions['*'], `typesVersions of ${folder}`).toHaveProperty([
+        `protocols/${folder}`,
+      ]);
+      expect(tsup, `tsup entry of ${folder}`).toContain(
+        `'protocols/${folder}/index': 'src/protocols/${folder}/index.ts'`,
+      );
+    }
+    expect(names.sort()).toEqual([...PROTOCOL_NAMES].sort());
   });
 
   it('has a contract fixture for every registered protocol', () => {
