@@ -22,6 +22,7 @@ import {
   STATUS_MAPPINGS,
   type UpdateState,
   type UpdateStatus,
+  type WireSource,
 } from '../../src/index.js';
 import { PROTOCOLS } from '../../src/protocols/registry.js';
 import type { ContractFixture } from './contract-fixtures/types.js';
@@ -66,6 +67,13 @@ function statusAt(
     status.error = { name: 'OtaError', code: 'DOWNLOAD', message: 'connection reset', retryable: true };
   }
   return status;
+}
+
+/** A concrete address a message from `source` could arrive on (wildcards filled in). */
+function addressOf(source: WireSource | undefined): string {
+  if (source === undefined) return '';
+  if (source.channel === 'mqtt') return source.filter.replaceAll('+', 'x').replace('#', 'x');
+  return source.channel === 'nats' ? source.subject : source.request.address;
 }
 
 function expectTypedRefusal(thrown: unknown): void {
@@ -250,15 +258,7 @@ describe.each(PROTOCOL_NAMES)('%s through the contract', (name) => {
   });
 
   it('refuses any malformed order with a typed error, never a raw exception', () => {
-    const [source] = protocol.device.orderSources(target);
-    const address =
-      source === undefined
-        ? ''
-        : source.channel === 'mqtt'
-          ? source.filter.replaceAll('+', 'x').replace('#', 'x')
-          : source.channel === 'nats'
-            ? source.subject
-            : source.request.address;
+    const address = addressOf(protocol.device.orderSources(target)[0]);
     fc.assert(
       fc.property(
         fc.oneof(
@@ -281,15 +281,7 @@ describe.each(PROTOCOL_NAMES)('%s through the contract', (name) => {
 
   it('refuses any malformed status with a typed error, never a raw exception', () => {
     if (!fixture.reportsStatus) return;
-    const [source] = protocol.cloud.statusSources(target);
-    const address =
-      source === undefined
-        ? ''
-        : source.channel === 'mqtt'
-          ? source.filter.replaceAll('+', 'x').replace('#', 'x')
-          : source.channel === 'nats'
-            ? source.subject
-            : source.request.address;
+    const address = addressOf(protocol.cloud.statusSources(target)[0]);
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.uint8Array({ maxLength: 256 }), fc.json()), (payload) => {
         try {
