@@ -128,7 +128,7 @@ describe('hash factories agree with node:crypto on any chunking', () => {
     let second: unknown;
     await eventually(
       () =>
-        hash.digest().then(
+        Promise.resolve(hash.digest()).then(
           () => false,
           (error: unknown) => {
             second = error;
