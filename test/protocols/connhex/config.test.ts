@@ -5,6 +5,8 @@ import * as connhex from '../../../src/protocols/connhex/index.js';
 import { largestInputs, largestOf } from '../../support/cost.js';
 import { manifestError, onlyTypedErrors } from './support.js';
 
+const RUNS = Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000);
+
 // The longest text handed to the TOML parser, for the "refused before parsing" test.
 const toml = vi.hoisted(() => ({ longestParsed: 0 }));
 vi.mock('smol-toml', async (importOriginal) => {
@@ -192,7 +194,7 @@ describe('agent.toml [ota]: properties', () => {
         // Writing what was read is stable.
         expect(connhexAgent.encodeOtaSection(read)).toBe(text);
       }),
-      { numRuns: 1000 },
+      { numRuns: RUNS },
     );
   });
 
@@ -225,7 +227,7 @@ describe('agent.toml [ota]: properties', () => {
           onlyTypedErrors(() => connhexAgent.parseAgentConfig(input));
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: RUNS },
     );
   });
 
@@ -239,7 +241,7 @@ describe('agent.toml [ota]: properties', () => {
       fc.property(section, fc.boolean(), (ota, strictCompat) => {
         onlyTypedErrors(() => connhexAgent.resolveOtaSection(ota, { strictCompat }));
       }),
-      { numRuns: 1000 },
+      { numRuns: RUNS },
     );
   });
 });

@@ -5,6 +5,8 @@ import * as connhex from '../../../src/protocols/connhex/index.js';
 import { largestInputs, largestOf } from '../../support/cost.js';
 import { manifestError, onlyTypedErrors } from './support.js';
 
+const RUNS = Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000);
+
 const S = 1_000_000_000n;
 const MS = 1_000_000n;
 const US = 1_000n;
@@ -172,7 +174,7 @@ describe('Go durations: properties', () => {
       fc.property(int64, (value) => {
         expect(connhexAgent.parseGoDuration(connhexAgent.formatGoDuration(value))).toBe(value);
       }),
-      { numRuns: 1000 },
+      { numRuns: RUNS },
     );
   });
 
@@ -185,7 +187,7 @@ describe('Go durations: properties', () => {
         const want = parts.reduce((sum, [n, unit]) => sum + n * units[unit as keyof typeof units], 0n);
         expect(connhexAgent.parseGoDuration(text)).toBe(want);
       }),
-      { numRuns: 1000 },
+      { numRuns: RUNS },
     );
   });
 
@@ -196,7 +198,7 @@ describe('Go durations: properties', () => {
       fc.property(fc.oneof(fc.string(), durationish, fc.string({ unit: 'binary' })), (text) => {
         onlyTypedErrors(() => connhexAgent.parseGoDuration(text));
       }),
-      { numRuns: 1000 },
+      { numRuns: RUNS },
     );
   });
 });

@@ -13,6 +13,8 @@ import { connhexAgent } from '../../../src/node/index.js';
 import * as connhex from '../../../src/protocols/connhex/index.js';
 import { AT, SHA, SHA_B64 } from './support.js';
 
+const RUNS = Number(process.env.OTAKIT_PROPERTY_RUNS ?? 1000);
+
 const URL_ = 'https://apis.example.com/iot/ota/dev-42';
 const CURRENT = '0.0.2';
 
@@ -324,7 +326,7 @@ describe('decideUpdate beyond the vectors', () => {
         if (decision.kind === 'failed') expect(isOtaError(decision.error)).toBe(true);
         if (decision.kind === 'available') expect(decision.release.version).not.toBe(current);
       }),
-      { numRuns: 1000 },
+      { numRuns: RUNS },
     );
   });
 });
