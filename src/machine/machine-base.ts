@@ -9,6 +9,7 @@ import { EventEmitter } from 'eventemitter3';
 import { type Clock, systemClock } from '../core/clock.js';
 import { type OtaError, type SerializedOtaError, StoreError } from '../core/errors.js';
 import { type Logger, noopLogger } from '../core/logger.js';
+import { protoKeyPath } from '../core/proto-key.js';
 import type { UpdateState } from '../core/states.js';
 import type { Progress } from '../core/status.js';
 import { type JsonValue, MemoryStore, type StateStore } from '../core/store.js';
@@ -121,7 +122,7 @@ export abstract class MachineBase extends EventEmitter<UpdateMachineEvents> {
       this.#unrecorded = true;
       return this.#freshRecord();
     }
-    const poisoned = pathOfProtoKey(stored);
+    const poisoned = protoKeyPath(stored, '$', Number.POSITIVE_INFINITY);
     if (poisoned !== undefined) {
       // zod would rebuild the object without it, silently: refuse instead, so a tampered store
       // is noticed rather than half-believed.
@@ -271,22 +272,4 @@ export abstract class MachineBase extends EventEmitter<UpdateMachineEvents> {
       updatedAt: record.updatedAt,
     };
   }
-}
-
-/** The path of the first own `__proto__` key in a JSON value, or `undefined`. */
-function pathOfProtoKey(value: JsonValue, path = '$'): string | undefined {
-  if (value === null || typeof value !== 'object') return undefined;
-  if (Array.isArray(value)) {
-    for (const [index, item] of value.entries()) {
-      const found = pathOfProtoKey(item, `${path}[${index}]`);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  for (const key of Object.keys(value)) {
-    if (key === '__proto__') return `${path}.__proto__`;
-    const found = pathOfProtoKey(value[key]!, `${path}.${key}`);
-    if (found !== undefined) return found;
-  }
-  return undefined;
 }
