@@ -77,6 +77,23 @@ export {
 } from './core/status.js';
 export { type JsonValue, MemoryStore, type StateStore } from './core/store.js';
 export type { WireInput } from './core/wire.js';
+// Device agents: a protocol, its channels and the machine, wired once.
+export {
+  type AgentMachineOptions,
+  agentStoreKey,
+  createDeviceAgent,
+  DeviceAgent,
+  type DeviceAgentOptions,
+  type StartOptions,
+  type StopOptions,
+} from './device/agent.js';
+export type {
+  DeviceAgentEvents,
+  IgnoredEvent,
+  IgnoredReason,
+  OrderEvent,
+} from './device/events.js';
+export type { PollOptions } from './device/poll-loop.js';
 // The update machine, both roles.
 export { createUpdateMachine, type UpdateMachine } from './machine/create-machine.js';
 export {
@@ -181,6 +198,8 @@ export { STATUS_MAPPINGS, type StatusMappings } from './protocols/status-mapping
 export * as thingsBoard from './protocols/thingsboard/index.js';
 export { completeStatus, type PartialStatus } from './protocols/update-status.js';
 export { basicAuthorization } from './transport/auth.js';
+// Channels: the protocols' wire messages over real transports.
+export type { Channel, ChannelSendOptions, Channels, StopListening } from './transport/channel.js';
 // Downloads: the transfer engine, sinks, and the MQTT interface the adapters implement.
 export {
   type DownloadOptions,
@@ -190,6 +209,8 @@ export {
   type ResumeValidators,
 } from './transport/download.js';
 export { type DownloadSink, MemorySink, writableStreamSink } from './transport/download-sink.js';
+export { type HttpChannel, type HttpChannelOptions, httpChannel } from './transport/http-channel.js';
+export { type MqttChannel, mqttChannel } from './transport/mqtt-channel.js';
 export {
   type MqttConnection,
   type MqttMessage,

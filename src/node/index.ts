@@ -38,3 +38,5 @@ export { createNodeHash } from './hash.js';
 export * from './install/index.js';
 export { createNodeFetch, type NodeFetchOptions, nodeFetch } from './node-fetch.js';
 export { createWorkerHash, hashInWorkers } from './worker-hash.js';
+// Ready device agents, one per platform.
+export * from './agents/index.js';

@@ -50,6 +50,8 @@ export interface InboundMessage {
   status?: number;
   /** HTTP response headers (lower-case names). */
   headers?: Readonly<Record<string, string>>;
+  /** MQTT: the broker kept it (delivered on subscribing, not published just now). */
+  retained?: boolean;
 }
 
 /**

@@ -1,0 +1,7 @@
+/**
+ * Ready device agents, one per platform: the generic `createDeviceAgent` with the platform's
+ * channel, order handling and installers filled in. Each helper appends its own export line.
+ *
+ * @module
+ */
+export { type PresetBase, type PresetOptions, presetBase } from './common.js';
