@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ManifestError } from '../../core/errors.js';
+import { ManifestError, TransportError } from '../../core/errors.js';
 import type { UpdateRef } from '../../core/status.js';
 import type { Manifest } from '../../manifest/schema.js';
 import type { DeviceCodec, OrderContext, WireMessage } from '../contract.js';
@@ -40,6 +40,15 @@ export function versionCheckRequest(target: Target): WireMessage {
   };
 }
 
+/** The error for a version request the server did not answer with the file (no URL: it may hold credentials). */
+function notAnAnswer(status: number): TransportError {
+  const why = status === 401 || status === 403 ? ': the server refused the credentials' : '';
+  return new TransportError(`micropython_ota version check failed with HTTP ${status}${why}`, {
+    status,
+    retryable: status >= 500 || status === 408 || status === 429,
+  });
+}
+
 function currentVersion(context: OrderContext<Target>): unknown {
   const current: unknown = context.current;
   return typeof current === 'object' && current !== null
@@ -48,14 +57,17 @@ function currentVersion(context: OrderContext<Target>): unknown {
 }
 
 /**
- * Decodes the server's answer to the version request. Any status other than 200 means "no
- * update", as in the reference (a withdrawn order is a deleted `version` file, hence a 404); so
- * does the tag the device already runs. Any other tag, older ones included, is an order.
+ * Decodes the server's answer to the version request. A 404 (or 410) means "no update", as in the
+ * reference (a withdrawn order is a deleted `version` file); so does the tag the device already
+ * runs. Any other tag, older ones included, is an order. Other statuses are not an answer, and
+ * unlike the reference (which treats them as "no update" and so hides refused credentials
+ * forever) they are a failed check: a `TransportError`, retryable for 5xx, 408 and 429.
  */
 function decodeOrder(message: unknown, context: OrderContext<Target>): Conversion<Manifest | null> {
   const target = parseTarget((context as Partial<OrderContext<Target>> | null)?.target);
   const response = checkInbound(message, 'micropython_ota version response');
-  if (response.status !== undefined && response.status !== 200) return NO_ORDER;
+  if (response.status === 404 || response.status === 410) return NO_ORDER;
+  if (response.status !== undefined && response.status !== 200) throw notAnAnswer(response.status);
   const tag = parseRemoteVersion(response.payload);
   if (tag === currentVersion(context)) return NO_ORDER;
   return toCanonical({

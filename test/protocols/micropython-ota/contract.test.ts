@@ -10,6 +10,7 @@ import {
   isOtaError,
   type ManifestError,
   micropythonOta,
+  type TransportError,
   type UpdateState,
   type UpdateStatus,
 } from '../../../src/index.js';
@@ -120,9 +121,28 @@ describe('micropython_ota device side (vectors)', () => {
     expect(device.decodeOrder(response('v1.0.1\n'), { target, current })).toEqual({ value: null, lost: [] });
   });
 
-  it('M3: any answer but 200 is no order (a withdrawn order reads as 404)', () => {
-    for (const code of [404, 403, 500]) {
+  it('M3: a 404 is no order (a withdrawn order); refused credentials and server errors are failed checks', () => {
+    for (const code of [404, 410]) {
       expect(device.decodeOrder(response('<h1>Not Found</h1>', code), { target }).value).toBeNull();
+    }
+    for (const [code, retryable] of [
+      [401, false],
+      [403, false],
+      [500, true],
+      [503, true],
+      [429, true],
+      [400, false],
+    ] as const) {
+      const error = (() => {
+        try {
+          device.decodeOrder(response('no', code), { target });
+        } catch (thrown) {
+          return thrown;
+        }
+      })();
+      expect(isOtaError(error, 'TRANSPORT'), String(code)).toBe(true);
+      expect((error as TransportError).retryable, String(code)).toBe(retryable);
+      expect((error as TransportError).status).toBe(code);
     }
   });
 
