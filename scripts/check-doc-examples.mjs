@@ -5,7 +5,8 @@
  *
  *  1. `npm pack` the built package (run `npm run build` first), or take a tarball given as the
  *     first argument;
- *  2. install it with its peers (zod, mqtt), TypeScript and @types/node into a fresh temp project
+ *  2. install it with its peers (zod, mqtt, @nats-io/transport-node, pg), aedes (the in-process
+ *     broker agent quick starts run against), TypeScript and @types/node into a fresh temp project
  *     outside the repository (ESM: `"type": "module"`; `strict`, `module`/`moduleResolution`
  *     `nodenext`), so nothing resolves from the repository's own sources or node_modules;
  *  3. write each block to its own module and type-check them all in one `tsc` run, which also
@@ -207,6 +208,10 @@ try {
       tarball,
       `zod@${installedVersion('zod')}`,
       `mqtt@${installedVersion('mqtt')}`,
+      // The other optional peers, and the in-process broker quick starts run against.
+      `@nats-io/transport-node@${installedVersion('@nats-io/transport-node')}`,
+      `pg@${installedVersion('pg')}`,
+      `aedes@${installedVersion('aedes')}`,
       `typescript@${installedVersion('typescript')}`,
       `@types/node@${installedVersion('@types/node')}`,
     ],
