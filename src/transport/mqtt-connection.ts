@@ -20,6 +20,32 @@ export interface MqttPublishOptions {
   retain?: boolean;
 }
 
+/**
+ * What a connection reports when it changes: `online` once the broker accepted it (again),
+ * `offline` after each lost connection or failed attempt (with the delay before the next one),
+ * `closed` once nothing will flow any more (`close()`, or lost with reconnecting off).
+ */
+export type MqttConnectionState =
+  | {
+      state: 'online';
+      /** Whether the broker kept the session (subscriptions and queued QoS 1/2 messages). */
+      sessionPresent: boolean;
+    }
+  | {
+      state: 'offline';
+      /** How many attempts failed since the connection was lost (0: just lost). */
+      failedAttempts: number;
+      /** The delay before the next attempt. */
+      retryInMs: number;
+      /** Why, when known (a refused connection, a TLS failure…); never carries a credential. */
+      error?: Error;
+    }
+  | {
+      state: 'closed';
+      /** Why, when the connection ended by itself (e.g. the broker refused it for good). */
+      error?: Error;
+    };
+
 export interface MqttConnection {
   publish(topic: string, payload: string | Uint8Array, options?: MqttPublishOptions): Promise<void>;
   /**
@@ -32,6 +58,11 @@ export interface MqttConnection {
     options?: { qos?: MqttQos },
   ): Promise<() => Promise<void>>;
   close(): Promise<void>;
+  /**
+   * Calls `listener` on every state change (see {@link MqttConnectionState}); returns the
+   * function that removes it. Optional: bindings without reconnection need not offer it.
+   */
+  onStateChange?(listener: (change: MqttConnectionState) => void): () => void;
 }
 
 /** Whether `topic` matches the subscription `filter` (MQTT 3.1.1 §4.7 rules). */
