@@ -5,3 +5,4 @@
  * @module
  */
 export { type PresetBase, type PresetOptions, presetBase } from './common.js';
+export * from './insighio.js';
