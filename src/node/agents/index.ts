@@ -6,3 +6,4 @@
  */
 export { type PresetBase, type PresetOptions, presetBase } from './common.js';
 export * from './insighio.js';
+export * from './connhex.js';
