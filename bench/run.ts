@@ -3,11 +3,14 @@
  * Figures are ratios against a baseline measured in the same run, so they compare across
  * machines. `BENCH_MS` sets the machine benchmark's duration, `BENCH_TRANSFER_BYTES` the artifact
  * size (default 1 GiB). The browser benchmark needs Chromium (`/usr/bin/chromium` or CHROMIUM_PATH);
- * without it, it records that it was skipped.
+ * without it, it records that it was skipped. The agent footprint benchmark takes a broker
+ * (mosquitto when installed, else aedes); `BENCH_AGENT_RUNS` and `BENCH_AGENT_IDLE_MS` set its
+ * paired runs (default 5) and idle window (default 10 s).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { benchAgentFootprint } from './agent-footprint.js';
 import { benchBrowser } from './browser.js';
 import { benchLimits } from './limits.js';
 import { benchMachine } from './machine.js';
@@ -56,3 +59,12 @@ if ('skipped' in browser) {
   console.table(Object.entries(browserSummary).map(([figure, value]) => ({ figure, value })));
 }
 await record('browser', browser);
+
+console.log('\nidle agent footprint: one insigh.io agent against a bare mqtt.js connection; 100 agents');
+const agents = await benchAgentFootprint({
+  runs: Number(process.env.BENCH_AGENT_RUNS ?? 5),
+  idleMs: Number(process.env.BENCH_AGENT_IDLE_MS ?? 10_000),
+});
+const { samples: _agentSamples, ...agentSummary } = agents;
+console.log(JSON.stringify(agentSummary, null, 2));
+await record('agent-footprint', agents);
