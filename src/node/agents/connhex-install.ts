@@ -9,6 +9,7 @@
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { abortReason } from '../../core/abort.js';
+import { InstallError } from '../../core/errors.js';
 import type { UpdateRef } from '../../core/status.js';
 import type { UpdateHooks } from '../../machine/hooks.js';
 import { verifyStaged } from '../../machine/verify-staged.js';
@@ -97,7 +98,7 @@ export function connhexInstallHooks(
     },
     install: async ({ staged, signal }) => {
       const zip = staged[0]?.location;
-      if (zip === undefined) throw new Error('Connhex release: nothing was downloaded');
+      if (zip === undefined) throw new InstallError('Connhex release: nothing was downloaded');
       const staging = await installer.prepareStaging();
       const extracted = await extractArchive(zip, staging, {
         format: 'zip',
