@@ -1,0 +1,104 @@
+/**
+ * Asking ThingsBoard for the device's package attributes: ThingsBoard pushes only changes, so an
+ * agent that was offline asks at start (and on `checkNow()`) by publishing
+ * `{"sharedKeys":"fw_title,…"}` on `v1/devices/me/attributes/request/<id>` and waiting for
+ * `v1/devices/me/attributes/response/<id>`. The agent also listens to every response (the
+ * protocol's order source `…/response/+`); the channel made here keeps the answers to these
+ * requests, and to the protocol's boot request, out of that listener, so each answer is decoded
+ * once (the boot request leaves before the agent subscribes: `fetchOrder` asks again after).
+ *
+ * @module
+ */
+import { abortReason } from '../../core/abort.js';
+import { type Clock, systemClock } from '../../core/clock.js';
+import { TimeoutError } from '../../core/errors.js';
+import type { InboundMessage } from '../../protocols/contract.js';
+import { BOOT_REQUEST_ID } from '../../protocols/thingsboard/device.js';
+import type { PackageType } from '../../protocols/thingsboard/keys.js';
+import { attributeRequest } from '../../protocols/thingsboard/package.js';
+import {
+  ATTRIBUTE_RESPONSE_SUBSCRIPTION,
+  attributeRequestTopic,
+  parseAttributeResponseTopic,
+} from '../../protocols/thingsboard/topics.js';
+import type { Channel } from '../../transport/channel.js';
+import { type MqttChannel, mqttChannel } from '../../transport/mqtt-channel.js';
+import type { MqttConnection } from '../../transport/mqtt-connection.js';
+
+export interface AttributeRequestsOptions {
+  connection: MqttConnection;
+  type: PackageType;
+  /** How long a request waits for its response. */
+  timeoutMs: number;
+  clock?: Clock;
+  random?: () => number;
+}
+
+export interface AttributeRequests {
+  /** The MQTT channel for the agent: the plain one, minus the responses `fetchOrder` takes. */
+  channel: MqttChannel;
+  /** The agent's `fetchOrder`: one attribute request, resolved with its response. */
+  fetchOrder(signal: AbortSignal): Promise<InboundMessage[]>;
+}
+
+const RESPONSE_PREFIX = 'v1/devices/me/attributes/response/';
+
+export function attributeRequests(options: AttributeRequestsOptions): AttributeRequests {
+  const { connection, type, timeoutMs } = options;
+  const clock = options.clock ?? systemClock;
+  const base = mqttChannel(connection);
+  /** Ids of the requests `fetchOrder` waits for. */
+  const owned = new Set<number>();
+  // Ids from a random start: answers to a previous process's requests are not taken for ours.
+  let nextId = 2 + Math.floor((options.random ?? Math.random)() * 1_000_000);
+
+  const channel: MqttChannel = {
+    ...base,
+    async listen(source, onMessage) {
+      if (source.channel !== 'mqtt' || source.filter !== ATTRIBUTE_RESPONSE_SUBSCRIPTION) {
+        return (base.listen as NonNullable<Channel['listen']>)(source, onMessage);
+      }
+      return (base.listen as NonNullable<Channel['listen']>)(source, (message) => {
+        const id = parseAttributeResponseTopic(message.address);
+        if (id !== undefined && (id === BOOT_REQUEST_ID || owned.has(id))) return;
+        onMessage(message);
+      });
+    },
+  };
+
+  async function fetchOrder(signal: AbortSignal): Promise<InboundMessage[]> {
+    signal.throwIfAborted();
+    const id = nextId++;
+    owned.add(id);
+    let settle!: { resolve: (message: InboundMessage) => void; reject: (error: Error) => void };
+    const answer = new Promise<InboundMessage>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    const onAbort = () => settle.reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    const timer = clock.setTimeout(
+      () => settle.reject(new TimeoutError('ThingsBoard attribute request', timeoutMs)),
+      timeoutMs,
+    );
+    let unsubscribe: (() => Promise<void>) | undefined;
+    try {
+      unsubscribe = await connection.subscribe(
+        `${RESPONSE_PREFIX}${id}`,
+        (message) =>
+          settle.resolve({ address: message.topic, payload: message.payload, retained: message.retain }),
+        { qos: 1 },
+      );
+      connection
+        .publish(attributeRequestTopic(id), JSON.stringify(attributeRequest(type)), { qos: 1 })
+        .catch((error: unknown) => settle.reject(error as Error));
+      return [await answer];
+    } finally {
+      clock.clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      owned.delete(id);
+      await unsubscribe?.().catch(() => {});
+    }
+  }
+
+  return { channel, fetchOrder };
+}
