@@ -280,6 +280,21 @@ describe('connectMqtt / fromMqttClient against an in-process aedes broker', () =
     },
   );
 
+  it('reports `closed` to state listeners; a throwing listener is ignored, a removed one not called', async () => {
+    const connection = await connect();
+    const seen: string[] = [];
+    const removed: string[] = [];
+    connection.onStateChange?.(() => {
+      throw new Error('a listener bug');
+    });
+    connection.onStateChange?.((change) => seen.push(change.state));
+    const remove = connection.onStateChange?.((change) => removed.push(change.state));
+    remove?.();
+    await connection.close();
+    expect(seen).toEqual(['closed']);
+    expect(removed).toEqual([]);
+  });
+
   it('rejects connecting to a closed port with code TRANSPORT, without leaking credentials', async () => {
     const port = await closedPort();
     const attempt = connectMqtt(`mqtt://device:s3cret-pass@127.0.0.1:${port}`, { connectTimeout: 2_000 });

@@ -124,7 +124,7 @@ export function fromMqttClient(client: MqttClient, options: MqttBindingOptions =
     }
   });
   client.on('error', (error: Error & { code?: unknown }) => {
-    lastError = transportError('connect', error);
+    lastError = transportError('connection', error);
     // A refused CONNACK suppresses mqtt.js's reconnection unless reconnectOnConnackError is set
     // (connectMqtt sets it); a refusal no retry can fix (credentials, authorisation) ends the
     // connection either way instead of leaving every call waiting.
@@ -242,7 +242,9 @@ export function fromMqttClient(client: MqttClient, options: MqttBindingOptions =
               }
               return;
             } catch (error) {
-              // Lost between CONNACK and SUBACK: wait for the next connection and ask again.
+              // Lost between CONNACK and SUBACK: wait for the next connection and ask again. (mqtt.js
+              // may renew it too; a second SUBSCRIBE only repeats retained messages, which the
+              // agents' order memory already treats as duplicates.)
               if (error instanceof OtaError || client.connected || !reconnects()) throw error;
             }
           }

@@ -60,7 +60,8 @@ export interface MqttConnection {
   close(): Promise<void>;
   /**
    * Calls `listener` on every state change (see {@link MqttConnectionState}); returns the
-   * function that removes it. Optional: bindings without reconnection need not offer it.
+   * function that removes it. A listener that throws is ignored (it runs inside the client's
+   * own event handling). Optional: bindings without reconnection need not offer it.
    */
   onStateChange?(listener: (change: MqttConnectionState) => void): () => void;
 }
