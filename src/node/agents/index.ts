@@ -8,3 +8,4 @@ export { type PresetBase, type PresetOptions, presetBase } from './common.js';
 export * from './insighio.js';
 export * from './connhex.js';
 export * from './thingsboard.js';
+export * from './degu.js';
