@@ -111,7 +111,12 @@ async function startBroker(directory: string): Promise<Broker> {
     const child = spawn(process.execPath, [join(here, 'agent-broker.mjs')], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+    const [line] = (await Promise.race([
+      once(child.stdout!, 'data'),
+      once(child, 'exit').then(() => {
+        throw new Error('the aedes broker process exited before it listened');
+      }),
+    ])) as [Buffer];
     const { port } = JSON.parse(line.toString()) as { port: number };
     return { name: 'aedes', url: `mqtt://127.0.0.1:${port}`, child };
   }
