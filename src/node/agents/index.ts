@@ -9,3 +9,5 @@ export * from './insighio.js';
 export * from './connhex.js';
 export * from './thingsboard.js';
 export * from './degu.js';
+export * from './micropython-ota.js';
+export * from './micropython-ota-once.js';
