@@ -5,7 +5,7 @@
  * first outcome (which may come from the resume at start).
  */
 import { connectMqtt } from '../../src/mqtt/index.js';
-import { createInsighioAgent, insighioMqttOptions } from '../../src/node/index.js';
+import { createInsighioAgent, insighioMqttOptions } from '../../src/node/agents/insighio.js';
 
 interface ChildConfig {
   root: string;
