@@ -981,7 +981,7 @@ describe('the broker down, then up on the same port', () => {
 
 const MOSQUITTO = findSystemBinary('mosquitto', 'MOSQUITTO_PATH');
 
-describe('happy path against a real mosquitto (user = device id, password = device key)', () => {
+describe('against a real mosquitto (user = device id, password = device key): the happy path, and a wrong key refused', () => {
   it.for([
     ['MQTT 5', 5],
     ['MQTT 3.1.1', 4],
@@ -1061,6 +1061,21 @@ describe('happy path against a real mosquitto (user = device id, password = devi
         ),
       );
       for (const line of [...logs, ...seen.text]) expect(line).not.toContain(VECTOR_DK);
+
+      // The same device with a wrong key: refused by the broker, a typed error without the key.
+      const wrongKey = `${VECTOR_DK}-old`;
+      const refused = await connectMqtt(mosquitto.url, {
+        ...insighioMqttOptions({
+          deviceId: VECTOR_DID,
+          deviceKey: wrongKey,
+          clientId: `refused-${protocolVersion}`,
+        }),
+        protocolVersion,
+        reconnectPeriod: 0,
+      }).catch((caught: unknown) => caught);
+      expect(isOtaError(refused, 'TRANSPORT')).toBe(true);
+      expect((refused as OtaError).retryable).toBe(false);
+      expect(`${(refused as Error).message} ${inspect(refused)}`).not.toContain(VECTOR_DK);
     } finally {
       await Promise.allSettled(agents.splice(0).map((agent) => agent.stop()));
       await Promise.allSettled(connections.splice(0).map((connection) => connection.close()));
