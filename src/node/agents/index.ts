@@ -11,3 +11,4 @@ export * from './thingsboard.js';
 export * from './degu.js';
 export * from './micropython-ota.js';
 export * from './micropython-ota-once.js';
+export * from './exosite.js';
