@@ -100,6 +100,15 @@ export abstract class MachineBase extends EventEmitter<UpdateMachineEvents> {
    * as a `STORE` error and left untouched, so nothing is lost by trying.
    */
   async load(): Promise<UpdateSnapshot> {
+    await this.ensureLoaded();
+    return this.snapshot();
+  }
+
+  /**
+   * {@link load} without building a snapshot: the per-status path of a tracker needs the record,
+   * and a snapshot copies the whole history.
+   */
+  protected async ensureLoaded(): Promise<void> {
     if (this.#record === undefined) {
       this.#loading ??= this.#read();
       try {
@@ -108,7 +117,6 @@ export abstract class MachineBase extends EventEmitter<UpdateMachineEvents> {
         this.#loading = undefined;
       }
     }
-    return this.snapshot();
   }
 
   async #read(): Promise<MachineRecord> {

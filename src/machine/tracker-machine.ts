@@ -42,7 +42,7 @@ export class TrackerUpdateMachine extends MachineBase {
   }
 
   async #ingest(input: unknown): Promise<IngestResult> {
-    await this.load();
+    await this.ensureLoaded();
     const parsed = safeParseWith(UpdateStatusSchema, input, 'update status');
     if (!parsed.success) return this.#refuse(parsed.error);
     const status = parsed.data;

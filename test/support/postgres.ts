@@ -83,10 +83,14 @@ function startServer(
   port: number,
   directory: string,
   user: ReturnType<typeof runAs>,
+  durable: boolean,
 ) {
+  // A throwaway test cluster: durability buys nothing, and fsync on a busy CI disk is slow.
+  const fast = ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'];
   const child = spawn(
     join(bin, 'postgres'),
     [
+      ...(durable ? [] : fast),
       '-D',
       data,
       '-p',
@@ -95,13 +99,6 @@ function startServer(
       directory,
       '-c',
       'listen_addresses=127.0.0.1',
-      // A throwaway cluster: durability buys nothing, and fsync on a busy CI disk is slow.
-      '-c',
-      'fsync=off',
-      '-c',
-      'synchronous_commit=off',
-      '-c',
-      'full_page_writes=off',
       '-c',
       'max_connections=60',
     ],
@@ -123,8 +120,20 @@ function startServer(
   });
 }
 
+export interface StartPostgresOptions {
+  /**
+   * Keep PostgreSQL's durability settings (fsync, synchronous commit), for benchmarks; tests
+   * turn them off, since the cluster is deleted after.
+   * @default false
+   */
+  durable?: boolean;
+}
+
 /** Starts a throwaway cluster. Call `findPostgresBin()` first to skip when there is none. */
-export async function startPostgres(bin = findPostgresBin()): Promise<PostgresServer> {
+export async function startPostgres(
+  bin = findPostgresBin(),
+  options: StartPostgresOptions = {},
+): Promise<PostgresServer> {
   if (bin === undefined) throw new Error('PostgreSQL is not installed');
   const user = runAs();
   const directory = await mkdtemp(join(tmpdir(), 'otakit-pg-'));
@@ -157,7 +166,7 @@ export async function startPostgres(bin = findPostgresBin()): Promise<PostgresSe
   for (let attempt = 0; child === undefined; attempt++) {
     [port] = (await freePorts(1)) as [number];
     try {
-      child = await startServer(bin, data, port, directory, user);
+      child = await startServer(bin, data, port, directory, user, options.durable ?? false);
     } catch (error) {
       if (attempt >= 2) {
         await rm(directory, { recursive: true, force: true });

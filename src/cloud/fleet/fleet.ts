@@ -20,7 +20,7 @@ import type { MachineRecord, UpdateSnapshot } from '../../machine/record.js';
 import type { InboundMessage, Protocol } from '../../protocols/contract.js';
 import { anomalyFor } from './anomaly.js';
 import { type DeviceIdOf, defaultDeviceIdOf } from './device-id.js';
-import type { FleetEvents, FleetProgressEvent, FleetTransitionEvent } from './events.js';
+import type { FleetEvents } from './events.js';
 import { MemoryFleetStore } from './memory-store.js';
 import { deviceSnapshot } from './snapshot.js';
 import type { AnomalyQuery, DeviceQuery, FleetStore, HistoryQuery, StoredDevice } from './store.js';
@@ -100,11 +100,8 @@ interface Touch {
   changed: boolean;
 }
 
-/** What a transaction will emit once it is stored. */
-interface Pending {
-  transitions: FleetTransitionEvent[];
-  progress: FleetProgressEvent[];
-  history: FleetHistoryEntry[];
+/** What a transaction will store, and emit once it is stored. */
+interface Pending extends EventSink {
   anomalies: FleetAnomaly[];
 }
 
@@ -169,6 +166,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
   readonly #trackers: TrackerCache;
   readonly #historyLimit: number;
   readonly #deviceIdOf: DeviceIdOf;
+  #nowMs = Number.NaN;
+  #nowIso = '';
 
   constructor(options: FleetOptions = {}) {
     super();
@@ -289,7 +288,13 @@ export class Fleet extends EventEmitter<FleetEvents> {
   }
 
   #now(): string {
-    return new Date(this.#clock.now()).toISOString();
+    // Formatting a date costs more than the rest of a duplicate status: reuse it within a millisecond.
+    const now = this.#clock.now();
+    if (now !== this.#nowMs) {
+      this.#nowMs = now;
+      this.#nowIso = new Date(now).toISOString();
+    }
+    return this.#nowIso;
   }
 
   async #transact(jobs: readonly Job[], reset = false): Promise<FleetIngestResult[]> {
@@ -352,7 +357,6 @@ export class Fleet extends EventEmitter<FleetEvents> {
   async #run(job: Job, touch: Touch, pending: Pending): Promise<FleetIngestResult> {
     const { deviceId } = job;
     const slot = touch.slot;
-    await slot.tracker.load();
     const before = slot.record;
     const at = this.#now();
     const protocol = job.protocol?.name ?? null;
@@ -377,8 +381,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
         return { deviceId, outcome: 'ignored', state: before?.state ?? 'idle', skipped: [], anomaly: null };
       }
     }
-    const sink: EventSink = { transitions: [], progress: [] };
-    slot.sink = sink;
+    const progressBefore = pending.progress.length;
+    slot.sink = pending;
     let result: Awaited<ReturnType<typeof slot.tracker.ingest>>;
     try {
       result = await slot.tracker.ingest(status);
@@ -394,25 +398,11 @@ export class Fleet extends EventEmitter<FleetEvents> {
     }
     // A repeated state persists nothing in the tracker, but its progress (or a first sighting of
     // the device) is news for a dashboard and for the other instances: store what it holds.
-    if (result.duplicate && (sink.progress.length > 0 || slot.record === undefined)) {
+    if (result.duplicate && (pending.progress.length > progressBefore || slot.record === undefined)) {
       slot.record = recordOf(slot.tracker.snapshot(), slot.record);
     }
     if (slot.record !== before || (protocol !== null && protocol !== touch.protocol)) touch.changed = true;
     if (protocol !== null) touch.protocol = protocol;
-    for (const event of sink.transitions) {
-      pending.transitions.push({ ...event, deviceId });
-      const entry: FleetHistoryEntry = {
-        deviceId,
-        from: event.from,
-        to: event.to,
-        at: event.at,
-        updateId: event.update?.id ?? null,
-      };
-      if (event.skipped.length > 0) entry.skipped = event.skipped;
-      if (event.error !== null) entry.error = event.error;
-      pending.history.push(entry);
-    }
-    for (const event of sink.progress) pending.progress.push({ ...event, deviceId });
     return {
       deviceId,
       outcome: result.duplicate ? 'duplicate' : 'applied',
@@ -429,20 +419,14 @@ export class Fleet extends EventEmitter<FleetEvents> {
 
   async #reset(deviceId: string, touch: Touch, pending: Pending): Promise<FleetIngestResult> {
     const slot = touch.slot;
-    await slot.tracker.load();
     const before = slot.record;
-    const sink: EventSink = { transitions: [], progress: [] };
-    slot.sink = sink;
+    slot.sink = pending;
     try {
       await slot.tracker.reset();
     } finally {
       slot.sink = undefined;
     }
     if (slot.record !== before) touch.changed = true;
-    for (const event of sink.transitions) {
-      pending.transitions.push({ ...event, deviceId });
-      pending.history.push({ deviceId, from: event.from, to: event.to, at: event.at, updateId: null });
-    }
     return {
       deviceId,
       outcome: touch.changed ? 'applied' : 'duplicate',

@@ -19,7 +19,8 @@ export class KeyedLock {
       release = resolve;
     });
     const waits: Promise<void>[] = [];
-    const unique = new Set(keys);
+    // One key (a single status) is the common case: no set to build.
+    const unique = keys.length === 1 ? keys : new Set(keys);
     for (const key of unique) {
       const tail = this.#tails.get(key);
       if (tail !== undefined) waits.push(tail);

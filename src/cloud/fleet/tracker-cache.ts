@@ -10,9 +10,10 @@
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { JsonValue, StateStore } from '../../core/store.js';
-import type { ProgressEvent, TransitionEvent } from '../../machine/events.js';
 import type { MachineRecord } from '../../machine/record.js';
 import { TrackerUpdateMachine } from '../../machine/tracker-machine.js';
+import type { FleetProgressEvent, FleetTransitionEvent } from './events.js';
+import type { FleetHistoryEntry } from './types.js';
 
 /** A store holding one record, the one the transaction read; the tracker's writes land here. */
 class BoundStore implements StateStore {
@@ -35,10 +36,11 @@ class BoundStore implements StateStore {
   }
 }
 
-/** Where a slot's tracker reports its events during one transaction. */
+/** Where a slot's tracker reports, during one transaction: events to emit, history to store. */
 export interface EventSink {
-  transitions: TransitionEvent[];
-  progress: ProgressEvent[];
+  transitions: FleetTransitionEvent[];
+  progress: FleetProgressEvent[];
+  history: FleetHistoryEntry[];
 }
 
 /** One device's tracker, the record it stands on, and the revision that record had in the store. */
@@ -64,8 +66,30 @@ export class TrackerSlot {
       logger: options.logger,
       historyLimit: options.historyLimit,
     });
-    this.tracker.on('transition', (event) => this.sink?.transitions.push(event));
-    this.tracker.on('progress', (event) => this.sink?.progress.push(event));
+    // The tracker's event objects go to these listeners only, so they are extended in place
+    // rather than copied (this runs for every status).
+    this.tracker.on('transition', (event) => {
+      const sink = this.sink;
+      if (sink === undefined) return;
+      const transition = event as FleetTransitionEvent;
+      transition.deviceId = deviceId;
+      sink.transitions.push(transition);
+      const entry: FleetHistoryEntry = {
+        deviceId,
+        from: event.from,
+        to: event.to,
+        at: event.at,
+        updateId: event.update?.id ?? null,
+      };
+      if (event.skipped.length > 0) entry.skipped = event.skipped;
+      if (event.error !== null) entry.error = event.error;
+      sink.history.push(entry);
+    });
+    this.tracker.on('progress', (event) => {
+      const progress = event as FleetProgressEvent;
+      progress.deviceId = deviceId;
+      this.sink?.progress.push(progress);
+    });
   }
 
   /** The record as the tracker last persisted it (or as loaded); `undefined` for a new device. */
