@@ -531,7 +531,9 @@ export class DeviceUpdateMachine extends MachineBase {
       const limit = to === 'rolling_back' ? this.#maxSteps + ROLLBACK_HEADROOM : this.#maxSteps;
       if (nextSteps > limit) return this.#breakLoop(from, to, installStarted);
     }
-    await this.enter(to, { ...patch, steps: nextSteps }, options);
+    // Leaving idle starts a new operation: the error of the one before is not its error.
+    const fresh = from === 'idle' && to !== 'idle' && !options.resumed ? { lastError: null } : {};
+    await this.enter(to, { ...fresh, ...patch, steps: nextSteps }, options);
     await this.#report(to, from);
   }
 

@@ -78,7 +78,7 @@ async function rig(options: Partial<ThingsBoardAgentOptions> & { tb?: TbEmulator
     connection,
     current: { title: 'app', version: '1.0' },
     chunkSize: CHUNK,
-    chunkTimeoutMs: 1_000,
+    chunkTimeoutMs: 5_000,
     chunkRetry: FAST,
     installTarget: file,
     stateDirectory: join(root, 'agent'),
@@ -228,7 +228,7 @@ describe('createThingsBoardAgent: failures', () => {
   });
 
   it('the broker goes down mid-chunks and comes back: the transfer resumes and the update completes', async () => {
-    const device = await rig({ chunkTimeoutMs: 200, chunkRetry: { ...FAST, attempts: 100 } });
+    const device = await rig({ chunkTimeoutMs: 1_000, chunkRetry: { ...FAST, attempts: 100 } });
     await device.agent.start();
     const next = pkg('1.1');
     device.tb.hold(2);
@@ -538,11 +538,13 @@ describe('SIGKILL of the agent process, then a restart', () => {
     await until(
       () => tb.attributeRequests.length >= 2,
       () => 'the first process asking for its attributes',
+      45_000, // bundling the child and starting node on a loaded machine
     );
     await tb.assign(next);
     await until(
       () => tb.chunkRequests.some((request) => request.chunk === 20),
       () => 'the request for chunk 20',
+      30_000,
     );
     const firstRequestId = tb.chunkRequests[0]!.requestId;
     kill(); // while it waits for chunk 20
@@ -567,7 +569,7 @@ describe('SIGKILL of the agent process, then a restart', () => {
       'UPDATING',
       'UPDATED',
     ]);
-  });
+  }, 120_000);
 
   it.each(['backed-up', 'renamed'])(
     'killed mid-install (after the installer step "%s"): the new process finishes it, UPDATED once',
@@ -591,5 +593,6 @@ describe('SIGKILL of the agent process, then a restart', () => {
       // The second process did not download again.
       expect(new Set(tb.chunkRequests.map((request) => request.requestId)).size).toBe(1);
     },
+    120_000,
   );
 });
