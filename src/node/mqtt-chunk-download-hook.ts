@@ -26,7 +26,7 @@ export interface MqttChunkDownloadHookOptions {
   connection: MqttConnection;
   /** Where staged files go: the file system of the install target, so installs are renames. */
   directory: string;
-  /** @default thingsBoardChunkTopics('firmware') */
+  /** @default mqttChunkTopics('v2/fw') (ThingsBoard firmware) */
   topics?: ChunkTopics;
   /** @default 16384 */
   chunkSize?: number;

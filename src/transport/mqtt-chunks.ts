@@ -9,13 +9,13 @@
  *
  * @example
  * ```ts
- * import { downloadMqttChunks, MemorySink, thingsBoardChunkTopics } from 'otakit'
+ * import { downloadMqttChunks, MemorySink, mqttChunkTopics } from 'otakit'
  *
  * const sink = new MemorySink()
  * const { size, sha256 } = await downloadMqttChunks({
  *   connection,                        // connected with the device token as user name
  *   sink,
- *   topics: thingsBoardChunkTopics('firmware'),
+ *   topics: mqttChunkTopics('v2/fw'),      // ThingsBoard firmware
  *   chunkSize: 16_384,
  *   expected: { size: 421_320, sha256: '17ae…' },
  * })
@@ -34,14 +34,6 @@ import {
   type IncrementalHash,
   updateAll,
 } from '../manifest/hash.js';
-import type { PackageType } from '../protocols/thingsboard/keys.js';
-import {
-  chunkErrorTopic,
-  chunkRequestTopic,
-  chunkResponseSubscription,
-  encodeChunkRequest,
-  parseChunkTopic,
-} from '../protocols/thingsboard/topics.js';
 import type { DownloadSink } from './download-sink.js';
 import type { MqttConnection } from './mqtt-connection.js';
 
@@ -59,18 +51,44 @@ export interface ChunkTopics {
   errors?: string;
 }
 
-/** ThingsBoard's chunk topics, `v2/fw/…` for firmware and `v2/sw/…` for software. */
-export function thingsBoardChunkTopics(type: PackageType = 'firmware'): ChunkTopics {
+/** ThingsBoard parses ids and chunk sizes with `Integer.parseInt`. */
+const MAX_INT = 2 ** 31 - 1;
+
+/** ThingsBoard's parser of topic numbers: `\d+` within `Integer.parseInt`. */
+function topicNumber(level: string | undefined): number | undefined {
+  if (level === undefined || !/^\d{1,10}$/.test(level)) return undefined;
+  const value = Number(level);
+  return value <= MAX_INT ? value : undefined;
+}
+
+/**
+ * The chunk topics of ThingsBoard's scheme under `prefix`: `<prefix>/request/<id>/chunk/<n>` with
+ * the chunk size as decimal text, answers on `<prefix>/response/<id>/chunk/<n>`, errors on
+ * `<prefix>/error`. ThingsBoard uses `v2/fw` for firmware and `v2/sw` for software.
+ *
+ * @example
+ * ```ts
+ * const topics = mqttChunkTopics('v2/sw') // a ThingsBoard software package
+ * ```
+ */
+export function mqttChunkTopics(prefix = 'v2/fw'): ChunkTopics {
+  if (typeof prefix !== 'string' || !/^[^#+]+$/.test(prefix) || prefix.endsWith('/')) {
+    throw new OtaError('CONFIG', 'prefix must be a topic without wildcards or a trailing slash');
+  }
+  const response = `${prefix}/response/`;
   return {
-    request: (requestId, index) => chunkRequestTopic(requestId, index, type),
-    requestPayload: (chunkSize) => encodeChunkRequest(chunkSize),
-    responses: chunkResponseSubscription(type),
+    request: (requestId, index) => `${prefix}/request/${requestId}/chunk/${index}`,
+    requestPayload: (chunkSize) => String(chunkSize),
+    responses: `${prefix}/response/+/chunk/+`,
     parseResponse(topic) {
-      const parsed = parseChunkTopic(topic);
-      if (parsed === undefined || parsed.direction !== 'response' || parsed.type !== type) return undefined;
-      return { requestId: parsed.requestId, index: parsed.chunk };
+      if (typeof topic !== 'string' || !topic.startsWith(response)) return undefined;
+      const levels = topic.slice(response.length).split('/');
+      if (levels.length !== 3 || levels[1] !== 'chunk') return undefined;
+      const requestId = topicNumber(levels[0]);
+      const index = topicNumber(levels[2]);
+      return requestId === undefined || index === undefined ? undefined : { requestId, index };
     },
-    errors: chunkErrorTopic(type),
+    errors: `${prefix}/error`,
   };
 }
 
@@ -79,7 +97,7 @@ export interface MqttChunkDownloadOptions {
   connection: MqttConnection;
   /** Where the bytes go. A sink that can `readBack()` lets a later call resume. */
   sink: DownloadSink;
-  /** @default thingsBoardChunkTopics('firmware') */
+  /** @default mqttChunkTopics('v2/fw') */
   topics?: ChunkTopics;
   /**
    * Bytes per chunk. ThingsBoard refuses chunks over its `transport.mqtt.max_payload_size`
@@ -154,8 +172,6 @@ const DEFAULT_CHUNK_RETRY: RetryPolicy = {
   factor: 2,
   jitter: 'full',
 };
-/** ThingsBoard parses ids and chunk sizes with `Integer.parseInt`. */
-const MAX_INT = 2 ** 31 - 1;
 
 function positiveInteger(value: number | undefined, name: string, fallback: number, max = MAX_INT): number {
   if (value === undefined) return fallback;
@@ -213,7 +229,7 @@ class ChunkTransfer {
     if (typeof options.sink?.write !== 'function')
       throw new OtaError('CONFIG', 'sink must be a DownloadSink');
     this.#options = options;
-    this.#topics = options.topics ?? thingsBoardChunkTopics('firmware');
+    this.#topics = options.topics ?? mqttChunkTopics('v2/fw');
     this.#chunkSize = positiveInteger(options.chunkSize, 'chunkSize', DEFAULT_CHUNK_SIZE);
     this.#timeoutMs = positiveInteger(options.chunkTimeoutMs, 'chunkTimeoutMs', DEFAULT_TIMEOUT_MS);
     this.#retry = { ...DEFAULT_CHUNK_RETRY, ...options.retry };

@@ -6,11 +6,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isOtaError } from '../../src/core/errors.js';
 import { connectMqtt } from '../../src/mqtt/index.js';
+import {
+  chunkErrorTopic,
+  chunkRequestTopic,
+  chunkResponseSubscription,
+  encodeChunkRequest,
+} from '../../src/protocols/thingsboard/topics.js';
 import { MemorySink } from '../../src/transport/download-sink.js';
 import {
   downloadMqttChunks,
   type MqttChunkDownloadOptions,
-  thingsBoardChunkTopics,
+  mqttChunkTopics,
 } from '../../src/transport/mqtt-chunks.js';
 import type { MqttConnection } from '../../src/transport/mqtt-connection.js';
 import { startThingsBoard, type TbEmulator } from '../device/thingsboard-support.js';
@@ -226,16 +232,19 @@ describe('downloadMqttChunks', () => {
     }
   });
 
-  it("ThingsBoard's topics: v2/fw for firmware, v2/sw for software", () => {
-    const firmware = thingsBoardChunkTopics('firmware');
-    expect(firmware.request(7, 3)).toBe('v2/fw/request/7/chunk/3');
-    expect(firmware.responses).toBe('v2/fw/response/+/chunk/+');
-    expect(firmware.errors).toBe('v2/fw/error');
+  it("ThingsBoard's topic scheme: v2/fw for firmware, v2/sw for software, as its topics module spells them", () => {
+    const firmware = mqttChunkTopics();
+    expect(firmware.request(7, 3)).toBe(chunkRequestTopic(7, 3, 'firmware'));
+    expect(firmware.responses).toBe(chunkResponseSubscription('firmware'));
+    expect(firmware.errors).toBe(chunkErrorTopic('firmware'));
     expect(firmware.parseResponse('v2/fw/response/7/chunk/3')).toEqual({ requestId: 7, index: 3 });
     expect(firmware.parseResponse('v2/sw/response/7/chunk/3')).toBeUndefined();
-    expect(firmware.requestPayload(16384)).toBe('16384');
-    const software = thingsBoardChunkTopics('software');
-    expect(software.request(7, 0)).toBe('v2/sw/request/7/chunk/0');
+    expect(firmware.parseResponse('v2/fw/response/7/chunk/x')).toBeUndefined();
+    expect(firmware.parseResponse('v2/fw/response/99999999999/chunk/1')).toBeUndefined();
+    expect(firmware.requestPayload(16384)).toBe(encodeChunkRequest(16384));
+    const software = mqttChunkTopics('v2/sw');
+    expect(software.request(7, 0)).toBe(chunkRequestTopic(7, 0, 'software'));
     expect(software.parseResponse('v2/sw/response/7/chunk/0')).toEqual({ requestId: 7, index: 0 });
+    expect(() => mqttChunkTopics('v2/#')).toThrow(/prefix/);
   });
 });

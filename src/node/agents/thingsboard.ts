@@ -32,9 +32,10 @@ import type { StagedContext, UpdateHooks } from '../../machine/hooks.js';
 import { verifyStaged } from '../../machine/verify-staged.js';
 import type { Artifact, Manifest } from '../../manifest/schema.js';
 import { packageId } from '../../protocols/thingsboard/codec.js';
+import { PREFIX } from '../../protocols/thingsboard/keys.js';
 import { protocol } from '../../protocols/thingsboard/protocol.js';
 import { packageTypeOf, readTarget, type Target } from '../../protocols/thingsboard/target.js';
-import { thingsBoardChunkTopics } from '../../transport/mqtt-chunks.js';
+import { mqttChunkTopics } from '../../transport/mqtt-chunks.js';
 import type { MqttConnection } from '../../transport/mqtt-connection.js';
 import type { ArchiveLimits } from '../archive/limits.js';
 import type { InstallStep } from '../install/types.js';
@@ -190,7 +191,7 @@ export function createThingsBoardAgent(options: ThingsBoardAgentOptions): Device
   const chunks = createMqttChunkDownloadHook({
     connection: options.connection,
     directory: base.stagingDirectory,
-    topics: thingsBoardChunkTopics(type),
+    topics: mqttChunkTopics(`v2/${PREFIX[type]}`),
     fsync: options.fsync ?? true,
     ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
     ...(options.chunkTimeoutMs === undefined ? {} : { chunkTimeoutMs: options.chunkTimeoutMs }),
