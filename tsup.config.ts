@@ -8,6 +8,8 @@ const ENTRIES = {
   index: 'src/index.ts',
   'node/index': 'src/node/index.ts',
   'mqtt/index': 'src/mqtt/index.ts',
+  'nats/index': 'src/nats/index.ts',
+  'pg/index': 'src/pg/index.ts',
   'testing/index': 'src/testing/index.ts',
   // One subpath per protocol (`otakit/protocols/exosite`): the same module as the root's
   // namespace, imported flat, so a bundler keeps only the functions used (esbuild cannot drop
@@ -27,7 +29,7 @@ const common: Options = {
   sourcemap: true,
   target: 'es2022',
   // Peers stay external: the user's own zod/mqtt instance must be the one we validate with.
-  external: ['zod', 'mqtt'],
+  external: ['zod', 'mqtt', '@nats-io/transport-node', 'pg'],
 };
 
 export default defineConfig([
@@ -57,13 +59,13 @@ export default defineConfig([
     dts: false,
     esbuildPlugins: [
       {
-        // `otakit/mqtt` loads mqtt.js with a top-level `await import()` so a missing optional peer
-        // gets a clear error (src/mqtt/load-mqtt.ts). CommonJS has no top-level await: its
-        // bundle takes the `require()` twin, which behaves the same.
-        name: 'otakit-cjs-mqtt-loader',
+        // `otakit/mqtt`, `otakit/nats` and `otakit/pg` load their optional peer with a top-level
+        // `await import()` so a missing one gets a clear error (src/mqtt/load-mqtt.ts…). CommonJS
+        // has no top-level await: its bundle takes the `require()` twin, which behaves the same.
+        name: 'otakit-cjs-peer-loaders',
         setup(build) {
-          build.onResolve({ filter: /\/load-mqtt\.js$/ }, (args) => ({
-            path: `${args.resolveDir}/load-mqtt.cjs.ts`,
+          build.onResolve({ filter: /\/load-(mqtt|nats|pg)\.js$/ }, (args) => ({
+            path: `${args.resolveDir}/${args.path.replace(/^.*\/(load-[a-z]+)\.js$/, '$1')}.cjs.ts`,
           }));
         },
       },

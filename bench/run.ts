@@ -12,6 +12,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { benchAgentFootprint } from './agent-footprint.js';
 import { benchBrowser } from './browser.js';
+import { benchFleetIngest } from './fleet-ingest.js';
 import { benchLimits } from './limits.js';
 import { benchMachine } from './machine.js';
 import { benchTransfer } from './transfer.js';
@@ -59,6 +60,11 @@ if ('skipped' in browser) {
   console.table(Object.entries(browserSummary).map(([figure, value]) => ({ figure, value })));
 }
 await record('browser', browser);
+
+console.log('\nfleet ingestion: decoded statuses tracked and stored, memory and PostgreSQL');
+const fleet = await benchFleetIngest();
+console.table(fleet.measurements);
+await record('fleet-ingest', fleet);
 
 console.log('\nidle agent footprint: one insigh.io agent against a bare mqtt.js connection; 100 agents');
 const agents = await benchAgentFootprint({

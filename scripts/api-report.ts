@@ -17,6 +17,8 @@ export const ENTRIES: Record<string, string> = {
   otakit: 'src/index.ts',
   'otakit-node': 'src/node/index.ts',
   'otakit-mqtt': 'src/mqtt/index.ts',
+  'otakit-nats': 'src/nats/index.ts',
+  'otakit-pg': 'src/pg/index.ts',
   'otakit-testing': 'src/testing/index.ts',
 };
 

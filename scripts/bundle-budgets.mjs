@@ -66,7 +66,10 @@ export const app = { createUpdateMachine, MemoryStore };
     source: `import * as otakit from 'otakit';
 export const app = otakit;
 `,
-    budget: 100 * KB,
+    // 100 KB until 0.2: the root then gained the device agent and its channels, the shadow
+    // clients, MQTT chunk transfers and the fleet (107.5 KB). Apps that import what they use
+    // stay under the 40 KB budgets above; this one catches a runaway dependency.
+    budget: 115 * KB,
   },
 ];
 

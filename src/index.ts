@@ -16,6 +16,35 @@
  * @module
  */
 
+// The fleet: one tracker per device over a pluggable store (memory here, PostgreSQL in otakit/pg).
+export {
+  type AnomalyQuery,
+  type DeviceIdOf,
+  type DeviceQuery,
+  type DeviceSnapshot,
+  defaultDeviceIdOf,
+  Fleet,
+  type FleetAnomaly,
+  type FleetAnomalyKind,
+  type FleetBatchItem,
+  type FleetEvents,
+  type FleetHistoryEntry,
+  type FleetIngestResult,
+  type FleetOptions,
+  type FleetProgressEvent,
+  type FleetProtocol,
+  type FleetSnapshot,
+  type FleetStore,
+  type FleetTransitionEvent,
+  type FleetWork,
+  type FleetWrites,
+  type HistoryQuery,
+  type IngestMessageOptions,
+  MemoryFleetStore,
+  type MemoryFleetStoreOptions,
+  type StateCounts,
+  type StoredDevice,
+} from './cloud/fleet/index.js';
 export { type Clock, systemClock, type TimerHandle } from './core/clock.js';
 export type { DownloadAuth } from './core/credentials.js';
 export {
@@ -126,6 +155,7 @@ export {
 export {
   type HistoryEntry,
   HistoryEntrySchema,
+  type MachineRecord,
   type MachineRole,
   MachineRoleSchema,
   type StagedArtifact,
@@ -212,9 +242,41 @@ export { type DownloadSink, MemorySink, writableStreamSink } from './transport/d
 export { type HttpChannel, type HttpChannelOptions, httpChannel } from './transport/http-channel.js';
 export { type MqttChannel, mqttChannel } from './transport/mqtt-channel.js';
 export {
+  type ChunkTopics,
+  downloadMqttChunks,
+  type MqttChunkDownloadOptions,
+  type MqttChunkDownloadResult,
+  mqttChunkTopics,
+} from './transport/mqtt-chunks.js';
+export {
   type MqttConnection,
+  type MqttConnectionState,
   type MqttMessage,
   type MqttPublishOptions,
   type MqttQos,
   topicMatches,
 } from './transport/mqtt-connection.js';
+// AWS IoT Device Shadow clients: over any MqttConnection, and the REST API on ky.
+export {
+  createShadowClient,
+  createShadowHttpClient,
+  type DeltaStreamOptions,
+  isShadowRejected,
+  type NamedShadowPage,
+  type OperationTopics,
+  SHADOW_REQUEST_FILTERS,
+  type ShadowAddress,
+  type ShadowClient,
+  type ShadowClientOptions,
+  type ShadowConflictResolver,
+  type ShadowHttpClient,
+  type ShadowHttpClientOptions,
+  type ShadowOperation,
+  type ShadowOperations,
+  ShadowRejectedError,
+  type ShadowRequestOptions,
+  type ShadowRequestState,
+  type ShadowTopicSet,
+  type ShadowUpdateOptions,
+  shadowTopicSet,
+} from './transport/shadow/index.js';

@@ -53,6 +53,9 @@ const BROWSER_SAFE = new Set([
   'cloud',
 ]);
 
+/** The shadow document model in protocols/degu/, which the shadow clients in transport/shadow/ use. */
+const SHADOW_MODEL = new Set(['shadow-schemas.ts', 'topics.ts', 'json.ts', 'decode.ts', 'limits.ts']);
+
 /** Files of src/protocols/ (outside the protocol folders) that may import the protocol folders: the registries. */
 const REGISTRIES = new Set(['descriptors.ts', 'registry.ts', 'status-mappings.ts', 'secrets.ts']);
 
@@ -143,9 +146,16 @@ describe('layout', () => {
         if (target === undefined || (from !== 'machine' && from !== 'transport')) return false;
         if (topOf(target) !== 'protocols') return false;
         const parts = target.split(sep);
+        // The AWS IoT Device Shadow clients speak the shadow documents whose model (schemas,
+        // topics, limits) lives with Degu, the platform that runs on the shadow: that model,
+        // not Degu's order codec.
+        if (file.startsWith(join('transport', 'shadow') + sep)) {
+          return !(parts[1] === 'degu' && SHADOW_MODEL.has(parts[2]!.replace(/\.js$/, '.ts')));
+        }
+        // contract.ts holds types only: the interfaces channels carry, not a codec.
         return (
           parts.length > 2 ||
-          !['secrets.ts', 'secrets.js', 'descriptors.ts', 'descriptors.js'].includes(parts[1]!)
+          !['secrets', 'descriptors', 'contract'].includes(parts[1]!.replace(/\.(ts|js)$/, ''))
         );
       })
       .map(({ file, specifier }) => `${file} -> ${specifier}`);

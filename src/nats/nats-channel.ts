@@ -9,8 +9,14 @@
  */
 import { OtaError, TransportError } from '../core/errors.js';
 import { GENERIC_SECRETS, redactTextWith } from '../core/redact.js';
-import type { InboundMessage, WireMessage, WireSource } from '../protocols/contract.js';
-import type { Channel, ChannelSendOptions, StopListening } from '../transport/channel.js';
+import type {
+  Channel,
+  ChannelSendOptions,
+  InboundMessage,
+  StopListening,
+  WireMessage,
+  WireSource,
+} from '../transport/channel.js';
 import type { NatsConnectionLike } from './connection.js';
 
 export interface NatsChannelOptions {

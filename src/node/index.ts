@@ -30,13 +30,20 @@ export {
   downloadArtifact,
   type ResumeValidators,
 } from '../transport/download.js';
+// Ready device agents, one per platform.
+export * from './agents/index.js';
 export * from './archive/index.js';
 export { createFileDownloadHook, type FileDownloadHookOptions, stagedPath } from './download-hook.js';
+export {
+  type FileChannel,
+  type FileChannelOptions,
+  fileChannel,
+  isFileChannelTemp,
+  resolveFileAddress,
+} from './file-channel.js';
 export { FileSink, type FileSinkOptions } from './file-sink.js';
 export { FileStore, type FileStoreOptions } from './file-store.js';
 export { createNodeHash } from './hash.js';
 export * from './install/index.js';
 export { createNodeFetch, type NodeFetchOptions, nodeFetch } from './node-fetch.js';
 export { createWorkerHash, hashInWorkers } from './worker-hash.js';
-// Ready device agents, one per platform.
-export * from './agents/index.js';

@@ -20,6 +20,13 @@
 export { type CrashingStore, createCrashingStore } from './crashing-store.js';
 export * as deguEmulator from './degu-emulator.js';
 export {
+  type ContentFaults,
+  createExositeEmulator,
+  type ExositeEmulator,
+  type ExositeEmulatorOptions,
+  type ExositeRequestRecord,
+} from './exosite-murano.js';
+export {
   type ArtifactRoute,
   createFaultServer,
   type FaultServer,
@@ -27,6 +34,12 @@ export {
 } from './fault-server.js';
 export { ManualClock } from './manual-clock.js';
 export * as shadowModel from './shadow-model.js';
+export {
+  createShadowService,
+  type ShadowService,
+  type ShadowServiceOptions,
+  type ShadowServiceRequest,
+} from './shadow-service.js';
 export {
   manifestFor,
   md5Hex,

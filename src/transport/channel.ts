@@ -9,6 +9,10 @@
  */
 import type { InboundMessage, WireChannel, WireMessage, WireSource } from '../protocols/contract.js';
 
+// Adapters outside the browser-safe layers (otakit/mqtt, otakit/nats) take the contract's wire
+// types from here, so only the transport layer reaches into protocols/.
+export type { InboundMessage, WireChannel, WireMessage, WireSource };
+
 /** Options of {@link Channel.send}. */
 export interface ChannelSendOptions {
   /** Aborts a request or a publish still waiting for its acknowledgement. */

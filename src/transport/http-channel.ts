@@ -44,6 +44,8 @@ export interface HttpChannelOptions {
 
 export interface HttpChannel extends Channel {
   readonly kind: 'http';
+  /** Every HTTP request has an answer (status, lower-cased headers, body as text). */
+  send(message: WireMessage, options?: ChannelSendOptions): Promise<InboundMessage>;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;

@@ -47,7 +47,10 @@ export interface PresetBase {
   stagingDirectory: string;
   download: UpdateHooks['download'];
   /** The agent options every preset passes through unchanged. */
-  passThrough: Pick<DeviceAgentOptions<unknown>, 'machine' | 'poll' | 'approve' | 'clock' | 'logger' | 'random'>;
+  passThrough: Pick<
+    DeviceAgentOptions<unknown>,
+    'machine' | 'poll' | 'approve' | 'clock' | 'logger' | 'random'
+  >;
 }
 
 export function presetBase(options: PresetOptions): PresetBase {

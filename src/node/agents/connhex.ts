@@ -123,14 +123,22 @@ export class ConnhexAgent extends DeviceAgent<ConnhexTarget> {
   readonly paths: StorePaths;
   readonly #reporter: ConnhexReporter;
   readonly #gate: InstallGate;
-  #available: Manifest | null = null;
+  /** Shared with the approve step of {@link createConnhexAgent}, which fills it in. */
+  readonly #announced: AnnouncedRelease;
 
   /** @internal Use {@link createConnhexAgent}. */
   constructor(
     options: DeviceAgentOptions<ConnhexTarget>,
-    parts: { config: OtaConfig; paths: StorePaths; reporter: ConnhexReporter; gate: InstallGate },
+    parts: {
+      config: OtaConfig;
+      paths: StorePaths;
+      reporter: ConnhexReporter;
+      gate: InstallGate;
+      announced: AnnouncedRelease;
+    },
   ) {
     super(options);
+    this.#announced = parts.announced;
     this.config = Object.freeze({ ...parts.config });
     this.paths = parts.paths;
     this.#reporter = parts.reporter;
@@ -142,7 +150,7 @@ export class ConnhexAgent extends DeviceAgent<ConnhexTarget> {
    * `auto_download` is off or `approve` said no; `null` otherwise. Run it with {@link install}.
    */
   get available(): Manifest | null {
-    return this.#available;
+    return this.#announced.manifest;
   }
 
   /** The downloaded release held at `update_ready` because `auto_install` is off, or `null`. */
@@ -162,10 +170,10 @@ export class ConnhexAgent extends DeviceAgent<ConnhexTarget> {
       this.#gate.allow(waiting.version);
       return outcome;
     }
-    const release = this.#available;
+    const release = this.#announced.manifest;
     if (release === null) return null;
     this.#gate.allow(release.version);
-    this.#available = null;
+    this.#announced.manifest = null;
     return this.apply(release);
   }
 
@@ -184,12 +192,11 @@ export class ConnhexAgent extends DeviceAgent<ConnhexTarget> {
     this.#reporter.stopHeartbeat();
     await super.stop(options);
   }
+}
 
-  /** @internal The approve step: run, or announce and keep. */
-  _announce(manifest: Manifest | null): Promise<void> {
-    this.#available = manifest;
-    return manifest === null ? Promise.resolve() : this.#reporter.announce(manifest);
-  }
+/** The release the last check announced and did not run (`ConnhexAgent.available`). */
+interface AnnouncedRelease {
+  manifest: Manifest | null;
 }
 
 function requireAbsolute(value: unknown, name: string): string {
@@ -282,6 +289,7 @@ export function createConnhexAgent(options: ConnhexAgentOptions): ConnhexAgent {
   let agent: ConnhexAgent | undefined;
   const current = (): UpdateRef | null => agent?.current ?? null;
   const userApprove = options.approve;
+  const announced: AnnouncedRelease = { manifest: null };
 
   const machine = {
     ...options.machine,
@@ -313,12 +321,14 @@ export function createConnhexAgent(options: ConnhexAgentOptions): ConnhexAgent {
       },
       approve: async (manifest) => {
         const run = config.autoDownload && ((await userApprove?.(manifest)) ?? true);
-        await agent?._announce(run ? null : manifest);
+        // Run, or announce and keep for install().
+        announced.manifest = run ? null : manifest;
+        if (!run) await reporter.announce(manifest);
         return run;
       },
       clock,
     },
-    { config, paths, reporter, gate },
+    { config, paths, reporter, gate, announced },
   );
   const created = agent;
   reporter.attach({

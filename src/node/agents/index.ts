@@ -5,10 +5,10 @@
  * @module
  */
 export { type PresetBase, type PresetOptions, presetBase } from './common.js';
-export * from './insighio.js';
 export * from './connhex.js';
+export * from './degu.js';
+export * from './exosite.js';
+export * from './insighio.js';
 export * from './micropython-ota.js';
 export * from './micropython-ota-once.js';
-export * from './exosite.js';
 export * from './thingsboard.js';
-export * from './degu.js';
