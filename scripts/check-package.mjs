@@ -198,7 +198,7 @@ const TYPE_CONSUMERS = {
   node10: [
     { module: 'commonjs', moduleResolution: 'node10', resolveJsonModule: true, esModuleInterop: true },
     'node10.ts',
-    `import { createUpdateMachine, type UpdateSnapshot } from 'otakit';
+    `import { createUpdateMachine, degu, type UpdateSnapshot } from 'otakit';
 import { FileStore } from 'otakit/node';
 import { connectMqtt } from 'otakit/mqtt';
 import { natsChannel } from 'otakit/nats';
@@ -208,6 +208,9 @@ import schema from 'otakit/schemas/${SCHEMA_FILE}';
 export const used = [createUpdateMachine, FileStore, connectMqtt, natsChannel, PostgresFleetStore, ManualClock];
 export const title: string | undefined = (schema as { title?: string }).title;
 export type Snapshot = UpdateSnapshot;
+// Types of a protocol namespace (scripts/fix-dts-namespaces.mjs).
+export const thing: degu.Target = { thingName: 'A1B2C3D4E5F60718' };
+export type BootReport = degu.DeguBootReport;
 `,
   ],
   // \`nodenext\`: node16's resolution rules, and import attributes (\`with { type: 'json' }\`),
@@ -215,7 +218,7 @@ export type Snapshot = UpdateSnapshot;
   'nodenext (ESM)': [
     { module: 'nodenext', moduleResolution: 'nodenext', resolveJsonModule: true },
     'nodenext.mts',
-    `import { createUpdateMachine, type UpdateSnapshot } from 'otakit';
+    `import { createUpdateMachine, degu, type UpdateSnapshot } from 'otakit';
 import { FileStore } from 'otakit/node';
 import { connectMqtt } from 'otakit/mqtt';
 import { natsChannel } from 'otakit/nats';
@@ -225,12 +228,15 @@ import schema from 'otakit/schemas/${SCHEMA_FILE}' with { type: 'json' };
 export const used = [createUpdateMachine, FileStore, connectMqtt, natsChannel, PostgresFleetStore, ManualClock];
 export const title: string | undefined = (schema as { title?: string }).title;
 export type Snapshot = UpdateSnapshot;
+// Types of a protocol namespace (scripts/fix-dts-namespaces.mjs).
+export const thing: degu.Target = { thingName: 'A1B2C3D4E5F60718' };
+export type BootReport = degu.DeguBootReport;
 `,
   ],
   'node16 (CJS)': [
     { module: 'node16', moduleResolution: 'node16', resolveJsonModule: true },
     'node16.cts',
-    `import { createUpdateMachine, type UpdateSnapshot } from 'otakit';
+    `import { createUpdateMachine, degu, type UpdateSnapshot } from 'otakit';
 import { FileStore } from 'otakit/node';
 import { connectMqtt } from 'otakit/mqtt';
 import { natsChannel } from 'otakit/nats';
@@ -240,12 +246,15 @@ import schema = require('otakit/schemas/${SCHEMA_FILE}');
 export const used = [createUpdateMachine, FileStore, connectMqtt, natsChannel, PostgresFleetStore, ManualClock];
 export const title: string | undefined = (schema as { title?: string }).title;
 export type Snapshot = UpdateSnapshot;
+// Types of a protocol namespace (scripts/fix-dts-namespaces.mjs).
+export const thing: degu.Target = { thingName: 'A1B2C3D4E5F60718' };
+export type BootReport = degu.DeguBootReport;
 `,
   ],
   bundler: [
     { module: 'esnext', moduleResolution: 'bundler', resolveJsonModule: true },
     'bundler.ts',
-    `import { createUpdateMachine, type UpdateSnapshot } from 'otakit';
+    `import { createUpdateMachine, degu, type UpdateSnapshot } from 'otakit';
 import { FileStore } from 'otakit/node';
 import { connectMqtt } from 'otakit/mqtt';
 import { natsChannel } from 'otakit/nats';
@@ -255,6 +264,9 @@ import schema from 'otakit/schemas/${SCHEMA_FILE}';
 export const used = [createUpdateMachine, FileStore, connectMqtt, natsChannel, PostgresFleetStore, ManualClock];
 export const title: string | undefined = (schema as { title?: string }).title;
 export type Snapshot = UpdateSnapshot;
+// Types of a protocol namespace (scripts/fix-dts-namespaces.mjs).
+export const thing: degu.Target = { thingName: 'A1B2C3D4E5F60718' };
+export type BootReport = degu.DeguBootReport;
 `,
   ],
 };
