@@ -13,6 +13,11 @@
  *     emits JavaScript;
  *  4. run each emitted block with node, with a timeout, a few at a time.
  *
+ * Stand-ins: a quick start that needs a cloud to talk to (a broker and the platform's service)
+ * imports it from `./stand-ins/<name>.js`; those modules live in `docs/<section>/stand-ins/*.ts`
+ * (one name space for all sections), are copied next to the blocks, and are type-checked with them.
+ * The page says so, so a reader knows what to replace with the real endpoint.
+ *
  * Fences: ```ts (type-checked and run), ```ts no-run (type-checked only: code that needs a real
  * broker, device or network), ```ts no-check (neither: say why next to it; use sparingly).
  * Blocks must run without network access (loopback servers such as `otakit/testing`'s
@@ -26,7 +31,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { basename, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -73,6 +78,22 @@ function markdownFiles() {
   };
   walk(join(root, 'docs'));
   return files;
+}
+
+/** The stand-in modules quick starts import (`docs/<section>/stand-ins/*.ts`). */
+function standInFiles() {
+  const found = [];
+  const walk = (directory) => {
+    if (!existsSync(directory)) return;
+    for (const entry of readdirSync(directory, { withFileTypes: true })) {
+      const path = join(directory, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.ts') && relative(root, directory).split(sep).at(-1) === 'stand-ins')
+        found.push(path);
+    }
+  };
+  walk(join(root, 'docs'));
+  return found;
 }
 
 /**
@@ -228,6 +249,10 @@ try {
     byFile.set(block.file, block);
     await writeFile(join(projectDir, 'blocks', block.file), `${block.code}\n`);
   }
+  for (const standIn of standInFiles()) {
+    await mkdir(join(projectDir, 'blocks', 'stand-ins'), { recursive: true });
+    await writeFile(join(projectDir, 'blocks', 'stand-ins', basename(standIn)), readFileSync(standIn));
+  }
 
   // Type-check (and emit) everything in one run; map each diagnostic back to file:line.
   if (checked.length > 0) {
@@ -244,6 +269,15 @@ try {
         continue;
       }
       const block = byFile.get(match[1]);
+      if (block === undefined) {
+        // A stand-in module (or anything else that is not a block): report it by its own path.
+        const source = `stand-in ${match[1]}`;
+        failures.set(source, [
+          ...(failures.get(source) ?? []),
+          `type error at ${match[1]}:${match[2]}: ${match[4]}`,
+        ]);
+        continue;
+      }
       const docLine = block.line + Number(match[2]);
       fail(block, `type error at ${block.source.split(':')[0]}:${docLine}: ${match[4]}`);
     }
