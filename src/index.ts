@@ -45,6 +45,16 @@ export {
   type StateCounts,
   type StoredDevice,
 } from './cloud/fleet/index.js';
+// The cloud side of any protocol: publish, withdraw, follow the statuses in a fleet.
+export {
+  createUpdatePublisher,
+  type PublisherStatusEvent,
+  type PublishOptions,
+  type PublishResult,
+  UpdatePublisher,
+  type UpdatePublisherEvents,
+  type UpdatePublisherOptions,
+} from './cloud/publisher.js';
 export { type Clock, systemClock, type TimerHandle } from './core/clock.js';
 export type { DownloadAuth } from './core/credentials.js';
 export {
