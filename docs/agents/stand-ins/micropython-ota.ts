@@ -2,7 +2,7 @@
  * The stand-in for the web server of a micropython_ota project, for the quick start of
  * docs/agents/micropython-ota.md: a loopback server with release v1.0.1 of the project `sample`
  * in the prefix layout (`sample/version`, `sample/v1.0.1_main.py`). In production the agent's
- * `target.host` is your Apache, nginx or `otakit serve`.
+ * `target.host` is your Apache, nginx or any static web server.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:http';
