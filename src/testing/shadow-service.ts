@@ -1,18 +1,10 @@
 /**
- * A self-hosted AWS IoT Device Shadow service on any MQTT broker: the document semantics of
- * {@link shadowModel} (merge, `null` removal, the optimistic `version` lock, delta, metadata, the
- * AWS error documents) bound to an {@link MqttConnection}. It subscribes to the `get`, `update`
- * and `delete` request topics of every classic and named shadow (`$aws/things/+/shadow/…` and
- * `$aws/things/+/shadow/name/+/…`) and answers as AWS IoT Core does:
- *
- * - `get` → `get/accepted` (the whole shadow with its `delta`) or `get/rejected` 404;
- * - `update` → `update/accepted`, then `update/delta` when `desired` still differs from
- *   `reported`, then `update/documents`; or `update/rejected` (400, 409 "Version conflict", 413…);
- * - `delete` → `delete/accepted` or `delete/rejected` 404; the version keeps counting when the
- *   shadow is created again.
- *
- * Every answer echoes the request's `clientToken`. Requests are applied in arrival order and the
- * answers published in that order. Shadows live in memory.
+ * The self-hosted AWS IoT Device Shadow service (`createShadowService` of `src/cloud/`) on a
+ * memory store, with what a test wants to look at synchronously: the stored shadow, every request
+ * handled, and in-process `get` and `delete` that answer at once. It answers on any broker as AWS
+ * IoT Core does (`get`, `update`, `delete` with their `/accepted`, `/rejected`, `/delta` and
+ * `/documents`, the `clientToken` echoed, versions that continue after a delete); see the product
+ * service for the details and for a persistent store.
  *
  * @example
  * ```ts
@@ -27,22 +19,20 @@
  *
  * @module
  */
-import type { OtaError } from '../core/errors.js';
-import { toOtaError } from '../core/errors.js';
-import type { WireInput } from '../core/wire.js';
-import type { ShadowDeleteAccepted, ShadowGetAccepted } from '../protocols/degu/shadow-schemas.js';
-import type { ShadowAddress, ShadowTopicKind } from '../protocols/degu/topics.js';
-import { parseShadowTopic, shadowTopic } from '../protocols/degu/topics.js';
-import type { MqttConnection } from '../transport/mqtt-connection.js';
-import { SHADOW_REQUEST_FILTERS } from '../transport/shadow/topics.js';
 import {
-  applyUpdate,
   deleteShadow,
   getShadow,
   type ServiceResult,
   type StoredShadow,
   type UpdateOutcome,
-} from './shadow-model.js';
+} from '../cloud/shadow-service/document.js';
+import { MemoryShadowStore } from '../cloud/shadow-service/memory-store.js';
+import { createShadowService as createCloudShadowService } from '../cloud/shadow-service/service.js';
+import type { OtaError } from '../core/errors.js';
+import type { WireInput } from '../core/wire.js';
+import type { ShadowDeleteAccepted, ShadowGetAccepted } from '../protocols/degu/shadow-schemas.js';
+import type { ShadowAddress } from '../protocols/degu/topics.js';
+import type { MqttConnection } from '../transport/mqtt-connection.js';
 
 export interface ShadowServiceOptions {
   /** The connection the service subscribes and answers on. It stays the caller's. */
@@ -64,7 +54,7 @@ export interface ShadowServiceRequest {
 export interface ShadowService {
   /** Subscribes to the request topics; resolves once the broker granted them. */
   start(): Promise<void>;
-  /** Unsubscribes, and waits for the answers still being published. The shadows are kept. */
+  /** Unsubscribes, and waits for the requests received and the answers still being published. The shadows are kept. */
   stop(): Promise<void>;
   /** The stored shadow, or `undefined` when it does not exist. */
   shadow(address: ShadowAddress): StoredShadow | undefined;
@@ -75,167 +65,50 @@ export interface ShadowService {
    * `update/documents`) is published. Resolves once those are acknowledged.
    */
   update(address: ShadowAddress, request: WireInput): Promise<ServiceResult<UpdateOutcome>>;
-  /** The `get` answer, in-process (nothing is published). */
+  /** The `get` answer, in-process and at once (nothing is published). */
   get(address: ShadowAddress): ServiceResult<{ accepted: ShadowGetAccepted }>;
-  /** Deletes in-process, as a `delete` request would (the answer is returned, not published). */
+  /**
+   * Deletes in-process and at once, as a `delete` request would (the answer is returned, not
+   * published). It does not wait behind requests of the thing still being handled.
+   */
   delete(address: ShadowAddress): ServiceResult<{ accepted: ShadowDeleteAccepted }>;
   /** Every request handled so far, in order. */
   readonly requests: readonly ShadowServiceRequest[];
 }
 
-/** The payload of a `get` or `delete`: AWS ignores it except for a `clientToken`. */
-function clientTokenOf(payload: Uint8Array): string | undefined {
-  try {
-    const value: unknown = JSON.parse(new TextDecoder().decode(payload));
-    const token = (value as { clientToken?: unknown } | null)?.clientToken;
-    return typeof token === 'string' && token.length <= 64 ? token : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function keyOf(address: ShadowAddress): string {
-  return address.shadowName === undefined ? address.thingName : `${address.thingName}~${address.shadowName}`;
-}
-
 export function createShadowService(options: ShadowServiceOptions): ShadowService {
-  const { connection } = options;
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
-  const shadows = new Map<string, StoredShadow>();
-  /** Versions of deleted shadows: AWS continues from there when one is created again. */
-  const deleted = new Map<string, number>();
+  const store = new MemoryShadowStore();
   const requests: ShadowServiceRequest[] = [];
-  /**
-   * Answers published and not yet acknowledged. Each is published at once, in the order the
-   * requests were applied: one client's QoS 1 messages keep their order on the wire.
-   */
-  const inFlight = new Set<Promise<void>>();
-  const drained = async () => {
-    while (inFlight.size > 0) await Promise.all(inFlight);
-  };
-  let stops: Array<() => Promise<void>> = [];
-
-  const send = (address: ShadowAddress, kind: ShadowTopicKind, document: unknown): void => {
-    const published = connection
-      .publish(shadowTopic(address, kind), JSON.stringify(document), { qos: 1 })
-      .catch((error: unknown) => options.onError?.(toOtaError(error, 'TRANSPORT', true)))
-      .finally(() => inFlight.delete(published));
-    inFlight.add(published);
-  };
-
-  const applyUpdateRequest = (
-    address: ShadowAddress,
-    payload: WireInput,
-    answer: boolean,
-  ): ServiceResult<UpdateOutcome> => {
-    const key = keyOf(address);
-    const previousVersion = deleted.get(key);
-    const result = applyUpdate(shadows.get(key), payload, {
-      timestamp: now(),
-      ...(previousVersion === undefined ? {} : { previousVersion }),
-    });
-    if (!result.ok) {
-      requests.push({ address, operation: 'update', rejected: result.error.code });
-      if (answer) send(address, 'update/rejected', result.error);
-      return result;
-    }
-    shadows.set(key, result.shadow);
-    deleted.delete(key);
-    requests.push({ address, operation: 'update' });
-    if (answer) send(address, 'update/accepted', result.accepted);
-    if (result.delta !== undefined) send(address, 'update/delta', result.delta);
-    send(address, 'update/documents', result.documents);
-    return result;
-  };
-
-  const readOptions = (clientToken: string | undefined) => ({
-    timestamp: now(),
-    ...(clientToken === undefined ? {} : { clientToken }),
+  const service = createCloudShadowService({
+    connection: options.connection,
+    store,
+    now,
+    ...(options.onError === undefined ? {} : { onError: options.onError }),
+    onRequest: ({ address, operation, rejected }) =>
+      requests.push({ address, operation, ...(rejected === undefined ? {} : { rejected }) }),
   });
-
-  const read = (address: ShadowAddress, clientToken?: string) => {
-    const result = getShadow(shadows.get(keyOf(address)), address, readOptions(clientToken));
-    requests.push({ address, operation: 'get', ...(result.ok ? {} : { rejected: result.error.code }) });
-    return result;
-  };
-
-  const remove = (address: ShadowAddress, clientToken?: string) => {
-    const key = keyOf(address);
-    const result = deleteShadow(shadows.get(key), address, readOptions(clientToken));
-    requests.push({ address, operation: 'delete', ...(result.ok ? {} : { rejected: result.error.code }) });
-    if (result.ok) {
-      shadows.delete(key);
-      deleted.set(key, result.deletedVersion);
-    }
-    return result;
-  };
-
-  const onRequest = (topic: string, payload: Uint8Array): void => {
-    const parsed = parseShadowTopic(topic);
-    if (parsed === undefined) return;
-    const address: ShadowAddress =
-      parsed.shadowName === undefined
-        ? { thingName: parsed.thingName }
-        : { thingName: parsed.thingName, shadowName: parsed.shadowName };
-    const clientToken = clientTokenOf(payload);
-    switch (parsed.kind) {
-      case 'update':
-        applyUpdateRequest(address, payload, true);
-        return;
-      case 'get': {
-        const result = read(address, clientToken);
-        send(
-          address,
-          result.ok ? 'get/accepted' : 'get/rejected',
-          result.ok ? result.accepted : result.error,
-        );
-        return;
-      }
-      case 'delete': {
-        const result = remove(address, clientToken);
-        send(
-          address,
-          result.ok ? 'delete/accepted' : 'delete/rejected',
-          result.ok ? result.accepted : result.error,
-        );
-        return;
-      }
-      default:
-        // An answer topic: not a request (the filters never deliver one, a custom binding might).
-        return;
-    }
-  };
+  const note = (address: ShadowAddress, operation: 'get' | 'delete', result: ServiceResult<object>) =>
+    requests.push({ address, operation, ...(result.ok ? {} : { rejected: result.error.code }) });
 
   return {
     requests,
-    async start() {
-      if (stops.length > 0) return;
-      try {
-        for (const filter of SHADOW_REQUEST_FILTERS) {
-          stops.push(
-            await connection.subscribe(filter, (message) => onRequest(message.topic, message.payload), {
-              qos: 1,
-            }),
-          );
-        }
-      } catch (error) {
-        await Promise.all(stops.splice(0).map((stop) => stop().catch(() => {})));
-        throw error;
-      }
-    },
-    async stop() {
-      const current = stops;
-      stops = [];
-      await Promise.all(current.map((stop) => stop().catch(() => {})));
-      await drained();
-    },
-    shadow: (address) => shadows.get(keyOf(address)),
-    async update(address, request) {
-      const result = applyUpdateRequest(address, request, false);
-      await drained();
+    start: () => service.start(),
+    stop: () => service.stop(),
+    shadow: (address) => store.peek(address)?.shadow,
+    update: (address, request) => service.update(address, request),
+    get(address) {
+      const result = getShadow(store.peek(address)?.shadow, address, { timestamp: now() });
+      note(address, 'get', result);
       return result;
     },
-    get: (address) => read(address),
-    delete: (address) => remove(address),
+    delete(address) {
+      const result = deleteShadow(store.peek(address)?.shadow, address, { timestamp: now() });
+      note(address, 'delete', result);
+      if (!result.ok) return result;
+      // The memory store applies a write when it is called: the shadow is gone on return.
+      void store.delete(address, result.deletedVersion);
+      return { ok: true, accepted: result.accepted };
+    },
   };
 }

@@ -2,15 +2,16 @@
  * A reference model of the AWS IoT Device Shadow service's document semantics, as pure functions:
  * request validation with AWS's own error codes and messages, merge (`null` removes a key), the
  * optimistic `version` lock, metadata timestamps, the delta, and the `/accepted`, `/delta` and
- * `/documents` responses. It moves no bytes: a local test shadow service (or a device emulator)
- * wires it to a broker, and decoders are tested against the exact documents AWS would send.
+ * `/documents` responses. It moves no bytes: the self-hosted shadow service (`createShadowService`
+ * in this folder) and the test tools wire it to a broker, and decoders are tested against the
+ * exact documents AWS would send.
  *
  * Where AWS does not document a behaviour, the choice is marked [inferred] or [unconfirmed].
  *
  * @module
  */
-import type { JsonValue } from '../core/store.js';
-import type { WireInput } from '../core/wire.js';
+import type { JsonValue } from '../../core/store.js';
+import type { WireInput } from '../../core/wire.js';
 import {
   hasNullInArray,
   isJsonObject,
@@ -21,8 +22,8 @@ import {
   jsonEqual,
   setOwn,
   utf8Bytes,
-} from '../protocols/degu/json.js';
-import { LIMITS } from '../protocols/degu/limits.js';
+} from '../../protocols/degu/json.js';
+import { LIMITS } from '../../protocols/degu/limits.js';
 import type {
   ShadowDeleteAccepted,
   ShadowDelta,
@@ -31,8 +32,8 @@ import type {
   ShadowGetAccepted,
   ShadowRequest,
   ShadowUpdateAccepted,
-} from '../protocols/degu/shadow-schemas.js';
-import type { ShadowAddress } from '../protocols/degu/topics.js';
+} from '../../protocols/degu/shadow-schemas.js';
+import type { ShadowAddress } from '../../protocols/degu/topics.js';
 
 /** The error codes and messages the service uses (AWS "Device Shadow error messages"). */
 export const SHADOW_ERRORS = {
@@ -80,11 +81,31 @@ export interface StoredShadow {
   timestamp: number;
 }
 
+/** The size bounds a service enforces; each is answered with a 413. */
+export interface ShadowSizeLimits {
+  /**
+   * UTF-8 bytes of `desired` + `reported` (compact JSON), in a request and in the merged shadow.
+   * Metadata does not count, as on AWS.
+   * @default 8192 (AWS's 8 KB)
+   */
+  stateBytes?: number;
+  /**
+   * Bytes of one request payload off the wire, checked before it is parsed.
+   * @default 131072 (AWS IoT Core's MQTT payload limit)
+   */
+  payloadBytes?: number;
+}
+
 /** Options of every service function. */
 export interface ServiceOptions {
   /** "Now" in epoch seconds (every shadow timestamp is in seconds). */
   timestamp: number;
+  /** Size bounds other than AWS's. */
+  limits?: ShadowSizeLimits;
 }
+
+const stateLimit = (options: ServiceOptions) => options.limits?.stateBytes ?? LIMITS.stateBytes;
+const payloadLimit = (options: ServiceOptions) => options.limits?.payloadBytes ?? LIMITS.messageBytes;
 
 /** A service answer: the accepted document(s), or the error document of `/rejected`. */
 export type ServiceResult<T> = ({ ok: true } & T) | { ok: false; error: ShadowError };
@@ -120,13 +141,13 @@ export function checkRequest(
   if (input instanceof Uint8Array || input instanceof ArrayBuffer || typeof input === 'string') {
     let text: string;
     if (typeof input === 'string') {
-      if (input.length > LIMITS.messageBytes || utf8Bytes(input) > LIMITS.messageBytes) {
+      if (input.length > payloadLimit(options) || utf8Bytes(input) > payloadLimit(options)) {
         return reject(SHADOW_ERRORS.tooLarge, options);
       }
       text = input;
     } else {
       const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
-      if (bytes.length > LIMITS.messageBytes) return reject(SHADOW_ERRORS.tooLarge, options);
+      if (bytes.length > payloadLimit(options)) return reject(SHADOW_ERRORS.tooLarge, options);
       try {
         text = utf8.decode(bytes);
       } catch {
@@ -176,7 +197,7 @@ export function checkRequest(
     // AWS rejects null inside arrays; which message it uses is [unconfirmed].
     if (hasNullInArray(section)) return fail(SHADOW_ERRORS.invalidNode);
   }
-  if (jsonBytes({ desired, reported }) > LIMITS.stateBytes) return fail(SHADOW_ERRORS.tooLarge);
+  if (jsonBytes({ desired, reported }) > stateLimit(options)) return fail(SHADOW_ERRORS.tooLarge);
 
   const request: ShadowRequest = { ...value, state: {} };
   if (desired !== undefined) request.state.desired = desired as JsonObject | null;
@@ -318,7 +339,7 @@ export interface UpdateOutcome {
  * Applies a request state document to a stored shadow (`undefined` = none yet), or rejects it
  * with AWS's error document: 400s as {@link checkRequest}, 409 "Version conflict" when the
  * request's `version` is not the stored one (D10), 413 when the merged state exceeds
- * {@link LIMITS.stateBytes}. `null` removes a key (D11); `"desired": null` removes the section.
+ * {@link ShadowSizeLimits.stateBytes}. `null` removes a key (D11); `"desired": null` removes the section.
  *
  * @example
  * ```ts
@@ -355,7 +376,7 @@ export function applyUpdate(
       timestamp,
     ) as JsonObject;
   }
-  if (jsonBytes(state) > LIMITS.stateBytes) return reject(SHADOW_ERRORS.tooLarge, options, token);
+  if (jsonBytes(state) > stateLimit(options)) return reject(SHADOW_ERRORS.tooLarge, options, token);
 
   const shadow: StoredShadow = { state, metadata, version: baseVersion + 1, timestamp };
   const withToken = token === undefined ? {} : { clientToken: token };
@@ -392,6 +413,34 @@ export function applyUpdate(
     };
   }
   return { ok: true, ...outcome };
+}
+
+/**
+ * The `clientToken` of a `get` or `delete` payload, which AWS reads and otherwise ignores: an
+ * empty payload, one that is not JSON, or an object without a token has none [inferred: AWS
+ * documents only the empty payload]; a token that is not a string or is longer than 64 UTF-8
+ * bytes is a 400 "Invalid clientToken"; a payload over the size bound is a 413.
+ */
+export function readClientToken(
+  payload: Uint8Array | string,
+  options: ServiceOptions,
+): ServiceResult<{ clientToken: string | undefined }> {
+  const size = typeof payload === 'string' ? utf8Bytes(payload) : payload.length;
+  if (size > payloadLimit(options)) return reject(SHADOW_ERRORS.tooLarge, options);
+  if (size === 0) return { ok: true, clientToken: undefined };
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof payload === 'string' ? payload : utf8.decode(payload));
+  } catch {
+    return { ok: true, clientToken: undefined };
+  }
+  if (!isJsonObject(value) || !Object.hasOwn(value, 'clientToken'))
+    return { ok: true, clientToken: undefined };
+  const token = value.clientToken;
+  if (typeof token !== 'string' || utf8Bytes(token) > LIMITS.clientTokenBytes) {
+    return reject(SHADOW_ERRORS.invalidClientToken, options);
+  }
+  return { ok: true, clientToken: token };
 }
 
 /** Options of {@link getShadow} and {@link deleteShadow}. */
