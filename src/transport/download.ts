@@ -7,7 +7,7 @@
  *
  * @module
  */
-import ky from 'ky';
+
 import { abortReason, sleep } from '../core/abort.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import {
@@ -34,6 +34,7 @@ import { bodyReader } from './body-reader.js';
 import { decodeDataUrl } from './data-url.js';
 import type { DownloadSink } from './download-sink.js';
 import { isWeakEtag, parseContentLength, parseContentRange, parseRetryAfter } from './http-headers.js';
+import { loadKy } from './load-ky.js';
 
 /** What identifies the bytes on the server, kept across restarts to validate a resume. */
 export interface ResumeValidators {
@@ -400,7 +401,7 @@ class Download {
       headersTimeoutMs,
     );
     try {
-      return await ky(url, {
+      return await (await loadKy())(url, {
         headers,
         signal: controller.signal,
         redirect,

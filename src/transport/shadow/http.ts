@@ -23,7 +23,7 @@
  *
  * @module
  */
-import ky from 'ky';
+
 import * as z from 'zod';
 import { abortReason } from '../../core/abort.js';
 import { ManifestError, TimeoutError, TransportError } from '../../core/errors.js';
@@ -38,6 +38,7 @@ import {
 } from '../../protocols/degu/shadow-schemas.js';
 import { listNamedShadowsPath, type RestPathOptions, shadowRestPath } from '../../protocols/degu/topics.js';
 import { bodyReader } from '../body-reader.js';
+import { loadKy } from '../load-ky.js';
 import { updateWithConflictRetry } from './conflict.js';
 import { describeShadow, ShadowRejectedError } from './errors.js';
 import type {
@@ -236,7 +237,7 @@ class HttpShadowClient implements ShadowHttpClient {
     let response: Response;
     let text: string;
     try {
-      response = await ky(url, {
+      response = await (await loadKy())(url, {
         method: METHODS[operation],
         headers: {
           accept: 'application/json',
