@@ -13,7 +13,12 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  connect as netConnect,
+  type Socket,
+} from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -565,6 +570,16 @@ describe('Degu publisher on aedes', () => {
     expect(env.service.requests.length).toBe(requestsBefore);
     expect(await publisher.currentVersions('NOSHADOW0001')).toBeNull();
 
+    // A single shadow client (not a factory) serves its own thing only.
+    const single = createDeguPublisher({
+      shadow: createShadowClient({ connection, thingName: ok.thingName }),
+    });
+    cleanups.push(() => single.close());
+    expect(await single.currentVersions(ok.thingName)).toMatchObject({ script_user_ver: SUM.scriptB });
+    const [other] = await single.publish('OTHER0001', manifest());
+    expect(other).toMatchObject({ ok: false, error: { code: 'CONFIG' } });
+    expect(other!.error!.message).toContain('give it a factory');
+
     // Withdrawal: the order of a device that has not run it reads as canceled.
     await ok.stop();
     await publisher.publish(ok.thingName, manifest('/main_C.py', SUM.scriptC, false));
@@ -575,6 +590,96 @@ describe('Degu publisher on aedes', () => {
     expect(env.desiredOf(ok.thingName)).toBeUndefined();
   });
 });
+
+describe('Degu publisher whose connection drops', () => {
+  const environmentOnAedes = environment(startAedes, 'aedes');
+
+  it('reads every watched shadow again after a reconnect: a success reported while it was away is seen', async (context) => {
+    const env = environmentOnAedes.need(context);
+    const dev = await env.device();
+    await dev.start();
+    await dev.stop();
+    // The publisher reaches the broker through a loopback proxy the test can cut.
+    const proxy = await startProxy(new URL(env.broker.url).port);
+    cleanups.push(() => proxy.close());
+    const states: string[] = [];
+    const connection = await connectMqtt(`mqtt://127.0.0.1:${proxy.port}`, {
+      clientId: `cut-publisher-${process.pid}`,
+      reconnect: { initialMs: 20, maxMs: 100 },
+    });
+    connection.onStateChange?.((change) => states.push(change.state));
+    cleanups.push(() => connection.close());
+    const { publisher, errors } = await env.publisher({ shadow: mqttShadows(connection) });
+    const successes: string[] = [];
+    const ingested: string[] = [];
+    publisher.on('success', (event) => successes.push(event.deviceId));
+    publisher.on('status', (event) => ingested.push(event.result.state));
+    await publisher.publish(dev.thingName, manifest('/main_B.py', SUM.scriptB, false));
+    await until(
+      () => ingested.includes('available'),
+      () => 'the order in the fleet',
+    );
+
+    proxy.cut(); // the publisher is away (and refused) while the device installs and reports
+    await until(
+      () => states.includes('offline'),
+      () => `the publisher offline; states ${states}`,
+    );
+    await dev.start();
+    await until(
+      () => env.reportedOf(dev.thingName).script_user_ver === SUM.scriptB,
+      () => 'the device reporting the new MD5 while the publisher is away',
+    );
+    expect(successes).toEqual([]);
+
+    proxy.resume();
+    await until(
+      () => successes.length === 1,
+      () => `the success read after the reconnect; states ${states}`,
+    );
+    expect((await publisher.fleet.device(dev.thingName))?.state).toBe('committed');
+    await until(
+      () => env.desiredOf(dev.thingName) === undefined,
+      () => 'desired cleared after the reconnect',
+    );
+    expect(errors).toEqual([]);
+  });
+});
+
+/** A TCP proxy to the broker on loopback: `cut()` drops every connection and refuses new ones until `resume()`. */
+async function startProxy(brokerPort: string) {
+  const sockets = new Set<Socket>();
+  let refusing = false;
+  const server = createNetServer((client) => {
+    if (refusing) return void client.destroy();
+    const upstream = netConnect(Number(brokerPort), '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      socket.setNoDelay(true);
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      socket.on('error', () => {});
+    }
+    client.pipe(upstream).pipe(client);
+    client.once('close', () => upstream.destroy());
+    upstream.once('close', () => client.destroy());
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    cut() {
+      refusing = true;
+      for (const socket of sockets) socket.destroy();
+    },
+    resume() {
+      refusing = false;
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
 
 describe('Degu publisher on mosquitto (MQTT 5)', () => {
   const environmentOnMosquitto = environment(

@@ -54,7 +54,7 @@ import {
 } from './reading.js';
 import { runEach } from './run-each.js';
 import type { DeguShadow, DeguShadowFactory } from './shadows.js';
-import { addressOf, type DeguThings, deviceIdOf, toTargets } from './targets.js';
+import { addressOf, type DeguThing, type DeguThings, deviceIdOf, toTargets } from './targets.js';
 
 export interface DeguPublisherOptions {
   /**
@@ -344,7 +344,7 @@ export class DeguPublisher extends EventEmitter<DeguPublisherEvents> {
    * `null` when the thing has no shadow yet. Nothing goes into the fleet: see `refresh`.
    * @throws ShadowRejectedError, TimeoutError, TransportError when the shadow cannot be read.
    */
-  async currentVersions(thing: DeguThings, options: DeguCallOptions = {}): Promise<DeguVersions | null> {
+  async currentVersions(thing: DeguThing, options: DeguCallOptions = {}): Promise<DeguVersions | null> {
     const [target] = toTargets(thing);
     try {
       const answer = await this.#client(target!).get(signalOption(options.signal));
@@ -576,6 +576,7 @@ export class DeguPublisher extends EventEmitter<DeguPublisherEvents> {
   #schedulePoll(): void {
     if (this.#pollTimer !== undefined || this.#closed) return;
     this.#pollTimer = setTimeout(() => {
+      if (this.#closed) return;
       const targets: Target[] = [];
       for (const id of this.#watched.keys()) {
         const target = this.#targetOf(id);
@@ -585,6 +586,7 @@ export class DeguPublisher extends EventEmitter<DeguPublisherEvents> {
         this.#read(target, undefined).catch((error) => this.#problem(error)),
       ).finally(() => {
         this.#pollTimer = undefined;
+        // Polling stops by itself once no watched shadow needs it (unwatched, or closed).
         if (targets.length > 0) this.#schedulePoll();
       });
     }, this.#pollMs);
