@@ -128,7 +128,7 @@ function environment(start: () => Promise<Broker | undefined>, missing: string) 
   };
 
   /** A device of its own: main.py A, no CONFIG; `start()` runs its agent, `stop()` takes it offline. */
-  const device = async () => {
+  const device = async (shadowName?: string) => {
     const thingName = `DEGU${process.pid}X${++thingCount}`;
     const directory = join(root, thingName);
     await mkdir(join(directory, 'files'), { recursive: true });
@@ -147,6 +147,7 @@ function environment(start: () => Promise<Broker | undefined>, missing: string) 
         agentConnection = await connection(`agent-${thingName}`);
         agent = createDeguAgent({
           thingName,
+          ...(shadowName === undefined ? {} : { shadowName }),
           connection: agentConnection,
           files: paths,
           stateDirectory: join(directory, 'state'),
@@ -160,7 +161,7 @@ function environment(start: () => Promise<Broker | undefined>, missing: string) 
         cleanups.push(() => running.stop({ cancel: true }));
         // The boot report is in the shadow: the device is online.
         await until(
-          () => typeof reportedOf(thingName).firmware_ver === 'string',
+          () => typeof reportedOf(thingName, shadowName).firmware_ver === 'string',
           () => `the boot report of ${thingName}`,
         );
       },
@@ -181,8 +182,12 @@ function environment(start: () => Promise<Broker | undefined>, missing: string) 
     return dev;
   };
 
-  const reportedOf = (thingName: string) => service.shadow({ thingName })?.state.reported ?? {};
-  const desiredOf = (thingName: string) => service.shadow({ thingName })?.state.desired;
+  const address = (thingName: string, shadowName?: string) =>
+    shadowName === undefined ? { thingName } : { thingName, shadowName };
+  const reportedOf = (thingName: string, shadowName?: string) =>
+    service.shadow(address(thingName, shadowName))?.state.reported ?? {};
+  const desiredOf = (thingName: string, shadowName?: string) =>
+    service.shadow(address(thingName, shadowName))?.state.desired;
 
   const publisher = async (options: Partial<DeguPublisherOptions> = {}) => {
     const created = createDeguPublisher({
@@ -246,7 +251,7 @@ async function publishToThree(env: ReturnType<ReturnType<typeof environment>['ne
   // Success cleared the order from desired: no URL stays in the shadow's delta.
   await until(
     () => things.every((thing) => env.desiredOf(thing) === undefined),
-    () => `desired cleared; it is ${JSON.stringify(things.map(env.desiredOf))}`,
+    () => `desired cleared; it is ${JSON.stringify(things.map((thing) => env.desiredOf(thing)))}`,
   );
   await until(
     () => cleared.length === count,
@@ -580,6 +585,12 @@ describe('Degu publisher on aedes', () => {
     expect(other).toMatchObject({ ok: false, error: { code: 'CONFIG' } });
     expect(other!.error!.message).toContain('give it a factory');
 
+    // An aborted wait rejects with the signal's reason.
+    const controller = new AbortController();
+    const aborted = publisher.waitForSuccess(ok.thingName, { timeoutMs: 45_000, signal: controller.signal });
+    controller.abort();
+    await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+
     // Withdrawal: the order of a device that has not run it reads as canceled.
     await ok.stop();
     await publisher.publish(ok.thingName, manifest('/main_C.py', SUM.scriptC, false));
@@ -588,6 +599,32 @@ describe('Degu publisher on aedes', () => {
     expect(withdrawn).toMatchObject({ ok: true, updateId: null });
     expect((await waiting)[0]).toMatchObject({ outcome: 'canceled', state: 'canceled' });
     expect(env.desiredOf(ok.thingName)).toBeUndefined();
+  });
+});
+
+describe('Degu publisher and a named shadow', () => {
+  const environmentOnAedes = environment(startAedes, 'aedes');
+
+  it('publishes into a named shadow: the fleet names the device <thing>/<shadow>; the classic shadow is untouched', async (context) => {
+    const env = environmentOnAedes.need(context);
+    const dev = await env.device('ota');
+    await dev.start();
+    const { publisher, errors } = await env.publisher();
+    const target = { thingName: dev.thingName, shadowName: 'ota' };
+    const [written] = await publisher.publish(target, manifest());
+    expect(written).toMatchObject({ ok: true, deviceId: `${dev.thingName}/ota` });
+    const [result] = await publisher.waitForSuccess(target, { timeoutMs: 45_000 });
+    expect(result).toMatchObject({ outcome: 'committed', deviceId: `${dev.thingName}/ota` });
+    await until(
+      () => env.desiredOf(dev.thingName, 'ota') === undefined,
+      () => 'the named shadow cleared',
+    );
+    expect(env.service.shadow({ thingName: dev.thingName })).toBeUndefined();
+    expect(await publisher.currentVersions(target)).toMatchObject({ script_user_ver: SUM.scriptB });
+    expect((await publisher.fleet.snapshot()).devices.map((each) => each.deviceId)).toEqual([
+      `${dev.thingName}/ota`,
+    ]);
+    expect(errors).toEqual([]);
   });
 });
 

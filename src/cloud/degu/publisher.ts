@@ -612,9 +612,10 @@ export class DeguPublisher extends EventEmitter<DeguPublisherEvents> {
       this.emit('stale', { target, deviceId, version: reading.version, newest });
       return;
     }
+    let result = await this.#statuses.ingest(target, reading.message, { deviceId });
+    // Only once stored: after a store failure the next read of this version is not stale.
     this.#newest.set(deviceId, reading.version);
     this.#readings.set(deviceId, reading);
-    let result = await this.#statuses.ingest(target, reading.message, { deviceId });
     let device = await this.fleet.device(deviceId);
     const ordered = desiredItems(reading.desired as DeguOrder);
     if (
