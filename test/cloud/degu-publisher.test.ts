@@ -460,6 +460,42 @@ describe('Degu publisher on aedes', () => {
     expect(errors).toEqual([]);
   });
 
+  it('an order replaced while pending ends canceled, and the same document starts the new one', async (context) => {
+    const env = environmentOnAedes.need(context);
+    const dev = await env.device();
+    await dev.start();
+    await dev.stop(); // asleep: the first order is still pending when it is replaced
+    const { publisher, errors } = await env.publisher();
+    const ingested: string[] = [];
+    publisher.on('status', (event) => ingested.push(event.result.state));
+    const [first] = await publisher.publish(dev.thingName, manifest('/main_B.py', SUM.scriptB, false));
+    const [second] = await publisher.publish(dev.thingName, manifest('/main_C.py', SUM.scriptC, false));
+    await until(
+      () => ingested.includes('canceled') && ingested.at(-1) === 'available',
+      () => `the second order followed after the first ended; statuses ${ingested}`,
+    );
+    expect((await publisher.fleet.device(dev.thingName))?.update?.id).toBe(second!.updateId);
+    // The fleet already follows the second order: the first one's end is found in the history.
+    const [ended] = await publisher.waitForSuccess(dev.thingName, {
+      timeoutMs: 45_000,
+      updateId: first!.updateId!,
+    });
+    expect(ended).toMatchObject({ outcome: 'canceled', updateId: first!.updateId });
+    await dev.start();
+    const [result] = await publisher.waitForSuccess(dev.thingName, { timeoutMs: 45_000 });
+    expect(result).toMatchObject({ outcome: 'committed', updateId: second!.updateId });
+    expect((await publisher.fleet.history(dev.thingName)).map((entry) => [entry.to, entry.updateId])).toEqual(
+      [
+        ['available', first!.updateId],
+        ['canceled', first!.updateId],
+        ['available', second!.updateId],
+        ['committed', second!.updateId],
+      ],
+    );
+    expect((await dev.read()).script).toBe(SUM.scriptC);
+    expect(errors).toEqual([]);
+  });
+
   it('never clears a newer order: the clearing meets a version conflict and keeps what was written meanwhile', async (context) => {
     const env = environmentOnAedes.need(context);
     const dev = await env.device();

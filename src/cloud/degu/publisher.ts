@@ -441,7 +441,7 @@ export class DeguPublisher extends EventEmitter<DeguPublisherEvents> {
           const id = deviceIdOf(target);
           if (results.has(id)) continue;
           const device = await this.fleet.device(id);
-          const outcome = endOf(device, expected.get(id) ?? null);
+          const outcome = await this.#endOf(id, device, expected.get(id) ?? null);
           if (outcome !== undefined || timedOut) {
             results.set(id, this.#waitResult(target, device, expected.get(id) ?? null, outcome ?? 'pending'));
           }
@@ -472,6 +472,25 @@ export class DeguPublisher extends EventEmitter<DeguPublisherEvents> {
       await Promise.allSettled([...this.#clients.values()].map((client) => client.close?.()));
     }
     this.#clients.clear();
+  }
+
+  /**
+   * How the awaited order ended for this device, or `undefined` while it has not. The device may
+   * have moved on to a newer order already (a replacement ends one order and starts the next in
+   * one reading): then the end is in its history.
+   */
+  async #endOf(
+    deviceId: string,
+    device: DeviceSnapshot | undefined,
+    updateId: string | null,
+  ): Promise<'committed' | 'canceled' | undefined> {
+    if (device === undefined || device.update === null) return undefined;
+    if (updateId === null || device.update.id === updateId) {
+      return isTerminalState(device.state) ? endingOf(device.state) : undefined;
+    }
+    const history = await this.fleet.history(deviceId, { limit: 64 });
+    const ended = history.findLast((entry) => entry.updateId === updateId && isTerminalState(entry.to));
+    return ended === undefined ? undefined : endingOf(ended.to);
   }
 
   #waitResult(
@@ -691,16 +710,10 @@ export function createDeguPublisher(options: DeguPublisherOptions): DeguPublishe
   return new DeguPublisher(options);
 }
 
-/** How the awaited order ended for this device, or `undefined` while it has not. */
-function endOf(
-  device: DeviceSnapshot | undefined,
-  updateId: string | null,
-): 'committed' | 'canceled' | undefined {
-  if (device === undefined || device.update === null || !isTerminalState(device.state)) return undefined;
-  if (updateId !== null && device.update.id !== updateId) return undefined;
-  if (device.state === 'committed') return 'committed';
-  // Degu statuses read as committed, available or canceled only: no other end to wait for.
-  return device.state === 'canceled' ? 'canceled' : undefined;
+/** Degu statuses read as committed, available or canceled only: no other end to wait for. */
+function endingOf(state: UpdateState): 'committed' | 'canceled' | undefined {
+  if (state === 'committed') return 'committed';
+  return state === 'canceled' ? 'canceled' : undefined;
 }
 
 /** The `state` of a request document the protocol encoded. */
