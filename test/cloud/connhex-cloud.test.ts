@@ -174,7 +174,7 @@ describe.skipIf(!NATS_SERVER)('Connhex cloud side over real NATS, HTTP and devic
           updateScript: `#!/bin/sh\necho "$PWD" > '${markers[initId]}'\n`,
         });
       }
-      await Promise.all([
+      const [first] = await Promise.all([
         startAgent('edge-1', { runUpdateScript: true }),
         startAgent('edge-2', { runUpdateScript: true }),
       ]);
@@ -211,6 +211,15 @@ describe.skipIf(!NATS_SERVER)('Connhex cloud side over real NATS, HTTP and devic
         true,
       );
       expect((await service.fleet.counts()).committed).toBe(2);
+
+      // Withdrawn: the next check finds nothing (404 is "no update", not a failed check), the device rests.
+      endpoint.releases.withdraw({ initId: 'edge-1' });
+      const heard = service.results.length;
+      await expect(first.checkNow()).resolves.toBeNull();
+      await waitState(service, 'edge-1', 'idle');
+      const words = service.results.slice(heard).map((result) => result.result.state);
+      expect(words).not.toContain('check_failed');
+      expect((await service.fleet.device('edge-1'))?.current?.version).toBe('1.1.0');
     },
     E2E_TIMEOUT,
   );
@@ -335,6 +344,11 @@ describe.skipIf(!NATS_SERVER)('Connhex cloud side over real NATS, HTTP and devic
         heartbeatIntervalMs: 300,
       });
       await waitState(before, 'edge-6', 'downloaded');
+      // update_ready goes out just before the agent starts holding the release.
+      await until(
+        () => agent.awaitingInstall !== null,
+        () => 'the release held at update_ready',
+      );
       await before.close();
 
       // The service is down: the device installs and says so to nobody.
