@@ -250,7 +250,7 @@ print(json.dumps({'plain': plain, 'crc_ok': crc_ok, 'same': plain == inflated}))
     ]);
   });
 
-  it.each(['tar', 'insighio-zlib'] as const)(
+  it.for(['tar', 'insighio-zlib'] as const)(
     "%s: the reference firmware's reader writes the same tree",
     async (format, context) => {
       if (!hasTool('python3')) skipOrFailInCi(context, 'python3 is not installed');
