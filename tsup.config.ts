@@ -11,6 +11,14 @@ const ENTRIES = {
   'nats/index': 'src/nats/index.ts',
   'pg/index': 'src/pg/index.ts',
   'testing/index': 'src/testing/index.ts',
+  // One subpath per device agent (`otakit/agents/insighio`): an agent process loads its own
+  // platform's code only (`otakit/node` loads all six presets; bench/agent-footprint.ts).
+  'agents/degu': 'src/node/agents/degu.ts',
+  'agents/micropython-ota': 'src/node/agents/micropython-ota-entry.ts',
+  'agents/insighio': 'src/node/agents/insighio.ts',
+  'agents/connhex': 'src/node/agents/connhex.ts',
+  'agents/exosite': 'src/node/agents/exosite.ts',
+  'agents/thingsboard': 'src/node/agents/thingsboard.ts',
   // One subpath per protocol (`otakit/protocols/exosite`): the same module as the root's
   // namespace, imported flat, so a bundler keeps only the functions used (esbuild cannot drop
   // unused members of an `export * as` namespace).

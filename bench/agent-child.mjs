@@ -9,7 +9,8 @@
 //   loaded       as bare, with otakit's entries imported but no agent created (the cost of
 //                loading the code, apart from the agents' own state)
 //   agent        one connection (connectMqtt) carrying <count> insigh.io agents (sub-devices of
-//                one gateway), each with its FileStore and file download hook
+//                one gateway): createInsighioAgent from otakit/agents/insighio, each with its
+//                FileStore, download hook and installer
 //   connections  <count> connections (connectMqtt), one agent on each
 //
 // Once everything is connected and subscribed it waits <settleMs>, collects garbage, then stays
@@ -55,7 +56,7 @@ if (mode === 'bare' || mode === 'loaded') {
   const { default: mqtt } = await import('mqtt');
   if (mode === 'loaded') {
     // What the agent mode imports, kept reachable.
-    held.push(await load('index.js'), await load('mqtt/index.js'), await load('node/index.js'));
+    held.push(await load('node/agents/insighio.js'), await load('mqtt/index.js'));
   }
   for (const d of devices) {
     const client = await mqtt.connectAsync(url, { ...clientOptions(d), reconnectPeriod: 1_000 });
@@ -64,26 +65,20 @@ if (mode === 'bare' || mode === 'loaded') {
     held.push(client);
   }
 } else {
-  const { createDeviceAgent, insighIo, mqttChannel } = await load('index.js');
+  // The insigh.io preset from its own entry (`otakit/agents/insighio`), as an agent process
+  // imports it: only this platform's code is loaded.
+  const { createInsighioAgent } = await load('node/agents/insighio.js');
   const { connectMqtt } = await load('mqtt/index.js');
-  const { FileStore, createFileDownloadHook } = await load('node/index.js');
-  const shared =
-    mode === 'agent' ? mqttChannel(await connectMqtt(url, clientOptions(devices[0]))) : undefined;
+  const shared = mode === 'agent' ? await connectMqtt(url, clientOptions(devices[0])) : undefined;
   for (const d of devices) {
-    const { index, ...target } = d;
-    const channel = shared ?? mqttChannel(await connectMqtt(url, clientOptions(d)));
+    const { index, deviceKey, ...target } = d;
     const directory = join(stateDirectory, `agent-${index}`);
-    const agent = createDeviceAgent({
-      id: d.deviceId,
-      protocol: insighIo.protocol,
+    const agent = createInsighioAgent({
       target,
-      channels: { mqtt: channel },
-      store: new FileStore(join(directory, 'state')),
-      hooks: {
-        download: createFileDownloadHook({ directory: join(directory, 'staging') }),
-        // Never called while idle; a real agent unpacks and swaps here.
-        install: async () => {},
-      },
+      deviceKey,
+      connection: shared ?? (await connectMqtt(url, clientOptions(d))),
+      installDirectory: join(directory, 'app'),
+      stateDirectory: join(directory, 'state'),
     });
     await agent.start();
     held.push(agent);

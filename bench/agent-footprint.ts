@@ -3,8 +3,8 @@
  * aedes in a process of its own), each measured process run with plain node on the built package
  * (bench/agent-child.mjs):
  *
- * - one insigh.io agent (`createDeviceAgent` + `mqttChannel(connectMqtt(…))` + `FileStore` + the
- *   file download hook of `otakit/node`) against a bare Node process holding the same mqtt.js
+ * - one insigh.io agent (`createInsighioAgent` from `otakit/agents/insighio` on
+ *   `connectMqtt(…)`: its FileStore, download hook and installer) against a bare Node process holding the same mqtt.js
  *   connection and subscription, in turns (A B, B A…): resident memory, heap, and CPU time used
  *   while idle, medians of several runs, and the median of the pairwise RSS ratios;
  * - a gateway running `many` agents for sub-devices on ONE shared connection, and `many` agents on

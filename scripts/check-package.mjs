@@ -37,6 +37,12 @@ const EXPECTED_EXPORTS = {
   'otakit/nats': 'natsChannel',
   'otakit/pg': 'PostgresFleetStore',
   'otakit/testing': 'ManualClock',
+  'otakit/agents/degu': 'createDeguAgent',
+  'otakit/agents/micropython-ota': 'otaUpdate',
+  'otakit/agents/insighio': 'createInsighioAgent',
+  'otakit/agents/connhex': 'createConnhexAgent',
+  'otakit/agents/exosite': 'createExositeAgent',
+  'otakit/agents/thingsboard': 'createThingsBoardAgent',
 };
 
 /**
@@ -204,8 +210,9 @@ import { connectMqtt } from 'otakit/mqtt';
 import { natsChannel } from 'otakit/nats';
 import { PostgresFleetStore } from 'otakit/pg';
 import { ManualClock } from 'otakit/testing';
+import { createInsighioAgent } from 'otakit/agents/insighio';
 import schema from 'otakit/schemas/${SCHEMA_FILE}';
-export const used = [createUpdateMachine, FileStore, connectMqtt, natsChannel, PostgresFleetStore, ManualClock];
+export const used = [createUpdateMachine, FileStore, connectMqtt, natsChannel, PostgresFleetStore, ManualClock, createInsighioAgent];
 export const title: string | undefined = (schema as { title?: string }).title;
 export type Snapshot = UpdateSnapshot;
 // Types of a protocol namespace (scripts/fix-dts-namespaces.mjs).
@@ -224,8 +231,9 @@ import { connectMqtt } from 'otakit/mqtt';
 import { natsChannel } from 'otakit/nats';
 import { PostgresFleetStore } from 'otakit/pg';
 import { ManualClock } from 'otakit/testing';
+import { createInsighioAgent } from 'otakit/agents/insighio';
 import schema from 'otakit/schemas/${SCHEMA_FILE}' with { type: 'json' };
-export const used = [createUpdateMachine, FileStore, connectMqtt, natsChannel, PostgresFleetStore, ManualClock];
+export const used = [createUpdateMachine, FileStore, connectMqtt, natsChannel, PostgresFleetStore, ManualClock, createInsighioAgent];
 export const title: string | undefined = (schema as { title?: string }).title;
 export type Snapshot = UpdateSnapshot;
 // Types of a protocol namespace (scripts/fix-dts-namespaces.mjs).
@@ -242,8 +250,9 @@ import { connectMqtt } from 'otakit/mqtt';
 import { natsChannel } from 'otakit/nats';
 import { PostgresFleetStore } from 'otakit/pg';
 import { ManualClock } from 'otakit/testing';
+import { createInsighioAgent } from 'otakit/agents/insighio';
 import schema = require('otakit/schemas/${SCHEMA_FILE}');
-export const used = [createUpdateMachine, FileStore, connectMqtt, natsChannel, PostgresFleetStore, ManualClock];
+export const used = [createUpdateMachine, FileStore, connectMqtt, natsChannel, PostgresFleetStore, ManualClock, createInsighioAgent];
 export const title: string | undefined = (schema as { title?: string }).title;
 export type Snapshot = UpdateSnapshot;
 // Types of a protocol namespace (scripts/fix-dts-namespaces.mjs).
@@ -260,8 +269,9 @@ import { connectMqtt } from 'otakit/mqtt';
 import { natsChannel } from 'otakit/nats';
 import { PostgresFleetStore } from 'otakit/pg';
 import { ManualClock } from 'otakit/testing';
+import { createInsighioAgent } from 'otakit/agents/insighio';
 import schema from 'otakit/schemas/${SCHEMA_FILE}';
-export const used = [createUpdateMachine, FileStore, connectMqtt, natsChannel, PostgresFleetStore, ManualClock];
+export const used = [createUpdateMachine, FileStore, connectMqtt, natsChannel, PostgresFleetStore, ManualClock, createInsighioAgent];
 export const title: string | undefined = (schema as { title?: string }).title;
 export type Snapshot = UpdateSnapshot;
 // Types of a protocol namespace (scripts/fix-dts-namespaces.mjs).
