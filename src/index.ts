@@ -16,6 +16,30 @@
  * @module
  */
 
+// Degu's cloud side: orders written into desired, success when reported matches.
+export {
+  createDeguPublisher,
+  type DeguCallOptions,
+  type DeguClearedEvent,
+  DeguPublisher,
+  type DeguPublisherEvents,
+  type DeguPublisherOptions,
+  type DeguReadResult,
+  type DeguShadow,
+  type DeguShadowFactory,
+  type DeguStaleEvent,
+  type DeguSuccessEvent,
+  type DeguThing,
+  type DeguThings,
+  type DeguVersions,
+  type DeguWaitOptions,
+  type DeguWaitResult,
+  type DeguWriteResult,
+  type HttpShadowsOptions,
+  httpShadows,
+  type MqttShadowsOptions,
+  mqttShadows,
+} from './cloud/degu/index.js';
 // The fleet: one tracker per device over a pluggable store (memory here, PostgreSQL in otakit/pg).
 export {
   type AnomalyQuery,
