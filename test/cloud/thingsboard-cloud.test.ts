@@ -536,7 +536,7 @@ describe('ThingsBoardRestClient', () => {
       artifacts: [
         {
           url: 'firmware?title=app&version=1.1',
-          target: 'firmware',
+          target: 'firmware' as const,
           name: 'app',
           size: 3,
           sha256: 'cd'.repeat(32),
