@@ -28,7 +28,7 @@ import { NATS_MISSING, NATS_SERVER } from '../nats/nats-server.js';
 import { IN_CI, until } from '../support/system-services.js';
 import { EDGE_SUBJECTS, EdgeAccountsNats } from './connhex-cloud-support.js';
 
-const EDGES = ['edge-1', 'edge-2', 'edge-3', 'edge-4', 'edge-5', 'edge-6', 'edge-7'];
+const EDGES = ['edge-1', 'edge-2', 'edge-3', 'edge-4', 'edge-5', 'edge-6', 'edge-7', 'edge-8'];
 const KEYS = Object.fromEntries(EDGES.map((edge) => [edge, `thing-${randomBytes(12).toString('hex')}`]));
 const CHILD = join(import.meta.dirname, 'connhex-cloud-agent-child.ts');
 const E2E_TIMEOUT = 60_000;
@@ -220,6 +220,33 @@ describe.skipIf(!NATS_SERVER)('Connhex cloud side over real NATS, HTTP and devic
       const words = service.results.slice(heard).map((result) => result.result.state);
       expect(words).not.toContain('check_failed');
       expect((await service.fleet.device('edge-1'))?.current?.version).toBe('1.1.0');
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    'a release for a firmware group: a device whose target names firmwareId polls the artifact endpoint and installs it',
+    async () => {
+      const service = await startService();
+      endpoint.releases.publish({
+        firmwareId: 'gateway-v2',
+        version: '2.0.0',
+        files: { 'service.py': 'print("2.0.0")\n' },
+        updateScript: '#!/bin/sh\n',
+      });
+      await startAgent('edge-8', {
+        target: {
+          baseUrl: endpoint.url,
+          allowHttp: true,
+          initId: 'edge-8',
+          firmwareId: 'gateway-v2',
+          key: KEYS['edge-8']!,
+        },
+      });
+      await waitState(service, 'edge-8', 'committed');
+      expect((await service.fleet.device('edge-8'))?.current?.version).toBe('2.0.0');
+      // The device endpoint of edge-8 has no release: only the group's artifact endpoint served it.
+      expect(endpoint.releases.forDevice('edge-8')).toBeUndefined();
     },
     E2E_TIMEOUT,
   );
