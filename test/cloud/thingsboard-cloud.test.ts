@@ -223,6 +223,10 @@ describe('ThingsBoard publisher + local device gateway, with real device agents'
       for (const each of devices) await service.publisher.publish(each.deviceId, next.manifest);
       for (const each of devices) await settled(service.fleet, each.deviceId, 'committed');
       for (const agent of agents) {
+        await until(
+          () => agent.outcomes.length > 0,
+          () => 'the outcome',
+        );
         expect(agent.outcomes).toMatchObject([{ state: 'committed', update: { id: 'fw:app@1.1' } }]);
         expect(new Uint8Array(await readFile(agent.file))).toEqual(next.data);
       }
@@ -313,6 +317,10 @@ describe('ThingsBoard publisher + local device gateway, with real device agents'
       expect((await service.fleet.device(one.deviceId))?.state).toBe('downloading');
       open = true;
       await settled(service.fleet, one.deviceId, 'committed');
+      await until(
+        () => agent.outcomes.length > 0,
+        () => 'the outcome',
+      );
       expect(agent.outcomes).toMatchObject([{ state: 'committed', update: { id: 'fw:app@1.1' } }]);
       expect(new Uint8Array(await readFile(agent.file))).toEqual(next.data);
       expect(await service.fleet.anomalies()).toEqual([]);
@@ -347,6 +355,10 @@ describe('ThingsBoard publisher + local device gateway, with real device agents'
         httpPort: first.httpPort,
       });
       await settled(second.fleet, one.deviceId, 'committed');
+      await until(
+        () => agent.outcomes.length > 0,
+        () => 'the outcome',
+      );
       expect(agent.outcomes).toMatchObject([{ state: 'committed', update: { id: 'fw:app@1.1' } }]);
       expect(new Uint8Array(await readFile(agent.file))).toEqual(next.data);
       const history = (await second.fleet.history(one.deviceId)).map((entry) => `${entry.from}>${entry.to}`);
@@ -455,6 +467,46 @@ describe('ThingsBoard gateway: fw_state as devices send it, and isolation betwee
       }).catch((error: unknown) => error);
       expect(isOtaError(refused, 'TRANSPORT')).toBe(true);
       expect(inspect(refused)).not.toContain(wrong);
+    },
+    E2E,
+  );
+
+  it(
+    'chunks as ThingsBoard serves them: sizes, the previous size, past the end, PAYLOAD_TOO_LARGE, no package',
+    async () => {
+      const one = device(1);
+      const service = await startService({ devices: [one], stores: newStores() });
+      const connection = await rawDevice(service, one);
+      const answers: { topic: string; bytes: Buffer }[] = [];
+      await connection.subscribe('v2/fw/response/+/chunk/+', ({ topic, payload }) =>
+        answers.push({ topic, bytes: Buffer.from(payload) }),
+      );
+      await connection.subscribe('v2/fw/error', ({ topic, payload }) =>
+        answers.push({ topic, bytes: Buffer.from(payload) }),
+      );
+      const ask = async (topic: string, payload: string) => {
+        const before = answers.length;
+        await connection.publish(topic, payload);
+        await until(
+          () => answers.length > before,
+          () => `the answer to ${topic}`,
+        );
+        return answers[before]!;
+      };
+      expect((await ask('v2/fw/request/1/chunk/0', '100')).bytes.toString()).toBe('No fw package assigned');
+      const stored = service.gateway.addPackage(pkg('1.1', 1000));
+      await service.publisher.publish(one.deviceId, stored.manifest);
+      const data = Buffer.from(stored.data);
+      expect(await ask('v2/fw/request/2/chunk/1', '300')).toEqual({
+        topic: 'v2/fw/response/2/chunk/1',
+        bytes: data.subarray(300, 600),
+      });
+      // An empty payload reuses the request id's size; the last chunk is short, the next one empty.
+      expect((await ask('v2/fw/request/2/chunk/3', '')).bytes).toEqual(data.subarray(900, 1000));
+      expect((await ask('v2/fw/request/2/chunk/4', '')).bytes).toHaveLength(0);
+      expect((await ask('v2/fw/request/3/chunk/0', '')).bytes).toEqual(data);
+      expect(await ask('v2/fw/request/4/chunk/0', '70000')).toMatchObject({ topic: 'v2/fw/error' });
+      expect(answers.at(-1)!.bytes.toString()).toBe('PAYLOAD_TOO_LARGE');
     },
     E2E,
   );
