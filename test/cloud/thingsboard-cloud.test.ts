@@ -155,7 +155,7 @@ interface Device {
 async function startDevice(
   identity: GatewayDevice,
   service: { mqttPort: number; httpPort: number },
-  options: { transfer?: 'mqtt' | 'http'; mqttPort?: number } = {},
+  options: { transfer?: 'mqtt' | 'http'; mqttPort?: number; healthy?: boolean } = {},
 ): Promise<Device> {
   const root = await mkdtemp(join(tmpdir(), 'otakit-tb-cloud-'));
   cleanups.push(() => rm(root, { recursive: true, force: true }));
@@ -179,6 +179,7 @@ async function startDevice(
     fsync: false,
     download: { retry: { attempts: 2, ...FAST } },
     logger: recordingLogger(logs),
+    ...(options.healthy === false ? { hooks: { healthCheck: async () => false } } : {}),
   }) as DeviceAgent<unknown>;
   const outcomes: UpdateOutcome[] = [];
   agent.on('outcome', (outcome) => outcomes.push(outcome));
@@ -275,6 +276,26 @@ describe('ThingsBoard publisher + local device gateway, with real device agents'
       const snapshot = await service.fleet.device(one!.deviceId);
       expect(snapshot?.lastError).toMatchObject({ code: 'INTEGRITY' });
       expect(new Uint8Array(await readFile(agent.file))).toEqual(OLD);
+    },
+    E2E,
+  );
+
+  it(
+    'a device whose new version fails its health check rolls back: rolled_back in the fleet, the old file kept',
+    async () => {
+      const one = device(1);
+      const service = await startService({ devices: [one], stores: newStores() });
+      const next = service.gateway.addPackage(pkg('1.1'));
+      const agent = await startDevice(one, service, { healthy: false });
+      await service.publisher.publish(one.deviceId, next.manifest);
+      await settled(service.fleet, one.deviceId, 'rolled_back');
+      await until(
+        () => agent.outcomes.length > 0,
+        () => 'the outcome',
+      );
+      expect(agent.outcomes[0]).toMatchObject({ state: 'rolled_back' });
+      expect(new Uint8Array(await readFile(agent.file))).toEqual(OLD);
+      expect(await service.fleet.device(one.deviceId)).toMatchObject({ state: 'rolled_back', current: null });
     },
     E2E,
   );
