@@ -19,7 +19,7 @@ import type { FleetIngestResult } from './fleet/types.js';
 import type { UpdatePublisher } from './publisher.js';
 
 /** What every device of the fleet shares: where its release endpoint is, how it authenticates. */
-export type SharedTarget = Omit<Target, 'initId' | 'statusSubject'>;
+export type ConnhexSharedTarget = Omit<Target, 'initId' | 'statusSubject'>;
 
 export interface ConnhexFleetWatchOptions {
   /** The NATS channel to subscribe on (`natsChannel(await connectNats(…))` of `otakit/nats`). */
@@ -34,7 +34,7 @@ export interface ConnhexFleetWatchOptions {
    * `statusSubject` are added; or a function returning the whole target, `undefined` for a
    * device the service does not know (its messages are then skipped).
    */
-  target: SharedTarget | ((initId: string, subject: string) => Target | undefined);
+  target: ConnhexSharedTarget | ((initId: string, subject: string) => Target | undefined);
   /** Problems that reach no caller: a device the service does not know, a status not stored. */
   onError?: (error: OtaError) => void;
   /** @default noopLogger */

@@ -9,15 +9,17 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 /** The endpoint a request is for: a device's, or a firmware's artifact endpoint. */
-export type ReleaseEndpoint = { kind: 'device'; initId: string } | { kind: 'artifact'; firmwareId: string };
+export type ConnhexReleaseEndpoint =
+  | { kind: 'device'; initId: string }
+  | { kind: 'artifact'; firmwareId: string };
 
 /**
  * The keys accepted at an endpoint: a function of it, or a table `initId → key` for device
  * endpoints (an artifact endpoint then accepts any device's key). `undefined` or `[]`: nobody.
  */
-export type ReleaseKeys =
+export type ConnhexReleaseKeys =
   | ((
-      endpoint: ReleaseEndpoint,
+      endpoint: ConnhexReleaseEndpoint,
     ) => string | readonly string[] | undefined | Promise<string | readonly string[] | undefined>)
   | Readonly<Record<string, string>>
   | ReadonlyMap<string, string>;
@@ -38,7 +40,10 @@ export function presentedKey(header: string | undefined, schemes: readonly strin
   return match[2];
 }
 
-async function keysFor(keys: ReleaseKeys, endpoint: ReleaseEndpoint): Promise<readonly string[]> {
+async function keysFor(
+  keys: ConnhexReleaseKeys,
+  endpoint: ConnhexReleaseEndpoint,
+): Promise<readonly string[]> {
   let found: string | readonly string[] | undefined;
   if (typeof keys === 'function') found = await keys(endpoint);
   else if (keys instanceof Map) {
@@ -58,8 +63,8 @@ async function keysFor(keys: ReleaseKeys, endpoint: ReleaseEndpoint): Promise<re
 
 /** Whether the `Authorization` header carries a key accepted at `endpoint` (`Thing` or `Bearer`). */
 export async function deviceAllowed(
-  keys: ReleaseKeys,
-  endpoint: ReleaseEndpoint,
+  keys: ConnhexReleaseKeys,
+  endpoint: ConnhexReleaseEndpoint,
   header: string | undefined,
 ): Promise<boolean> {
   const presented = presentedKey(header, ['Thing', 'Bearer']);

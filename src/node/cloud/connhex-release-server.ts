@@ -29,15 +29,15 @@ import type { ContentDigestForm } from '../../protocols/connhex/digest.js';
 import { getHeader, releaseHeaders } from '../../protocols/connhex/headers.js';
 import { ReleaseSchema } from '../../protocols/connhex/schemas.js';
 import {
+  type ConnhexReleaseEndpoint,
+  type ConnhexReleaseKeys,
   deviceAllowed,
   presentedKey,
-  type ReleaseEndpoint,
-  type ReleaseKeys,
   sameSecret,
 } from './connhex-release-auth.js';
-import { ConnhexReleases, type StoredRelease } from './connhex-releases.js';
+import { ConnhexReleases, type StoredConnhexRelease } from './connhex-releases.js';
 
-export type { ReleaseEndpoint, ReleaseKeys } from './connhex-release-auth.js';
+export type { ConnhexReleaseEndpoint, ConnhexReleaseKeys } from './connhex-release-auth.js';
 
 export interface ConnhexReleaseHandlerOptions {
   /** The releases served. @default a new, empty {@link ConnhexReleases} */
@@ -46,7 +46,7 @@ export interface ConnhexReleaseHandlerOptions {
    * The device keys: `HEAD` and `GET` need `Authorization: Thing <key>` (or `Bearer <key>`) with
    * a key accepted at the endpoint. Left out, the endpoint is open: only for a loopback test.
    */
-  keys?: ReleaseKeys;
+  keys?: ConnhexReleaseKeys;
   /**
    * The token a publisher sends (`Authorization: Bearer <token>`) to `PUT` and `DELETE`
    * releases over HTTP. Left out, releases are published in code only (`releases.publish`).
@@ -70,7 +70,7 @@ export type ConnhexReleaseHandler = ((
 const ENDPOINT_PATH = /^(?:.*)\/iot\/(?:ota\/([^/]+)|firmwares\/([^/]+)\/artifact)$/;
 
 /** The endpoint a request path names, or `undefined` for any other path. */
-function endpointOf(pathname: string): ReleaseEndpoint | undefined {
+function endpointOf(pathname: string): ConnhexReleaseEndpoint | undefined {
   const match = ENDPOINT_PATH.exec(pathname);
   if (match === null) return undefined;
   try {
@@ -82,7 +82,7 @@ function endpointOf(pathname: string): ReleaseEndpoint | undefined {
   }
 }
 
-function scopeOf(endpoint: ReleaseEndpoint): { initId: string } | { firmwareId: string } {
+function scopeOf(endpoint: ConnhexReleaseEndpoint): { initId: string } | { firmwareId: string } {
   return endpoint.kind === 'device' ? { initId: endpoint.initId } : { firmwareId: endpoint.firmwareId };
 }
 
@@ -132,7 +132,7 @@ export function createConnhexReleaseHandler(
   if (publisherToken !== undefined && (typeof publisherToken !== 'string' || publisherToken.length < 16)) {
     throw new OtaError('CONFIG', 'Connhex release server: publisherToken must be at least 16 characters');
   }
-  const headersOf = (release: StoredRelease): Record<string, string> => ({
+  const headersOf = (release: StoredConnhexRelease): Record<string, string> => ({
     ...releaseHeaders(
       release.metadata,
       options.digestForm === undefined ? {} : { digestForm: options.digestForm },
@@ -141,7 +141,7 @@ export function createConnhexReleaseHandler(
     'Cache-Control': 'no-store',
   });
 
-  async function serve(request: IncomingMessage, response: ServerResponse, endpoint: ReleaseEndpoint) {
+  async function serve(request: IncomingMessage, response: ServerResponse, endpoint: ConnhexReleaseEndpoint) {
     const method = request.method ?? '';
     const answer = (
       status: number,
@@ -215,7 +215,7 @@ export function createConnhexReleaseHandler(
 
   async function publishFromJson(
     request: IncomingMessage,
-    endpoint: ReleaseEndpoint,
+    endpoint: ConnhexReleaseEndpoint,
     answer: (status: number, headers?: Record<string, string>, body?: string) => void,
   ) {
     const text = await readBody(request, maxBodyBytes);

@@ -21,7 +21,7 @@ import {
 import { writeZip, type ZipEntryInput } from './zip-writer.js';
 
 /** Which devices a release is for. */
-export type ReleaseScope =
+export type ConnhexReleaseScope =
   /** Every device endpoint without a release of its own. */
   | { kind: 'default' }
   /** One device: its endpoint `/iot/ota/<initId>`. */
@@ -30,8 +30,8 @@ export type ReleaseScope =
   | { kind: 'firmware'; firmwareId: string };
 
 /** A release as the endpoint serves it: its headers, and its bytes or where they live. */
-export interface StoredRelease {
-  readonly scope: ReleaseScope;
+export interface StoredConnhexRelease {
+  readonly scope: ConnhexReleaseScope;
   /** What `HEAD` answers (version, size, SHA-256, ETag…). */
   readonly metadata: Readonly<ReleaseMetadata>;
   /** The `.zip`, when this endpoint serves it; `undefined` when `GET` redirects to `location`. */
@@ -43,15 +43,15 @@ export interface StoredRelease {
 }
 
 /** The files of a release, when {@link ConnhexReleases.publish} makes the `.zip`. */
-export type ReleaseFiles = Readonly<Record<string, string | Uint8Array>> | readonly ZipEntryInput[];
+export type ConnhexReleaseFiles = Readonly<Record<string, string | Uint8Array>> | readonly ZipEntryInput[];
 
-export interface PublishReleaseInput {
+export interface ConnhexReleaseInput {
   /** The release version, sent in the `Version` header; a device runs any version other than its own. */
   version: string;
   /** The `.zip`, made already (it must hold `update.sh` at its root). Exactly one of `zip` and `files`. */
   zip?: Uint8Array;
   /** The files to zip (deflated where that helps; `update.sh` and `*.sh` executable). */
-  files?: ReleaseFiles;
+  files?: ConnhexReleaseFiles;
   /** The `update.sh` to add to `files` (the script the device runs in the extracted folder). */
   updateScript?: string;
   /** Only this device (its endpoint `/iot/ota/<initId>`). */
@@ -67,11 +67,11 @@ export interface PublishReleaseInput {
 }
 
 /** The scope a publish, a withdrawal or a lookup names. */
-export type ScopeInput = { initId?: string; firmwareId?: string };
+export type ConnhexReleaseScopeInput = { initId?: string; firmwareId?: string };
 
 const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
-function scopeOf(input: ScopeInput): ReleaseScope {
+function scopeOf(input: ConnhexReleaseScopeInput): ConnhexReleaseScope {
   const { initId, firmwareId } = input;
   if (initId !== undefined && firmwareId !== undefined) {
     throw new OtaError('CONFIG', 'Connhex release: give initId or firmwareId, not both');
@@ -92,20 +92,20 @@ function scopeOf(input: ScopeInput): ReleaseScope {
   return { kind: 'default' };
 }
 
-function keyOf(scope: ReleaseScope): string {
+function keyOf(scope: ConnhexReleaseScope): string {
   if (scope.kind === 'device') return `device:${scope.initId}`;
   if (scope.kind === 'firmware') return `firmware:${scope.firmwareId}`;
   return 'default';
 }
 
-function entriesOf(files: ReleaseFiles): ZipEntryInput[] {
+function entriesOf(files: ConnhexReleaseFiles): ZipEntryInput[] {
   return Array.isArray(files)
     ? [...(files as readonly ZipEntryInput[])]
     : Object.entries(files as Record<string, string | Uint8Array>).map(([name, data]) => ({ name, data }));
 }
 
 /** The `.zip` of `input`, made when files were given, and checked: `update.sh` at the root, no escaping names. */
-function packageOf(input: PublishReleaseInput): Uint8Array {
+function packageOf(input: ConnhexReleaseInput): Uint8Array {
   if ((input.zip === undefined) === (input.files === undefined)) {
     throw new OtaError('CONFIG', 'Connhex release: give exactly one of zip and files');
   }
@@ -144,7 +144,7 @@ export function releaseEtag(sha256: string): string {
  * ```
  */
 export class ConnhexReleases {
-  readonly #releases = new Map<string, StoredRelease>();
+  readonly #releases = new Map<string, StoredConnhexRelease>();
   /** Packages uploaded for a later `PUT` of the release JSON, by SHA-256. */
   readonly #packages = new Map<string, Uint8Array>();
   readonly #now: () => Date;
@@ -160,7 +160,7 @@ export class ConnhexReleases {
    * @throws OtaError (`CONFIG`) for a bad input; InstallError for a package without `update.sh`
    *   at its root; ManifestError for a version that cannot travel in a header.
    */
-  publish(input: PublishReleaseInput): StoredRelease {
+  publish(input: ConnhexReleaseInput): StoredConnhexRelease {
     if (typeof input !== 'object' || input === null) {
       throw new OtaError('CONFIG', 'Connhex release: publish needs { version, zip | files }');
     }
@@ -189,7 +189,11 @@ export class ConnhexReleases {
    * Publishes a release whose `.zip` lives elsewhere: `HEAD` answers `metadata`, `GET` redirects
    * to `location` (what a `PUT` of the protocol's release JSON naming another URL does).
    */
-  publishRedirect(scope: ScopeInput, metadata: ReleaseMetadata, location: string): StoredRelease {
+  publishRedirect(
+    scope: ConnhexReleaseScopeInput,
+    metadata: ReleaseMetadata,
+    location: string,
+  ): StoredConnhexRelease {
     const valid = parseWith(ReleaseMetadataSchema, metadata, 'Connhex release');
     let url: URL;
     try {
@@ -204,22 +208,22 @@ export class ConnhexReleases {
   }
 
   /** Removes the release of a scope (every device's when none is named); `false` when there was none. */
-  withdraw(scope: ScopeInput = {}): boolean {
+  withdraw(scope: ConnhexReleaseScopeInput = {}): boolean {
     return this.#releases.delete(keyOf(scopeOf(scope)));
   }
 
   /** The release a device endpoint serves: the device's own, else the one for every device. */
-  forDevice(initId: string): StoredRelease | undefined {
+  forDevice(initId: string): StoredConnhexRelease | undefined {
     return this.#releases.get(keyOf({ kind: 'device', initId })) ?? this.#releases.get('default');
   }
 
   /** The release an artifact endpoint serves. */
-  forFirmware(firmwareId: string): StoredRelease | undefined {
+  forFirmware(firmwareId: string): StoredConnhexRelease | undefined {
     return this.#releases.get(keyOf({ kind: 'firmware', firmwareId }));
   }
 
   /** The release published for exactly this scope (no fallback). */
-  get(scope: ScopeInput = {}): StoredRelease | undefined {
+  get(scope: ConnhexReleaseScopeInput = {}): StoredConnhexRelease | undefined {
     return this.#releases.get(keyOf(scopeOf(scope)));
   }
 
@@ -228,7 +232,7 @@ export class ConnhexReleases {
    * protocol's release JSON (`createUpdatePublisher(…).publish`) can name it by its SHA-256 with
    * the release endpoint's own URL. Returns what the manifest's artifact needs.
    */
-  addPackage(input: Pick<PublishReleaseInput, 'zip' | 'files' | 'updateScript'>): {
+  addPackage(input: Pick<ConnhexReleaseInput, 'zip' | 'files' | 'updateScript'>): {
     sha256: string;
     size: number;
   } {
@@ -254,12 +258,12 @@ export class ConnhexReleases {
   }
 
   /** Every release published now. */
-  list(): StoredRelease[] {
+  list(): StoredConnhexRelease[] {
     return [...this.#releases.values()];
   }
 
-  #swap(release: Omit<StoredRelease, 'publishedAt'>): StoredRelease {
-    const stored: StoredRelease = Object.freeze({
+  #swap(release: Omit<StoredConnhexRelease, 'publishedAt'>): StoredConnhexRelease {
+    const stored: StoredConnhexRelease = Object.freeze({
       ...release,
       metadata: Object.freeze({ ...release.metadata }),
       publishedAt: this.#now().toISOString(),
