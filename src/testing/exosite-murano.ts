@@ -26,15 +26,24 @@
  * await murano.close()
  * ```
  *
+ * A thin single-device wrapper over the local Murano service of `otakit/node`
+ * (`createExositeDeviceApi`), which serves many devices, persists them and adds the management
+ * API; this keeps the emulation's one-device shape and records what the device wrote.
+ *
  * @module
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { decodeForm, encodeForm } from '../protocols/exosite/form.js';
-import { decodeStatus, encodeManifest } from '../protocols/exosite/resource.js';
+import { randomBytes } from 'node:crypto';
+import {
+  type ContentFaults,
+  createExositeDeviceApi,
+  type ExositeRequestRecord,
+} from '../node/cloud/exosite-device-api.js';
+import { CONFIG_OTAU, OTAU_IN } from '../protocols/exosite/alias.js';
+import { decodeStatus } from '../protocols/exosite/resource.js';
 import type { OtauManifestInput, OtauStatus } from '../protocols/exosite/schemas.js';
 import type { MqttConnection } from '../transport/mqtt-connection.js';
+
+export type { ContentFaults, ExositeRequestRecord };
 
 export interface ExositeEmulatorOptions {
   /** @default 'emulated0001' */
@@ -47,28 +56,6 @@ export interface ExositeEmulatorOptions {
   content?: Record<string, string | Uint8Array>;
   /** @default 0 (any free port) */
   port?: number;
-}
-
-/** Misbehaviour of one content file. */
-export interface ContentFaults {
-  /** Send this many bytes, then hold the response open until {@link ExositeEmulator.release}. */
-  stallAfterBytes?: number;
-  /** Declare the full length, send this many bytes, and close: a truncated transfer. */
-  truncateAfterBytes?: number;
-}
-
-/** One request the emulation answered. */
-export interface ExositeRequestRecord {
-  method: string;
-  /** Path and query. */
-  path: string;
-  status: number;
-  /** `Request-Timeout`, `If-Modified-Since`, `Range` as received. */
-  requestTimeout?: string;
-  ifModifiedSince?: string;
-  range?: string;
-  /** Whether it carried the right token. Never the token itself. */
-  authorized: boolean;
 }
 
 export interface ExositeEmulator {
@@ -106,333 +93,50 @@ export interface ExositeEmulator {
   close(): Promise<void>;
 }
 
-const ALIAS_PATH = '/onep:v1/stack/alias';
-const FORM = 'application/x-www-form-urlencoded; charset=utf-8';
-
-interface Content {
-  body: Uint8Array;
-  etag: string;
-  faults: ContentFaults;
-  waiters: (() => void)[];
-  holds: (() => void)[];
-  stalled: boolean;
-}
-
-interface Waiter {
-  since: number | undefined;
-  answer: (value: string, modifiedMs: number) => void;
-}
-
-const encoder = new TextEncoder();
-
-function sinceMs(header: string | undefined): number | undefined {
-  if (header === undefined) return undefined;
-  if (/^\d{1,12}$/.test(header.trim())) return Number(header.trim()) * 1000;
-  const parsed = Date.parse(header);
-  return Number.isNaN(parsed) ? undefined : parsed;
-}
-
-async function body(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** Starts the emulation on loopback; see the module's example. */
 export async function createExositeEmulator(options: ExositeEmulatorOptions = {}): Promise<ExositeEmulator> {
-  const productId = options.productId ?? 'emulated0001';
   const identity = options.identity ?? 'device-0001';
   const token = options.token ?? randomBytes(20).toString('hex');
-  let activated = false;
-  const config = { set: '', reported: undefined as string | undefined, modifiedMs: 0 };
-  const statuses: OtauStatus[] = [];
-  const acks: string[] = [];
-  const writes: { alias: string; value: string }[] = [];
   const log: ExositeRequestRecord[] = [];
-  const contents = new Map<string, Content>();
-  let waiters: Waiter[] = [];
-  let replay: { value: string; modifiedMs: number } | undefined;
-  const mqtt: { connection?: MqttConnection; topic?: string } = {};
-  const sockets = new Set<Socket>();
-
-  const putContent = (id: string, value: string | Uint8Array, faults: ContentFaults = {}) => {
-    const bytes = typeof value === 'string' ? encoder.encode(value) : value;
-    const etag = `"${createHash('sha256').update(bytes).digest('hex').slice(0, 32)}"`;
-    contents.set(id, { body: bytes, etag, faults, waiters: [], holds: [], stalled: false });
-  };
-  for (const [id, value] of Object.entries(options.content ?? {})) putContent(id, value);
-
-  const deviceWrite = (alias: string, value: string) => {
-    writes.push({ alias, value });
-    if (alias === 'config_otau') {
-      config.reported = value;
-      acks.push(value);
-    } else if (alias === 'otau_in') {
-      statuses.push(decodeStatus(value));
-    }
-  };
-
-  const answerPoll = (response: ServerResponse, value: string, modifiedMs: number) => {
-    response.writeHead(200, { 'content-type': FORM, 'last-modified': new Date(modifiedMs).toUTCString() });
-    response.end(encodeForm({ config_otau: value }));
-  };
-
-  const alias = async (
-    request: IncomingMessage,
-    response: ServerResponse,
-    url: URL,
-    record: ExositeRequestRecord,
-  ) => {
-    if (request.method === 'POST') {
-      for (const [name, value] of Object.entries(decodeForm(await body(request)))) deviceWrite(name, value);
-      record.status = 204;
-      return void response.writeHead(204).end();
-    }
-    const aliases = [...url.searchParams.keys()];
-    const held = request.headers['request-timeout'];
-    if (typeof held !== 'string') {
-      // A plain read: what the platform set.
-      const values: Record<string, string> = {};
-      if (aliases.includes('config_otau') && config.set !== '') values.config_otau = config.set;
-      if (Object.keys(values).length === 0) {
-        record.status = 204;
-        return void response.writeHead(204).end();
-      }
-      record.status = 200;
-      response.writeHead(200, {
-        'content-type': FORM,
-        'last-modified': new Date(config.modifiedMs).toUTCString(),
-      });
-      return void response.end(encodeForm(values));
-    }
-    const since = sinceMs(request.headers['if-modified-since'] as string | undefined);
-    if (replay !== undefined) {
-      const { value, modifiedMs } = replay;
-      replay = undefined;
-      record.status = 200;
-      return answerPoll(response, value, modifiedMs);
-    }
-    if (since !== undefined && config.modifiedMs > since) {
-      record.status = 200;
-      return answerPoll(response, config.set, config.modifiedMs);
-    }
-    // Held until the next change or Request-Timeout, as Murano does.
-    const waiter: Waiter = {
-      since,
-      answer: (value, modifiedMs) => {
-        clearTimeout(timer);
-        record.status = 200;
-        answerPoll(response, value, modifiedMs);
-      },
-    };
-    const timer = setTimeout(
-      () => {
-        waiters = waiters.filter((entry) => entry !== waiter);
-        record.status = 304;
-        response.writeHead(304).end();
-      },
-      Math.min(Number(held) || 30_000, 300_000),
-    );
-    response.on('close', () => {
-      clearTimeout(timer);
-      waiters = waiters.filter((entry) => entry !== waiter);
-    });
-    waiters.push(waiter);
-  };
-
-  const download = (
-    request: IncomingMessage,
-    response: ServerResponse,
-    url: URL,
-    record: ExositeRequestRecord,
-  ) => {
-    const content = contents.get(url.searchParams.get('id') ?? '');
-    if (url.searchParams.get('vendor') !== productId || content === undefined) {
-      record.status = 404;
-      return void response.writeHead(404).end();
-    }
-    const total = content.body.length;
-    let start = 0;
-    const range = /^bytes=(\d+)-(\d*)$/.exec((request.headers.range as string | undefined) ?? '');
-    const ifRange = request.headers['if-range'];
-    const ranged = range !== null && (ifRange === undefined || ifRange === content.etag);
-    let end = total - 1;
-    if (ranged) {
-      start = Number(range![1]);
-      if (range![2] !== '') end = Math.min(end, Number(range![2]));
-      if (start >= total) {
-        record.status = 416;
-        return void response.writeHead(416, { 'content-range': `bytes */${total}` }).end();
-      }
-    }
-    const slice = content.body.subarray(start, end + 1);
-    record.status = ranged ? 206 : 200;
-    response.writeHead(record.status, {
-      'content-type': 'application/octet-stream',
-      'content-length': String(slice.length),
-      etag: content.etag,
-      'accept-ranges': 'bytes',
-      ...(ranged ? { 'content-range': `bytes ${start}-${end}/${total}` } : {}),
-    });
-    const { stallAfterBytes, truncateAfterBytes } = content.faults;
-    if (truncateAfterBytes !== undefined) {
-      response.write(slice.subarray(0, Math.max(0, truncateAfterBytes - start)));
-      return void response.destroy();
-    }
-    if (stallAfterBytes !== undefined && stallAfterBytes - start < slice.length) {
-      const first = Math.max(0, stallAfterBytes - start);
-      response.write(slice.subarray(0, first));
-      content.stalled = true;
-      for (const resolve of content.waiters.splice(0)) resolve();
-      content.holds.push(() => response.end(slice.subarray(first)));
-      return;
-    }
-    response.end(slice);
-  };
-
-  const activate = async (
-    request: IncomingMessage,
-    response: ServerResponse,
-    record: ExositeRequestRecord,
-  ) => {
-    const form = decodeForm(await body(request));
-    const known = form.vendor === productId && form.model === productId && form.sn === identity;
-    record.status = !known ? 404 : activated ? 409 : 200;
-    if (record.status !== 200) return void response.writeHead(record.status).end();
-    activated = true;
-    response.writeHead(200, { 'content-type': 'text/plain' }).end(token);
-  };
-
-  const handle = async (request: IncomingMessage, response: ServerResponse) => {
-    const url = new URL(request.url ?? '/', 'http://emulated');
-    const authorized = request.headers['x-exosite-cik'] === token;
-    const record: ExositeRequestRecord = {
-      method: request.method ?? 'GET',
-      path: `${url.pathname}${url.search}`,
-      status: 0,
-      authorized,
-    };
-    for (const [field, header] of [
-      ['requestTimeout', 'request-timeout'],
-      ['ifModifiedSince', 'if-modified-since'],
-      ['range', 'range'],
-    ] as const) {
-      const value = request.headers[header];
-      if (typeof value === 'string') record[field] = value;
-    }
-    log.push(record);
-    if (url.pathname === '/provision/activate' && request.method === 'POST')
-      return activate(request, response, record);
-    if (!authorized) {
-      record.status = 401;
-      return void response.writeHead(401).end();
-    }
-    if (url.pathname === ALIAS_PATH) return alias(request, response, url, record);
-    if (url.pathname === '/provision/download' && request.method === 'GET')
-      return download(request, response, url, record);
-    if (url.pathname === '/timestamp') {
-      record.status = 200;
-      return void response.writeHead(200).end(String(Math.floor(Date.now() / 1000)));
-    }
-    record.status = 404;
-    response.writeHead(404).end();
-  };
-
-  let server: Server | undefined;
-  let port = options.port ?? 0;
-  const start = async () => {
-    const created = createServer((request, response) => {
-      handle(request, response).catch(() => {
-        if (!response.headersSent) response.writeHead(500);
-        response.end();
-      });
-    });
-    created.on('connection', (socket) => {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      created.once('error', reject);
-      created.listen(port, '127.0.0.1', () => resolve());
-    });
-    port = (created.address() as AddressInfo).port;
-    server = created;
-  };
-  const stop = async () => {
-    const current = server;
-    server = undefined;
-    if (current === undefined) return;
-    const closed = new Promise<void>((resolve) => current.close(() => resolve()));
-    for (const socket of sockets) socket.destroy();
-    await closed;
-  };
-  await start();
-
-  const publishConfig = async () => {
-    const { connection } = mqtt;
-    if (connection === undefined) return;
-    const previous = mqtt.topic;
-    const topic = `$resource/config_otau/${config.modifiedMs * 1000}`;
-    mqtt.topic = topic;
-    await connection.publish(topic, config.set, { qos: 1, retain: true });
-    // Cleared after the new one is out: a subscriber meanwhile sees the old one and then a newer one.
-    if (previous !== undefined && previous !== topic)
-      await connection.publish(previous, '', { qos: 1, retain: true });
-  };
+  const service = await createExositeDeviceApi({
+    productId: options.productId ?? 'emulated0001',
+    devices: [{ identity, token, activationEnabled: true }],
+    ...(options.content === undefined ? {} : { content: options.content }),
+    ...(options.port === undefined ? {} : { port: options.port }),
+    // One device's whole run fits; the emulation records every write itself anyway.
+    journalLimit: 100_000,
+    onRequest: (record) => log.push(record),
+  });
+  const writes: { alias: string; value: string }[] = [];
+  service.onWrite((event) => writes.push({ alias: event.alias, value: event.value }));
+  const valuesOf = (alias: string) =>
+    writes.filter((write) => write.alias === alias).map((write) => write.value);
 
   return {
     get origin() {
-      return `http://127.0.0.1:${port}`;
+      return service.origin;
     },
-    productId,
+    productId: service.productId,
     identity,
     token,
-    async setConfig(value) {
-      config.set = typeof value === 'string' ? value : encodeManifest(value);
-      const now = Date.now() - (Date.now() % 1000);
-      config.modifiedMs = Math.max(now, config.modifiedMs + 1000);
-      for (const waiter of waiters.splice(0)) waiter.answer(config.set, config.modifiedMs);
-      await publishConfig();
+    setConfig: (value) => service.setConfig(identity, value),
+    config() {
+      const resource = service.resource(identity, CONFIG_OTAU);
+      return { set: resource?.set ?? '', reported: resource?.reported, modifiedMs: resource?.setAtMs ?? 0 };
     },
-    config: () => ({ ...config }),
-    statuses: () => statuses.map((status) => ({ ...status })),
-    acks: () => [...acks],
+    statuses: () => valuesOf(OTAU_IN).map((value) => decodeStatus(value)),
+    acks: () => valuesOf(CONFIG_OTAU),
     writes: () => writes.map((write) => ({ ...write })),
-    putContent,
-    stalled(id) {
-      const content = contents.get(id);
-      if (content === undefined) return Promise.reject(new Error(`No content "${id}"`));
-      if (content.stalled) return Promise.resolve();
-      return new Promise((resolve) => content.waiters.push(resolve));
-    },
-    release(id) {
-      const content = contents.get(id);
-      if (content === undefined) return;
-      content.faults = {};
-      content.stalled = false;
-      for (const finish of content.holds.splice(0)) finish();
-    },
-    replayOnce(value, modifiedMs) {
-      const waiter = waiters.shift();
-      if (waiter === undefined) replay = { value, modifiedMs };
-      else waiter.answer(value, modifiedMs);
-    },
+    putContent: (id, body, faults) => service.putContent(id, body, faults),
+    stalled: (id) => service.stalled(id),
+    release: (id) => service.release(id),
+    replayOnce: (value, modifiedMs) => service.replayOnce(identity, value, modifiedMs),
     requests: () => log.map((record) => ({ ...record })),
     async attachMqtt(connection) {
-      mqtt.connection = connection;
-      await connection.subscribe('$resource/+', (message) => {
-        const name = message.topic.slice('$resource/'.length);
-        deviceWrite(name, new TextDecoder().decode(message.payload));
-      });
-      if (config.set !== '') await publishConfig();
+      await service.attachMqtt(identity, connection);
     },
-    stop,
-    start: async () => {
-      if (server === undefined) await start();
-    },
-    async close() {
-      for (const content of contents.values()) for (const finish of content.holds.splice(0)) finish();
-      await stop();
-    },
+    stop: () => service.stop(),
+    start: () => service.start(),
+    close: () => service.close(),
   };
 }
