@@ -40,8 +40,11 @@ export async function startAedes(): Promise<TestBroker> {
 
 export const MOSQUITTO = findSystemBinary('mosquitto', 'MOSQUITTO_PATH');
 
-/** mosquitto (anonymous, no persistence), speaking MQTT 3.1.1 and 5 on one port. */
-export async function startMosquitto(): Promise<TestBroker | undefined> {
+/**
+ * mosquitto (anonymous, no persistence), speaking MQTT 3.1.1 and 5 on one port; `extraConfig`
+ * lines are appended to its configuration.
+ */
+export async function startMosquitto(extraConfig: readonly string[] = []): Promise<TestBroker | undefined> {
   if (MOSQUITTO === undefined) return undefined;
   const directory = await mkdtemp(join(tmpdir(), 'otakit-shadow-service-mosquitto-'));
   const [port] = await freePorts(1);
@@ -53,6 +56,7 @@ export async function startMosquitto(): Promise<TestBroker | undefined> {
       'allow_anonymous true',
       'persistence false',
       'set_tcp_nodelay true',
+      ...extraConfig,
       '',
     ].join('\n'),
   );

@@ -292,7 +292,12 @@ function brokerSuite(
 }
 
 brokerSuite('shadow service on aedes (MQTT 3.1.1)', startAedes, 4, 'aedes');
-brokerSuite('shadow service on mosquitto (MQTT 5)', startMosquitto, 5, 'mosquitto (apt install mosquitto)');
+brokerSuite(
+  'shadow service on mosquitto (MQTT 5)',
+  () => startMosquitto(),
+  5,
+  'mosquitto (apt install mosquitto)',
+);
 brokerSuite(
   'shadow service on mosquitto (MQTT 3.1.1)',
   startMosquitto,
@@ -380,7 +385,7 @@ describe('restart on the same file store, on mosquitto', { timeout: 60_000 }, ()
 describe('the AWS IoT Device SDK v2 (IotShadowClient) against the service on mosquitto', {
   timeout: 60_000,
 }, () => {
-  const env = environment(startMosquitto, 5, 'mosquitto (apt install mosquitto)');
+  const env = environment(() => startMosquitto(), 5, 'mosquitto (apt install mosquitto)');
 
   async function awsConnection(url: string, clientId: string): Promise<awsMqtt.MqttClientConnection> {
     const { hostname, port } = new URL(url);
