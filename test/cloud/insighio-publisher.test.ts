@@ -222,6 +222,7 @@ describe('InsighIoPublisher', () => {
   });
 
   it.each([
+    ['no release at all', null, '(root)'],
     ['no id', { version: '1', files: FILES }, 'id'],
     ['no version', { id: 'a', files: FILES }, 'version'],
     ['neither files nor a package', { id: 'a', version: '1' }, 'files'],

@@ -246,7 +246,10 @@ export class InsighIoPublisher extends EventEmitter<InsighIoPublisherEvents> {
     options: PublishOptions = {},
   ): Promise<InsighIoPublishResult> {
     const valid = parseTarget(target);
-    const releaseId = releaseText(release?.id, 'id');
+    if (release === null || typeof release !== 'object') {
+      throw new ManifestError('insigh.io release', [{ path: '', expected: 'a release object' }]);
+    }
+    const releaseId = releaseText(release.id, 'id');
     const version = releaseText(release.version, 'version');
     const { bytes, fileType } = await packageOf(release);
     const digest = await sha256(bytes);
