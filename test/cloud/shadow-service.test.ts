@@ -9,7 +9,7 @@
  * order, concurrency across things, the 429 bound, store failures) is proven on an in-memory
  * connection with a store the test holds back.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mqtt as awsMqtt, io, iotshadow } from 'aws-iot-device-sdk-v2';
@@ -668,5 +668,97 @@ describe('queueing, bounds and store failures (in-memory connection)', () => {
     ]);
     expect(answers('update/rejected')[1]).toMatchObject({ code: 413 });
     expect(answers('get/rejected')).toEqual([expect.objectContaining({ code: 413 })]);
+  });
+});
+
+describe('the mosquitto ACLs of docs/cloud/shadow-service.md', { timeout: 60_000 }, () => {
+  let broker: TestBroker | undefined;
+  let directory: string;
+  const connections: MqttConnection[] = [];
+  beforeAll(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'otakit-shadow-acl-'));
+    const acl = join(directory, 'acl');
+    // As the page gives them (a test that reads the page would tie it to its layout).
+    await writeFile(
+      acl,
+      [
+        'user shadow-service',
+        'topic read $aws/things/+/shadow/+',
+        'topic read $aws/things/+/shadow/name/+/+',
+        'topic write $aws/things/+/shadow/#',
+        '',
+        'pattern write $aws/things/%u/shadow/+',
+        'pattern write $aws/things/%u/shadow/name/+/+',
+        'pattern read $aws/things/%u/shadow/#',
+        '',
+      ].join('\n'),
+    );
+    // mosquitto reads the ACL file after dropping root for its own user.
+    await chmod(directory, 0o755);
+    await chmod(acl, 0o644);
+    broker = await startMosquitto([`acl_file ${acl}`]);
+  });
+  afterAll(async () => {
+    await Promise.allSettled(connections.map((connection) => connection.close()));
+    await broker?.close();
+    await rm(directory, { recursive: true, force: true });
+  });
+  const connect = async (username: string) => {
+    const connection = await connectMqtt(broker!.url, {
+      clientId: `${username}-${connections.length}`,
+      username,
+      protocolVersion: 5,
+    });
+    connections.push(connection);
+    return connection;
+  };
+
+  it('serve a device its own shadows and keep it off the answers and the other things', async (context) => {
+    if (broker === undefined) skipOrFailInCi(context, 'mosquitto (apt install mosquitto)');
+    const service = createShadowService({ connection: await connect('shadow-service') });
+    await service.start();
+    try {
+      const mallory = await shadowPeer(await connect(`mallory${process.pid}`), {
+        thingName: `mallory${process.pid}`,
+      });
+      const victimName = `victim${process.pid}`;
+      const victim = await shadowPeer(await connect(victimName), { thingName: victimName });
+      const victimNamed = await shadowPeer(await connect(victimName), {
+        thingName: victimName,
+        shadowName: 'ota',
+      });
+      const malloryConnection = connections.at(-3)!;
+
+      // A device's own classic and named shadows work.
+      await mallory.send('update', { state: { reported: { fw: '1' } }, clientToken: 'own' });
+      expect(await mallory.answer('update/accepted', 'own')).toMatchObject({ version: 1 });
+      await victimNamed.send('update', { state: { reported: { fw: '1' } }, clientToken: 'named' });
+      expect(await victimNamed.answer('update/accepted', 'named')).toMatchObject({ version: 1 });
+
+      // Another thing's request, a forged delta, a forged answer on its own topics: refused (MQTT 5
+      // tells the publisher "Not authorized"; MQTT 3.1.1 would drop them silently).
+      const forged = [
+        [`$aws/things/${victimName}/shadow/update`, { state: { desired: { fw: 'evil' } } }],
+        [
+          `$aws/things/${victimName}/shadow/update/delta`,
+          { state: { fw: 'evil' }, version: 99, timestamp: 1 },
+        ],
+        [`$aws/things/mallory${process.pid}/shadow/update/accepted`, { clientToken: 'forged', version: 99 }],
+      ] as const;
+      for (const [topic, body] of forged) {
+        await expect(malloryConnection.publish(topic, JSON.stringify(body))).rejects.toThrow(
+          /Not authorized/,
+        );
+      }
+      // The victim's next own request is answered after them: had they passed, they came first.
+      await victim.send('get', { clientToken: 'sentinel' });
+      expect(await victim.answer('get/rejected', 'sentinel')).toMatchObject({ code: 404 });
+      expect(victim.kinds()).toEqual(['get/rejected']);
+      await mallory.send('get', { clientToken: 'mallory-sentinel' });
+      await mallory.answer('get/accepted', 'mallory-sentinel');
+      expect(mallory.answers.some((answer) => answer.body.clientToken === 'forged')).toBe(false);
+    } finally {
+      await service.stop();
+    }
   });
 });
