@@ -315,7 +315,11 @@ describe('interruptions', () => {
     const history = await after.publisher.fleet.history('sensor-2');
     expect(history.map((entry) => entry.to)).toContain('installing');
     expect(history.at(-1)?.to).toBe('committed');
-    expect(device.agent.machine.snapshot().state).toBe('idle');
+    expect(await readFile(join(device.root, 'app', 'big.bin'), 'utf8')).toBe('c'.repeat(64 * 1024));
+    // The download was cut with the first service and fetched again from the second.
+    expect(second.requests.some((record) => record.path.includes('id=big.bin') && record.status >= 200)).toBe(
+      true,
+    );
   }, 60_000);
 });
 

@@ -143,7 +143,7 @@ export interface ExositeDeviceApi {
   stop(): Promise<void>;
   /** Listens again on the same port. */
   start(): Promise<void>;
-  /** Stops for good: stalled downloads released, connections closed, MQTT bridges detached. */
+  /** Stops for good: connections cut (stalled downloads too), MQTT bridges detached, the store flushed. */
   close(): Promise<void>;
 }
 
@@ -295,9 +295,10 @@ export async function createExositeDeviceApi(options: ExositeDeviceApiOptions): 
       if (server === undefined) await start();
     },
     async close() {
+      // Connections first: a stalled download is cut, as a crash of the service would cut it.
+      await stop();
       content.releaseAll();
       await Promise.allSettled([...bridges].map((detach) => detach()));
-      await stop();
       await registry.flushed();
     },
   };
