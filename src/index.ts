@@ -16,6 +16,13 @@
  * @module
  */
 
+// Connhex's cloud side: one NATS subscription for a fleet of edges, the publisher's release token.
+export {
+  type ConnhexFleetWatchOptions,
+  type ConnhexSharedTarget,
+  watchConnhexFleet,
+} from './cloud/connhex-fleet-watch.js';
+export { connhexPublisherChannel } from './cloud/connhex-publisher-channel.js';
 // Degu's cloud side: orders written into desired, success when reported matches.
 export {
   createDeguPublisher,
@@ -79,6 +86,23 @@ export {
   type UpdatePublisherEvents,
   type UpdatePublisherOptions,
 } from './cloud/publisher.js';
+// ThingsBoard's cloud side: shared fw_* attributes, fw_state into the fleet, the REST API.
+export {
+  type BackendCallOptions as ThingsBoardBackendCallOptions,
+  createThingsBoardPublisher,
+  createThingsBoardRestClient,
+  type DeviceTelemetry as ThingsBoardDeviceTelemetry,
+  type ThingsBoardAuth,
+  type ThingsBoardBackend,
+  type ThingsBoardCallOptions,
+  ThingsBoardPublisher,
+  type ThingsBoardPublisherEvents,
+  type ThingsBoardPublisherOptions,
+  ThingsBoardRestClient,
+  type ThingsBoardRestClientOptions,
+  type ThingsBoardStatusEvent,
+  thingsBoardAttributeChannel,
+} from './cloud/thingsboard/index.js';
 export { type Clock, systemClock, type TimerHandle } from './core/clock.js';
 export type { DownloadAuth } from './core/credentials.js';
 export {

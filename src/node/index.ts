@@ -33,6 +33,39 @@ export {
 // Ready device agents, one per platform.
 export * from './agents/index.js';
 export * from './archive/index.js';
+// Cloud-side servers.
+export {
+  type ConnhexReleaseEndpoint,
+  type ConnhexReleaseHandler,
+  type ConnhexReleaseHandlerOptions,
+  type ConnhexReleaseKeys,
+  type ConnhexReleaseServer,
+  type ConnhexReleaseServerOptions,
+  createConnhexReleaseHandler,
+  startConnhexReleaseServer,
+} from './cloud/connhex-release-server.js';
+export {
+  type ConnhexReleaseFiles,
+  type ConnhexReleaseInput,
+  type ConnhexReleaseScope,
+  type ConnhexReleaseScopeInput,
+  ConnhexReleases,
+  type StoredConnhexRelease,
+} from './cloud/connhex-releases.js';
+export type { AedesBroker } from './cloud/thingsboard-aedes.js';
+export {
+  createThingsBoardDeviceGateway,
+  type GatewayChunkEvent as ThingsBoardGatewayChunkEvent,
+  type GatewayDevice as ThingsBoardGatewayDevice,
+  ThingsBoardDeviceGateway,
+  type ThingsBoardDeviceGatewayOptions,
+} from './cloud/thingsboard-device-gateway.js';
+export { thingsBoardGatewayHttpHandler } from './cloud/thingsboard-gateway-http.js';
+export type {
+  GatewayPackage as ThingsBoardGatewayPackage,
+  GatewayPackageInput as ThingsBoardGatewayPackageInput,
+} from './cloud/thingsboard-packages.js';
+export { writeZip, type ZipEntryInput } from './cloud/zip-writer.js';
 export { createFileDownloadHook, type FileDownloadHookOptions, stagedPath } from './download-hook.js';
 export {
   type FileChannel,
