@@ -7,7 +7,10 @@
  * and its version. Nothing is timed: waits poll for a condition, and their generous limits only
  * catch a hang.
  */
+import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +33,7 @@ import {
 } from '../../src/node/agents/insighio.js';
 import {
   type InsighIoPackageServer,
+  insighIoPackageHandler,
   startInsighIoPackageServer,
 } from '../../src/node/cloud/insighio-package-server.js';
 import { otaTopic } from '../../src/protocols/insighio/topics.js';
@@ -427,6 +431,54 @@ describe('insigh.io publisher, package server and the real device agent over aed
     await fleetState(service, back.deviceId, 'committed');
     expect((await service.fleet.device(back.deviceId))?.update).toEqual({ id: 'demo-app', version: '2.0.0' });
     expect(await readTree(back.app)).toEqual(INSTALLED);
+  }, 90_000);
+
+  it('a download cut midway resumes with Range + If-Range from the package server (206) and installs once', async () => {
+    const stores = newStores();
+    const keys = new Map<string, string>();
+    const logs: string[] = [];
+    texts.push(() => logs);
+    const handler = insighIoPackageHandler({
+      packages: stores.packages,
+      deviceKey: ({ deviceId }) => keys.get(deviceId),
+      logger: capture(logs),
+    });
+    // The agent's file sink writes in 1 MiB batches: a resume needs more than that on disk.
+    const CUT_AT = 2.5 * 1024 * 1024;
+    let cut = false;
+    // The connection drops after CUT_AT bytes of the first download: what a flaky network does.
+    const http = createServer((request, response: ServerResponse) => {
+      if (!cut) {
+        cut = true;
+        response.end = ((body: Uint8Array) => {
+          // A FIN, not a reset: the bytes sent arrive, then the body ends short of its length.
+          response.write(body.subarray(0, CUT_AT), () => response.socket?.end());
+          return response;
+        }) as typeof response.end;
+      }
+      handler(request, response);
+    });
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    cleanups.push(() => new Promise((resolve) => http.close(resolve)));
+    const baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mf-rproxy`;
+    const server = { baseUrl, server: http, close: async () => {} } satisfies InsighIoPackageServer;
+
+    const service = await startService(broker.url, stores);
+    const device = await startDevice({ url: broker.url, packages: server, keys });
+    await service.publisher.watch(device.target);
+    const big = Uint8Array.from({ length: 3 * 1024 * 1024 }, (_, index) => (index * 7919) % 256);
+    await service.publisher.publish(device.target, {
+      ...RELEASE,
+      files: [...FILES, { path: 'data/blob.bin', data: big }],
+    });
+    await fleetState(service, device.deviceId, 'committed');
+    const downloads = logs.filter((line) => line.includes('download'));
+    expect(downloads).toHaveLength(2);
+    expect(downloads[0]).toContain('"status":200');
+    expect(downloads[1]).toContain('"status":206');
+    expect(downloads[1]).toMatch(/"start":[1-9]\d*/);
+    expect(new Uint8Array(await readFile(join(device.app, 'data/blob.bin')))).toEqual(big);
   }, 90_000);
 
   it('withdraw clears the retained order: the fleet shows canceled and a device coming online gets nothing', async () => {
