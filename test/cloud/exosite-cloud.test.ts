@@ -8,9 +8,12 @@
  * the management token. Nothing is timed: waits poll for a condition, and only their generous
  * limits catch a hang.
  */
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Aedes } from 'aedes';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createExositePublisher } from '../../src/cloud/exosite/publisher.js';
 import { Fleet } from '../../src/cloud/fleet/fleet.js';
@@ -18,6 +21,7 @@ import { MemoryFleetStore } from '../../src/cloud/fleet/memory-store.js';
 import type { Logger } from '../../src/core/logger.js';
 import type { StateStore } from '../../src/core/store.js';
 import type { ManifestInput } from '../../src/manifest/schema.js';
+import { connectMqtt } from '../../src/mqtt/index.js';
 import { createExositeAgent, type ExositeTarget } from '../../src/node/agents/exosite.js';
 import {
   createExositeDeviceApi,
@@ -29,6 +33,7 @@ import { FileStore } from '../../src/node/file-store.js';
 import { activateRequest, decodeActivateResponse } from '../../src/protocols/exosite/provision.js';
 import { encodeStatus } from '../../src/protocols/exosite/resource.js';
 import { httpChannel } from '../../src/transport/http-channel.js';
+import type { MqttConnection } from '../../src/transport/mqtt-connection.js';
 import { until } from '../support/system-services.js';
 
 const PRODUCT = 'devfleet1';
@@ -123,10 +128,11 @@ function startPublisher(
   return { publisher, errors };
 }
 
-async function startAgent(service: ExositeDeviceApi, identity: string, root?: string) {
+async function startAgent(service: ExositeDeviceApi, identity: string, root?: string, mqtt?: MqttConnection) {
   const directory = root ?? (await tempRoot());
   const agent = createExositeAgent({
-    target: targetOf(identity),
+    target: { ...targetOf(identity), transport: mqtt === undefined ? 'http' : 'mqtt' },
+    ...(mqtt === undefined ? {} : { connection: mqtt }),
     apiOrigin: service.origin,
     installDirectory: join(directory, 'app'),
     stateDirectory: join(directory, 'agent'),
@@ -437,4 +443,54 @@ describe('credentials and limits', () => {
     expect(patch.status).toBe(400);
     expect(service.writesAfter(0)).toEqual([]);
   });
+});
+
+describe('MQTT', () => {
+  it('a device on MQTT: config_otau retained on $resource/config_otau/<µs>, statuses by $resource/otau_in, committed', async () => {
+    // An in-process broker (aedes) in place of Murano's: the device authenticates with its token.
+    const broker = await Aedes.createBroker({
+      authenticate(_client, username, password, callback) {
+        const ok =
+          username === 'murano' || (username === 'sensor-1' && password?.toString() === TOKENS['sensor-1']);
+        if (ok) return callback(null, true);
+        callback(Object.assign(new Error('Not authorized'), { returnCode: 5 }) as never, false);
+      },
+    });
+    const server = createServer(broker.handle);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(async () => {
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const connect = async (username: string, password: string, id: string) => {
+      const connection = await connectMqtt(url, {
+        clientId: `exosite-cloud-${process.pid}-${id}`,
+        username,
+        password,
+      });
+      cleanups.push(() => connection.close());
+      return connection;
+    };
+    const { service, requests } = await startService();
+    await service.attachMqtt('sensor-1', await connect('murano', 'murano-bridge', 'service'));
+    const { publisher } = startPublisher(service);
+    const acks: boolean[] = [];
+    publisher.on('acknowledged', (ack) => acks.push(ack.current));
+    await publisher.watch(targetOf('sensor-1'));
+    const device = await connect('sensor-1', TOKENS['sensor-1']!, 'device');
+    const { root } = await startAgent(service, 'sensor-1', undefined, device);
+    await settle(publisher.fleet, 'sensor-1', 'idle');
+    await publisher.publish(targetOf('sensor-1'), manifest('2.0.0'));
+    await settle(publisher.fleet, 'sensor-1', 'committed');
+    expect(await readFile(join(root, 'app', 'app-2.0.0.bin'), 'utf8')).toBe('application 2.0.0\n');
+    expect(otauWords(service, 'sensor-1')).toContain('DOWNLOAD_SUCCESS');
+    expect(acks).toEqual([true]);
+    // Over MQTT every write went by MQTT; HTTP carried only the content download.
+    expect(requests.filter((record) => record.method === 'POST' && record.identity === 'sensor-1')).toEqual(
+      [],
+    );
+    expect(await publisher.fleet.anomalies()).toEqual([]);
+  }, 60_000);
 });
