@@ -21,8 +21,10 @@ import {
   type ShadowService,
   type ShadowServiceOptions,
 } from '../../src/cloud/shadow-service/service.js';
+import { stateShadowStore } from '../../src/cloud/shadow-service/state-store.js';
 import type { ShadowStore } from '../../src/cloud/shadow-service/store.js';
 import type { OtaError } from '../../src/core/errors.js';
+import { MemoryStore } from '../../src/core/store.js';
 import { connectMqtt } from '../../src/mqtt/index.js';
 import { createFileShadowStore } from '../../src/node/cloud/file-shadow-store.js';
 import { type ShadowAddress, shadowTopicPrefix } from '../../src/protocols/degu/topics.js';
@@ -760,5 +762,36 @@ describe('the mosquitto ACLs of docs/cloud/shadow-service.md', { timeout: 60_000
     } finally {
       await service.stop();
     }
+  });
+});
+
+describe('stateShadowStore over a StateStore', () => {
+  it('keeps documents and deleted versions; a damaged record is a StoreError naming the shadow, answered 500', async () => {
+    const backing = new MemoryStore();
+    const store = stateShadowStore(backing);
+    const mqtt = memoryConnection();
+    const errors: OtaError[] = [];
+    const service = createShadowService({
+      connection: mqtt.connection,
+      store,
+      onError: (error) => errors.push(error),
+    });
+    const address = { thingName: 'gw-7', shadowName: 'ota' };
+    const result = await service.update(address, { state: { reported: { fw: '1' } } });
+    expect(result.ok).toBe(true);
+    expect(await backing.get('shadow/gw-7~ota')).toMatchObject({
+      thingName: 'gw-7',
+      shadowName: 'ota',
+      shadow: { version: 1 },
+    });
+    await service.delete(address);
+    expect(await store.get(address)).toEqual({ deletedVersion: 1 });
+
+    await backing.put('shadow/gw-7', { thingName: 'gw-7', shadow: { version: 'two' } });
+    const damaged = await service.get({ thingName: 'gw-7' });
+    expect(damaged).toMatchObject({ ok: false, error: { code: 500, message: 'Internal service failure' } });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: 'STORE' });
+    expect(errors[0]!.message).toContain('the classic shadow of "gw-7"');
   });
 });
