@@ -373,6 +373,34 @@ describe('duplicate and out-of-order statuses', () => {
   }, 60_000);
 });
 
+describe('the write feed', () => {
+  it('a reader behind the bounded journal is told of a gap and catches up from the device state', async () => {
+    const { service } = await startService({ journalLimit: 2 });
+    const token = TOKENS['sensor-1']!;
+    for (const status of ['INIT', 'TEST', 'TEST_SUCCESS', 'DOWNLOAD']) {
+      const value = encodeStatus({ version: '2.0.0', status, message: '' } as never);
+      expect((await deviceWrite(service, token, `otau_in=${encodeURIComponent(value)}`)).status).toBe(204);
+    }
+    const page = await fetch(`${service.origin}/api:1/service/${PRODUCT}/device2/events?after=0`, {
+      headers: { authorization: `Bearer ${MANAGEMENT}` },
+    });
+    expect(await page.json()).toMatchObject({ gap: true, next: 4, events: [{ seq: 3 }, { seq: 4 }] });
+    const { publisher } = startPublisher(service);
+    const outcomes: string[] = [];
+    publisher.on('status', ({ result }) => outcomes.push(result.outcome));
+    await publisher.watch(targetOf('sensor-1'));
+    // The two writes the journal kept, then the device state read for the gap.
+    await until(
+      () => outcomes.length >= 3,
+      () => JSON.stringify(outcomes),
+      WAIT,
+    );
+    expect(outcomes).toEqual(['applied', 'applied', 'duplicate']);
+    expect(await stateOf(publisher.fleet, 'sensor-1')).toBe('downloading');
+    expect(await publisher.fleet.anomalies()).toEqual([]);
+  }, 60_000);
+});
+
 describe('credentials and limits', () => {
   it('a wrong device token is 401 with nothing in the body; a wrong management token is 401 and a typed error', async () => {
     const { service, requests } = await startService();

@@ -267,12 +267,14 @@ export class ExositePublisher extends EventEmitter<ExositePublisherEvents> {
       }
       delay = this.#baseDelayMs;
       const page = decodeFeedPage(answer!.payload);
-      if (page.gap) await this.#catchUp(productId);
       for (const event of page.events) {
         if (signal.aborted) return;
         await this.#take(productId, event);
         this.#positions.set(productId, event.seq);
       }
+      // After the page, not before: the state's latest status is then a duplicate, never older
+      // than a status of the page still to come.
+      if (page.gap) await this.#catchUp(productId);
       if (page.events.length === 0) this.#positions.set(productId, page.next);
     }
   }
