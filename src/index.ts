@@ -76,6 +76,28 @@ export {
   type StateCounts,
   type StoredDevice,
 } from './cloud/fleet/index.js';
+// insigh.io's cloud side: packages a device reads, the retained order, a file id catalog.
+export {
+  CATALOG_PREFIX as INSIGHIO_CATALOG_PREFIX,
+  type CatalogEntry as InsighIoCatalogEntry,
+  createInsighIoPublisher,
+  InsighIoPublisher,
+  type InsighIoPublisherEvents,
+  type InsighIoPublisherOptions,
+  type InsighIoPublishResult,
+  type InsighIoRelease,
+  MemoryPackageStore,
+  type PackageFile,
+  type PackageStore,
+  type PackageWriteFormat,
+  ReleaseCatalog as InsighIoReleaseCatalog,
+  type WriteTarOptions,
+  type WrittenPackage,
+  wrapGzip,
+  wrapPseudoGzip,
+  writePackage,
+  writeTar,
+} from './cloud/insighio/index.js';
 // The cloud side of any protocol: publish, withdraw, follow the statuses in a fleet.
 export {
   createUpdatePublisher,

@@ -52,6 +52,13 @@ export {
   ConnhexReleases,
   type StoredConnhexRelease,
 } from './cloud/connhex-releases.js';
+export {
+  type InsighIoPackageServer,
+  type InsighIoPackageServerOptions,
+  insighIoPackageHandler,
+  type StartInsighIoPackageServerOptions,
+  startInsighIoPackageServer,
+} from './cloud/insighio-package-server.js';
 export type { AedesBroker } from './cloud/thingsboard-aedes.js';
 export {
   createThingsBoardDeviceGateway,
