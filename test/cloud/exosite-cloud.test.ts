@@ -411,6 +411,10 @@ describe('credentials and limits', () => {
       headers: { 'x-exosite-cik': 'nope', 'request-timeout': '1000' },
     });
     expect(poll.status).toBe(401);
+    const inQuery = await fetch(
+      `${service.origin}/onep:v1/stack/alias?config_otau&cik=${TOKENS['sensor-1']}`,
+    );
+    expect(inQuery.status).toBe(401);
     const state = await fetch(`${service.origin}/api:1/service/${PRODUCT}/device2/identity/sensor-1/state`, {
       headers: { authorization: `Bearer ${TOKENS['sensor-1']}` },
     });

@@ -7,6 +7,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { redactUrlWith } from '../../core/redact.js';
+import { ownSecrets } from '../../protocols/exosite/secrets.js';
 
 /** A body over its limit: answered `413`. */
 export class BodyTooLarge extends Error {}
@@ -44,7 +46,7 @@ export function bearerDigest(token: string): Buffer {
 /** One request the service answered. */
 export interface ExositeRequestRecord {
   method: string;
-  /** Path and query (no credential travels in them). */
+  /** Path and query, credentials in the query (`cik`, `token`…) masked. */
   path: string;
   status: number;
   /** `Request-Timeout`, `If-Modified-Since`, `Range` as received. */
@@ -61,7 +63,8 @@ export interface ExositeRequestRecord {
 export function recordOf(request: IncomingMessage, url: URL): ExositeRequestRecord {
   const record: ExositeRequestRecord = {
     method: request.method ?? 'GET',
-    path: `${url.pathname}${url.search}`,
+    // A client that put its token in the query (`?cik=`) must not see it in a request log.
+    path: redactUrlWith(`${url.pathname}${url.search}`, ownSecrets),
     status: 0,
     authorized: false,
   };
