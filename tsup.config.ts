@@ -7,6 +7,7 @@ import { defineConfig, type Options } from 'tsup';
 const ENTRIES = {
   index: 'src/index.ts',
   'node/index': 'src/node/index.ts',
+  'cloud/index': 'src/cloud/index.ts',
   'mqtt/index': 'src/mqtt/index.ts',
   'nats/index': 'src/nats/index.ts',
   'pg/index': 'src/pg/index.ts',

@@ -16,6 +16,7 @@ const ROOT = join(import.meta.dirname, '..');
 export const ENTRIES: Record<string, string> = {
   otakit: 'src/index.ts',
   'otakit-node': 'src/node/index.ts',
+  'otakit-cloud': 'src/cloud/index.ts',
   'otakit-mqtt': 'src/mqtt/index.ts',
   'otakit-nats': 'src/nats/index.ts',
   'otakit-pg': 'src/pg/index.ts',

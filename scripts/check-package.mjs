@@ -33,6 +33,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const EXPECTED_EXPORTS = {
   otakit: 'createUpdateMachine',
   'otakit/node': 'FileStore',
+  'otakit/cloud': 'createUpdatePublisher',
   'otakit/mqtt': 'connectMqtt',
   'otakit/nats': 'natsChannel',
   'otakit/pg': 'PostgresFleetStore',

@@ -16,37 +16,6 @@
  * @module
  */
 
-// Connhex's cloud side: one NATS subscription for a fleet of edges, the publisher's release token.
-export {
-  type ConnhexFleetWatchOptions,
-  type ConnhexSharedTarget,
-  watchConnhexFleet,
-} from './cloud/connhex-fleet-watch.js';
-export { connhexPublisherChannel } from './cloud/connhex-publisher-channel.js';
-// Degu's cloud side: orders written into desired, success when reported matches.
-export {
-  createDeguPublisher,
-  type DeguCallOptions,
-  type DeguClearedEvent,
-  DeguPublisher,
-  type DeguPublisherEvents,
-  type DeguPublisherOptions,
-  type DeguReadResult,
-  type DeguShadow,
-  type DeguShadowFactory,
-  type DeguStaleEvent,
-  type DeguSuccessEvent,
-  type DeguThing,
-  type DeguThings,
-  type DeguVersions,
-  type DeguWaitOptions,
-  type DeguWaitResult,
-  type DeguWriteResult,
-  type HttpShadowsOptions,
-  httpShadows,
-  type MqttShadowsOptions,
-  mqttShadows,
-} from './cloud/degu/index.js';
 // The fleet: one tracker per device over a pluggable store (memory here, PostgreSQL in otakit/pg).
 export {
   type AnomalyQuery,
@@ -76,55 +45,6 @@ export {
   type StateCounts,
   type StoredDevice,
 } from './cloud/fleet/index.js';
-// insigh.io's cloud side: packages a device reads, the retained order, a file id catalog.
-export {
-  CATALOG_PREFIX as INSIGHIO_CATALOG_PREFIX,
-  type CatalogEntry as InsighIoCatalogEntry,
-  createInsighIoPublisher,
-  InsighIoPublisher,
-  type InsighIoPublisherEvents,
-  type InsighIoPublisherOptions,
-  type InsighIoPublishResult,
-  type InsighIoRelease,
-  MemoryPackageStore,
-  type PackageFile,
-  type PackageStore,
-  type PackageWriteFormat,
-  ReleaseCatalog as InsighIoReleaseCatalog,
-  type WriteTarOptions,
-  type WrittenPackage,
-  wrapGzip,
-  wrapPseudoGzip,
-  writePackage,
-  writeTar,
-} from './cloud/insighio/index.js';
-// The cloud side of any protocol: publish, withdraw, follow the statuses in a fleet.
-export {
-  createUpdatePublisher,
-  type PublisherStatusEvent,
-  type PublishOptions,
-  type PublishResult,
-  UpdatePublisher,
-  type UpdatePublisherEvents,
-  type UpdatePublisherOptions,
-} from './cloud/publisher.js';
-// ThingsBoard's cloud side: shared fw_* attributes, fw_state into the fleet, the REST API.
-export {
-  type BackendCallOptions as ThingsBoardBackendCallOptions,
-  createThingsBoardPublisher,
-  createThingsBoardRestClient,
-  type DeviceTelemetry as ThingsBoardDeviceTelemetry,
-  type ThingsBoardAuth,
-  type ThingsBoardBackend,
-  type ThingsBoardCallOptions,
-  ThingsBoardPublisher,
-  type ThingsBoardPublisherEvents,
-  type ThingsBoardPublisherOptions,
-  ThingsBoardRestClient,
-  type ThingsBoardRestClientOptions,
-  type ThingsBoardStatusEvent,
-  thingsBoardAttributeChannel,
-} from './cloud/thingsboard/index.js';
 export { type Clock, systemClock, type TimerHandle } from './core/clock.js';
 export type { DownloadAuth } from './core/credentials.js';
 export {

@@ -18,7 +18,8 @@ import { type AddressInfo, createServer, connect as netConnect } from 'node:net'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { watchConnhexFleet } from '../../src/cloud/connhex-fleet-watch.js';
-import { connhex, createUpdatePublisher, Fleet, type UpdateState } from '../../src/index.js';
+import { createUpdatePublisher } from '../../src/cloud/index.js';
+import { connhex, Fleet, type UpdateState } from '../../src/index.js';
 import { connectNats, natsChannel } from '../../src/nats/index.js';
 import { startConnhexReleaseServer } from '../../src/node/cloud/connhex-release-server.js';
 import { type ConnhexAgent, createConnhexAgent } from '../../src/node/index.js';

@@ -53,6 +53,14 @@ export {
   type StoredConnhexRelease,
 } from './cloud/connhex-releases.js';
 export {
+  type ContentFaults as ExositeContentFaults,
+  createExositeDeviceApi,
+  type ExositeDeviceApi,
+  type ExositeDeviceApiOptions,
+  type ExositeDeviceSpec,
+  type ExositeResourceView,
+} from './cloud/exosite-device-api.js';
+export {
   type InsighIoPackageServer,
   type InsighIoPackageServerOptions,
   insighIoPackageHandler,

@@ -7,10 +7,10 @@ import { once } from 'node:events';
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createUpdatePublisher, type PublisherStatusEvent } from '../../src/cloud/index.js';
 import {
   type Channel,
   createDeviceAgent,
-  createUpdatePublisher,
   type DeviceAgent,
   Fleet,
   insighIo,
@@ -19,7 +19,6 @@ import {
   MemoryFleetStore,
   MemoryStore,
   mqttChannel,
-  type PublisherStatusEvent,
 } from '../../src/index.js';
 import { connectMqtt } from '../../src/mqtt/index.js';
 import { SimulatedDevice, type SimulatedFaults } from '../../src/testing/simulated-device.js';
