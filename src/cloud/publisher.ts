@@ -8,7 +8,8 @@
  *
  * @example
  * ```ts
- * import { createUpdatePublisher, insighIo, mqttChannel } from 'otakit'
+ * import { insighIo, mqttChannel } from 'otakit'
+ * import { createUpdatePublisher } from 'otakit/cloud'
  *
  * const publisher = createUpdatePublisher({ protocol: insighIo.protocol, channels: { mqtt: mqttChannel(connection) } })
  * publisher.on('status', ({ deviceId, result }) => console.log(deviceId, result.state))
