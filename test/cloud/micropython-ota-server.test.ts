@@ -377,6 +377,34 @@ describe('micropython_ota publishRelease refusals', () => {
   });
 });
 
+describe('micropython_ota publishRelease sources', () => {
+  it('copies a file given by path; a missing source is a CONFIG error naming its index, and nothing is laid out', async () => {
+    const root = await temporary();
+    const sources = await temporary();
+    await writeFile(join(sources, 'main.py'), 'from disk\n');
+    const missing = await publishRelease({
+      root,
+      project: PROJECT,
+      version: 'v1',
+      files: { 'main.py': join(sources, 'main.py'), 'lib/util.py': join(sources, 'absent.py') },
+      fsync: false,
+    }).catch((problem: unknown) => problem);
+    expect(missing).toMatchObject({ code: 'CONFIG', message: expect.stringContaining('files[1]') });
+    expect(await readdir(root)).toEqual([]);
+    await publishRelease({
+      root,
+      project: PROJECT,
+      version: 'v1',
+      files: { 'main.py': join(sources, 'main.py') },
+    });
+    expect(await readTree(join(root, PROJECT))).toEqual({
+      'v1_main.py': 'from disk\n',
+      v1_manifest: 'main.py\n',
+      version: 'v1\n',
+    });
+  });
+});
+
 describe('micropython_ota server HTTP semantics', () => {
   async function served() {
     const root = await temporary();
