@@ -645,10 +645,16 @@ describe.skipIf(!MOSQUITTO)(
           for (const value of [closed, waiting.error]) {
             expect(inspect(value, { depth: 6 })).not.toContain(PASSWORD);
           }
-          // No retry loop hammers the broker with the refused credentials.
-          const refusals = own.log().match(/not authori[sz]ed/g)?.length ?? 0;
+          // No retry loop hammers the broker with the refused credentials. mosquitto may write
+          // its log line for the refusal after the client has seen it: wait for that line first.
+          const logged = () => own.log().match(/not authori[sz]ed/g)?.length ?? 0;
+          await until(
+            () => logged() > 0,
+            () => 'mosquitto to log the refusal',
+          );
+          const refusals = logged();
           await sleep(300);
-          expect(own.log().match(/not authori[sz]ed/g)?.length ?? 0).toBe(refusals);
+          expect(logged()).toBe(refusals);
         } finally {
           await Promise.allSettled(open.splice(0).map((connection) => within(connection.close(), 'close()')));
           await own.kill();
