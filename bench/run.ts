@@ -15,6 +15,7 @@ import { benchBrowser } from './browser.js';
 import { benchFleetIngest } from './fleet-ingest.js';
 import { benchLimits } from './limits.js';
 import { benchMachine } from './machine.js';
+import { benchShadowService } from './shadow-service.js';
 import { benchTransfer } from './transfer.js';
 
 const resultsDirectory = join(import.meta.dirname, 'results');
@@ -65,6 +66,11 @@ console.log('\nfleet ingestion: decoded statuses tracked and stored, memory and 
 const fleet = await benchFleetIngest();
 console.table(fleet.measurements);
 await record('fleet-ingest', fleet);
+
+console.log('\nshadow service: updates/s through mosquitto, handled vs relayed');
+const shadows = await benchShadowService();
+console.table('measurements' in shadows ? shadows.measurements : [shadows]);
+await record('shadow-service', shadows);
 
 console.log('\nidle agent footprint: one insigh.io agent against a bare mqtt.js connection; 100 agents');
 const agents = await benchAgentFootprint({

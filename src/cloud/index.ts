@@ -91,6 +91,22 @@ export {
   type UpdatePublisherEvents,
   type UpdatePublisherOptions,
 } from './publisher.js';
+// The self-hosted AWS IoT Device Shadow service: over any MqttConnection, on a ShadowStore.
+export {
+  createShadowService,
+  MemoryShadowStore,
+  type ShadowRequestRecord,
+  type ShadowService,
+  type ShadowServiceLimits,
+  type ShadowServiceOptions,
+  type ShadowSizeLimits,
+  type ShadowSlot,
+  type ShadowStore,
+  type StateShadowStoreOptions,
+  type StoredShadow,
+  shadowKey,
+  stateShadowStore,
+} from './shadow-service/index.js';
 // ThingsBoard's cloud side: shared fw_* attributes, fw_state into the fleet, the REST API.
 export {
   type BackendCallOptions as ThingsBoardBackendCallOptions,

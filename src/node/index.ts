@@ -61,12 +61,40 @@ export {
   type ExositeResourceView,
 } from './cloud/exosite-device-api.js';
 export {
+  createFileShadowStore,
+  type FileShadowStoreOptions,
+  shadowFileKey,
+} from './cloud/file-shadow-store.js';
+export {
   type InsighIoPackageServer,
   type InsighIoPackageServerOptions,
   insighIoPackageHandler,
   type StartInsighIoPackageServerOptions,
   startInsighIoPackageServer,
 } from './cloud/insighio-package-server.js';
+export {
+  activateRelease,
+  listReleases,
+  liveVersion,
+  type PublishedRelease,
+  type PublishReleaseOptions,
+  type PublishStep,
+  publishRelease,
+  type ReleaseInfo,
+  withdrawRelease,
+} from './cloud/micropython-ota-publish.js';
+export {
+  type CredentialsOption,
+  createMicropythonOtaHandler,
+  type FetchEvent,
+  type FetchListener,
+  type MicropythonOtaHandler,
+  type MicropythonOtaServerOptions,
+  type ServerCredentials,
+  type StartedMicropythonOtaServer,
+  type StartMicropythonOtaServerOptions,
+  startMicropythonOtaServer,
+} from './cloud/micropython-ota-server.js';
 export type { AedesBroker } from './cloud/thingsboard-aedes.js';
 export {
   createThingsBoardDeviceGateway,
