@@ -3,14 +3,11 @@
  * 3.1.1), and Debian's mosquitto on a free loopback port speaking MQTT 5 (`undefined` when it is
  * not installed: the suite skips locally and fails in CI).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { type AddressInfo, createServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
-import { findSystemBinary, freePorts } from '../support/system-services.js';
+import { MOSQUITTO, startLoopbackMosquitto } from '../support/mosquitto.js';
 
 export interface Broker {
   url: string;
@@ -41,51 +38,10 @@ export async function startAedes(): Promise<Broker> {
   };
 }
 
-export const MOSQUITTO = findSystemBinary('mosquitto', 'MOSQUITTO_PATH');
+export { MOSQUITTO };
 
 /** mosquitto on a free loopback port (anonymous, no persistence); `undefined` when not installed. */
 export async function startMosquitto(): Promise<Broker | undefined> {
-  if (MOSQUITTO === undefined) return undefined;
-  const directory = await mkdtemp(join(tmpdir(), 'otakit-degu-publisher-mosquitto-'));
-  const [port] = await freePorts(1);
-  const config = join(directory, 'mosquitto.conf');
-  await writeFile(
-    config,
-    [
-      `listener ${port} 127.0.0.1`,
-      'allow_anonymous true',
-      'persistence false',
-      'set_tcp_nodelay true',
-      '',
-    ].join('\n'),
-  );
-  const child: ChildProcess = spawn(MOSQUITTO, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const accepts = () =>
-    new Promise<boolean>((resolve) => {
-      const socket = netConnect(port!, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-  const deadline = Date.now() + 15_000;
-  while (!(await accepts())) {
-    if (child.exitCode !== null || Date.now() > deadline)
-      throw new Error(`mosquitto did not start: ${stderr}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    protocolVersion: 5,
-    async close() {
-      child.kill('SIGTERM');
-      if (child.exitCode === null) await once(child, 'exit');
-      await rm(directory, { recursive: true, force: true });
-    },
-  };
+  const mosquitto = await startLoopbackMosquitto();
+  return mosquitto && { ...mosquitto, protocolVersion: 5 };
 }

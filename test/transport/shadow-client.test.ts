@@ -14,13 +14,10 @@
  * As elsewhere, something that must NOT arrive is proven by a later message on the same
  * connection (a sentinel): one publisher's QoS 1 messages stay in order.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { type AddressInfo, createServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
 import { mqtt as awsMqtt, io, iotshadow } from 'aws-iot-device-sdk-v2';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -37,7 +34,8 @@ import {
   type ShadowClientOptions,
   ShadowRejectedError,
 } from '../../src/transport/shadow/index.js';
-import { findSystemBinary, freePorts, IN_CI, skipOrFailInCi, until } from '../support/system-services.js';
+import { MOSQUITTO, startLoopbackMosquitto } from '../support/mosquitto.js';
+import { freePorts, IN_CI, skipOrFailInCi, until } from '../support/system-services.js';
 
 const decoder = new TextDecoder();
 let thingCounter = 0;
@@ -83,53 +81,10 @@ async function startAedes(): Promise<Broker> {
   };
 }
 
-const MOSQUITTO = findSystemBinary('mosquitto', 'MOSQUITTO_PATH');
-
 /** mosquitto on a free loopback port (anonymous, no persistence); `undefined` when not installed. */
 async function startMosquitto(): Promise<Broker | undefined> {
-  if (MOSQUITTO === undefined) return undefined;
-  const directory = await mkdtemp(join(tmpdir(), 'otakit-shadow-mosquitto-'));
-  const [port] = await freePorts(1);
-  const config = join(directory, 'mosquitto.conf');
-  await writeFile(
-    config,
-    [
-      `listener ${port} 127.0.0.1`,
-      'allow_anonymous true',
-      'persistence false',
-      'set_tcp_nodelay true',
-      '',
-    ].join('\n'),
-  );
-  const child: ChildProcess = spawn(MOSQUITTO, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const accepts = () =>
-    new Promise<boolean>((resolve) => {
-      const socket = netConnect(port!, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-  const deadline = Date.now() + 15_000;
-  while (!(await accepts())) {
-    if (child.exitCode !== null || Date.now() > deadline)
-      throw new Error(`mosquitto did not start: ${stderr}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    protocolVersion: 5,
-    async close() {
-      child.kill('SIGTERM');
-      if (child.exitCode === null) await once(child, 'exit');
-      await rm(directory, { recursive: true, force: true });
-    },
-  };
+  const mosquitto = await startLoopbackMosquitto();
+  return mosquitto && { ...mosquitto, protocolVersion: 5 };
 }
 
 /** Everything one suite run needs: a broker, the service on its own connection, and clients. */
