@@ -597,12 +597,16 @@ describe('against a real mosquitto (the device and the service log in with the d
       update: { id: 'demo-app', version: '2.0.0' },
     });
     expect(await readTree(device.app)).toEqual(INSTALLED);
-    // mosquitto saw the service's retained order and the device's retained clear.
+    // mosquitto saw the service's retained order and the device's retained clear (which the
+    // device may send after its e=1, so after the fleet shows committed: wait for the log line).
     expect(mosquitto.log()).toMatch(/Received PUBLISH from service-\d+-\d+ \(d0, q1, r1, m\d+, '[^']+\/ota'/);
-    expect(mosquitto.log()).toMatch(
-      new RegExp(
-        `Received PUBLISH from ${deviceId}-\\d+ \\(d0, q1, r1, m\\d+, '[^']+', \\.\\.\\. \\(0 bytes\\)\\)`,
-      ),
+    const clear = new RegExp(
+      `Received PUBLISH from ${deviceId}-\\d+ \\(d0, q1, r1, m\\d+, '[^']+', \\.\\.\\. \\(0 bytes\\)\\)`,
+    );
+    await until(
+      () => clear.test(mosquitto.log()),
+      () => `the device's retained clear in mosquitto's log:\n${mosquitto.log()}`,
+      WAIT,
     );
     expect(mosquitto.log()).not.toContain(KEY);
   }, 90_000);
