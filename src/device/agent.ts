@@ -218,7 +218,9 @@ export class DeviceAgent<Target = unknown> extends EventEmitter<DeviceAgentEvent
               clock: this.#clock,
               random: this.#random,
               signal: lifetime.signal,
-              onAnswer: (message) => this.#receive(message),
+              // An answer that does not decode (a 401, a 503 page) is a failed poll: the loop
+              // reports it and backs off, instead of asking again at once.
+              onAnswer: (message) => this.#receive(message, { rethrow: true, raise: false }),
               onError: (error) => this.#raise(error),
             }),
           );
@@ -299,9 +301,10 @@ export class DeviceAgent<Target = unknown> extends EventEmitter<DeviceAgentEvent
 
   /**
    * Decodes one message and acts on it. Decoding errors are `error` events (the agent runs on);
-   * with `rethrow` (a `checkNow()`), they reject.
+   * with `rethrow` (a `checkNow()`, a poll), they reject; `raise: false` leaves the event to the
+   * caller (the poll loop raises what it catches).
    */
-  #receive(message: InboundMessage, options: { rethrow?: boolean } = {}): Promise<void> {
+  #receive(message: InboundMessage, options: { rethrow?: boolean; raise?: boolean } = {}): Promise<void> {
     return this.#decodeQueue(async () => {
       try {
         const decoding = this.protocol.device.decodeOrder(message, {
@@ -322,7 +325,7 @@ export class DeviceAgent<Target = unknown> extends EventEmitter<DeviceAgentEvent
         await this.#take(decoding.value, message.address);
       } catch (error) {
         const failure = toOtaError(error, 'TRANSPORT', true);
-        this.#raise(failure);
+        if (options.raise !== false) this.#raise(failure);
         if (options.rethrow) throw failure;
       }
     });

@@ -5,8 +5,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runPollLoop } from '../../src/device/poll-loop.js';
-import type { InboundMessage, WireMessage } from '../../src/index.js';
+import {
+  createDeviceAgent,
+  exosite,
+  type InboundMessage,
+  MemoryStore,
+  type OtaError,
+  type WireMessage,
+} from '../../src/index.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';
+import { SimulatedDevice } from '../../src/testing/simulated-device.js';
 import type { Channel } from '../../src/transport/channel.js';
 
 const PLAIN: WireMessage = { channel: 'http', address: 'http://x/version', payload: '', method: 'GET' };
@@ -138,5 +146,49 @@ describe('runPollLoop', () => {
     ]);
     // A 304 is nothing new: only the 200 reached the agent.
     expect(delivered).toEqual([200]);
+  });
+});
+
+describe('a device agent polling', () => {
+  it('backs off when the answers do not decode (a long poll answered 401), instead of re-polling each second', async () => {
+    const clock = new ManualClock(0);
+    const refusal: InboundMessage = {
+      address: 'https://abc123.m2.exosite.io/onep:v1/stack/alias',
+      payload: '',
+      status: 401,
+    };
+    const { channel, sent } = scripted(
+      clock,
+      Array.from({ length: 20 }, () => ({ ...refusal })),
+    );
+    const agent = createDeviceAgent({
+      id: 'sensor-1',
+      protocol: exosite.protocol,
+      target: { productId: 'abc123', identity: 'sensor-1', transport: 'http', token: 'cik-secret-token-1' },
+      channels: { http: channel },
+      store: new MemoryStore(),
+      hooks: new SimulatedDevice({ id: 'sensor-1', content: new Map() }).hooks,
+      clock,
+      random: () => 0.5,
+      poll: { backoff: { baseDelayMs: 10_000, maxDelayMs: 10_000, jitter: 'none' } },
+    });
+    const errors: OtaError[] = [];
+    agent.on('error', (error) => errors.push(error));
+    await agent.start();
+    await clock.advance(0);
+    const polls = () => sent.filter((entry) => entry.headers?.['request-timeout'] !== undefined).length;
+    const first = polls();
+    expect(first).toBeGreaterThanOrEqual(1);
+    await clock.advance(9_000); // a long poll would otherwise ask again after 1 s
+    expect(polls()).toBe(first);
+    await clock.advance(1_500);
+    expect(polls()).toBe(first + 1);
+    // Each failed poll is one typed error event, not two, and names no credential.
+    expect(errors.length).toBe(polls());
+    for (const error of errors) {
+      expect(error.code).toBe('TRANSPORT');
+      expect(error.message).not.toContain('cik-secret-token-1');
+    }
+    await agent.stop();
   });
 });
