@@ -48,14 +48,24 @@ export class NatsServer {
   }
 
   /**
-   * Starts a server on a free port; with `users`, only they may connect (a config file in
-   * `directory`). Tries another port if the one picked was taken meanwhile.
+   * Starts a server on a free port; with `users`, only they may connect, and `config` replaces
+   * the configuration (both written to a file in `directory`). Tries another port if the one
+   * picked was taken meanwhile.
    */
-  static async start(options: { directory: string; users?: NatsUser[] }): Promise<NatsServer> {
+  static async start(options: {
+    directory: string;
+    users?: NatsUser[];
+    /** A whole configuration of its own (accounts, imports…) for the port picked. */
+    config?: (port: number) => string;
+  }): Promise<NatsServer> {
     for (let attempt = 1; ; attempt++) {
       const [port] = (await freePorts(1)) as [number];
       let args = ['-a', '127.0.0.1', '-p', String(port)];
-      if (options.users !== undefined) {
+      if (options.config !== undefined) {
+        const file = join(options.directory, `nats-${port}.conf`);
+        await writeFile(file, options.config(port), { mode: 0o600 });
+        args = ['-c', file];
+      } else if (options.users !== undefined) {
         const file = join(options.directory, `nats-${port}.conf`);
         const users = options.users.map((u) => `    { user: "${u.user}", password: "${u.pass}" }`);
         await writeFile(
