@@ -17,8 +17,7 @@
 
 import { once } from 'node:events';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
-import { Aedes } from 'aedes';
+import type { AddressInfo } from 'node:net';
 import { mqtt as awsMqtt, io, iotshadow } from 'aws-iot-device-sdk-v2';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isOtaError } from '../../src/core/errors.js';
@@ -34,6 +33,7 @@ import {
   type ShadowClientOptions,
   ShadowRejectedError,
 } from '../../src/transport/shadow/index.js';
+import { startLoopbackAedes } from '../support/aedes.js';
 import { MOSQUITTO, startLoopbackMosquitto } from '../support/mosquitto.js';
 import { freePorts, IN_CI, skipOrFailInCi, until } from '../support/system-services.js';
 
@@ -59,26 +59,7 @@ interface Broker {
 }
 
 async function startAedes(): Promise<Broker> {
-  const broker = await Aedes.createBroker();
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    // Without it every answer waits for the client's delayed ACK (~40 ms a hop).
-    socket.setNoDelay(true);
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    broker.handle(socket);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    protocolVersion: 4,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { ...(await startLoopbackAedes()), protocolVersion: 4 };
 }
 
 /** mosquitto on a free loopback port (anonymous, no persistence); `undefined` when not installed. */
