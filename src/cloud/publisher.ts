@@ -156,14 +156,22 @@ export class UpdatePublisher<Target> extends EventEmitter<UpdatePublisherEvents<
    * Ingests one status message received elsewhere (a webhook, a message already read by the
    * app's own subscription): what `watch` does with each message.
    */
-  async ingest(
+  ingest(target: Target, message: InboundMessage, options: PublishOptions = {}): Promise<FleetIngestResult> {
+    return this.#ingestChecked(this.#target(target), message, options.deviceId);
+  }
+
+  /** Ingests a status of a target already validated (by `watch`: once, not for every message). */
+  async #ingestChecked(
     target: Target,
     message: InboundMessage,
-    options: PublishOptions = {},
+    deviceId: string | undefined,
   ): Promise<FleetIngestResult> {
-    const result = await this.fleet.ingestMessage(this.protocol, this.#target(target), message, {
-      ...(options.deviceId === undefined ? {} : { deviceId: options.deviceId }),
-    });
+    const result = await this.fleet.ingestMessage(
+      this.protocol,
+      target,
+      message,
+      deviceId === undefined ? {} : { deviceId },
+    );
     this.emit('status', { target, message, result });
     return result;
   }
@@ -175,7 +183,7 @@ export class UpdatePublisher<Target> extends EventEmitter<UpdatePublisherEvents<
 
   async #ingest(target: Target, message: InboundMessage, deviceId: string | undefined): Promise<void> {
     try {
-      await this.ingest(target, message, deviceId === undefined ? {} : { deviceId });
+      await this.#ingestChecked(target, message, deviceId);
     } catch (error) {
       const failure = toOtaError(error, 'STORE', true);
       this.#logger.warn('otakit publisher: status not ingested', {
