@@ -9,16 +9,16 @@
  */
 import type { IConnackPacket, MqttClient } from 'mqtt';
 import { OtaError, TransportError } from '../core/errors.js';
-import {
-  type MqttConnection,
-  type MqttConnectionState,
-  type MqttMessage,
-  type MqttPublishOptions,
-  type MqttQos,
-  topicMatches,
+import type {
+  MqttConnection,
+  MqttConnectionState,
+  MqttMessage,
+  MqttPublishOptions,
+  MqttQos,
 } from '../transport/mqtt-connection.js';
 import { type ReconnectOptions, reconnectDelay, reconnectSchedule } from './backoff.js';
 import { isPermanent, transportError } from './errors.js';
+import { HandlerIndex } from './handler-index.js';
 
 /** Options of {@link fromMqttClient}; `connectMqtt` takes them beside mqtt.js's own. */
 export interface MqttBindingOptions {
@@ -68,7 +68,7 @@ export function fromMqttClient(client: MqttClient, options: MqttBindingOptions =
     options.reconnect !== undefined && reconnects()
       ? reconnectSchedule(options.reconnect, client.options.reconnectPeriod)
       : undefined;
-  const handlers = new Set<{ filter: string; handler: (message: MqttMessage) => void }>();
+  const handlers = new HandlerIndex();
   const stateListeners = new Set<(change: MqttConnectionState) => void>();
   const announce = (change: MqttConnectionState) => {
     for (const listener of stateListeners) {
@@ -181,12 +181,12 @@ export function fromMqttClient(client: MqttClient, options: MqttBindingOptions =
 
   client.on('message', (topic, payload, packet) => {
     const message: MqttMessage = { topic, payload: new Uint8Array(payload), retain: packet.retain };
-    for (const entry of handlers) if (topicMatches(entry.filter, topic)) entry.handler(message);
+    handlers.dispatch(message);
   });
 
   /** Drops the broker subscription once no handler is left for `filter`, now or once reconnected. */
   const release = async (filter: string): Promise<void> => {
-    const unused = () => stopReason === undefined && ![...handlers].some((other) => other.filter === filter);
+    const unused = () => stopReason === undefined && !handlers.holds(filter);
     if (!unused()) return;
     if (client.connected) {
       await settled(`unsubscribe from ${filter}`, () => client.unsubscribeAsync(filter));

@@ -66,8 +66,22 @@ export interface MqttConnection {
   onStateChange?(listener: (change: MqttConnectionState) => void): () => void;
 }
 
-/** Whether `topic` matches the subscription `filter` (MQTT 3.1.1 §4.7 rules). */
-export function topicMatches(filter: string, topic: string): boolean {
+/**
+ * The filter a subscription matches topics with: an MQTT 5 shared subscription
+ * (`$share/<group>/<filter>`) delivers messages of `<filter>`, under their own topic.
+ */
+export function matchFilterOf(filter: string): string {
+  if (!filter.startsWith('$share/')) return filter;
+  const groupEnd = filter.indexOf('/', '$share/'.length);
+  return groupEnd === -1 ? filter : filter.slice(groupEnd + 1);
+}
+
+/**
+ * Whether `topic` matches the subscription `filter` (MQTT 3.1.1 §4.7 rules; a shared
+ * subscription `$share/<group>/<filter>` matches what `<filter>` does).
+ */
+export function topicMatches(subscription: string, topic: string): boolean {
+  const filter = matchFilterOf(subscription);
   const filterLevels = filter.split('/');
   const topicLevels = topic.split('/');
   // Wildcards never match topics starting with `$` (e.g. `$aws/...`) at the first level.
