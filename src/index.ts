@@ -45,6 +45,21 @@ export {
   type StateCounts,
   type StoredDevice,
 } from './cloud/fleet/index.js';
+// What a dashboard draws of a rollout (types only: the orchestrator is in otakit/cloud).
+export type {
+  RolloutDevice,
+  RolloutDeviceCounts,
+  RolloutDeviceEvent,
+  RolloutDeviceState,
+  RolloutFailureKind,
+  RolloutSnapshot,
+  RolloutState,
+  RolloutStateEvent,
+  RolloutStopReason,
+  RolloutThresholdEvent,
+  RolloutWaveEvent,
+  RolloutWaveSnapshot,
+} from './cloud/rollout/index.js';
 export { type Clock, systemClock, type TimerHandle } from './core/clock.js';
 export type { DownloadAuth } from './core/credentials.js';
 export {

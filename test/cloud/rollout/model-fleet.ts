@@ -6,7 +6,7 @@
 import { Fleet } from '../../../src/cloud/fleet/fleet.js';
 import type { RolloutDispatcher } from '../../../src/cloud/rollout/dispatcher.js';
 import type { FailureState } from '../../../src/core/states.js';
-import type { Manifest } from '../../../src/manifest/schema.js';
+import type { Manifest, ManifestInput } from '../../../src/manifest/schema.js';
 import type { ManualClock } from '../../../src/testing/manual-clock.js';
 
 export interface ModelBehaviour {
@@ -84,21 +84,21 @@ export function modelFleet(clock: ManualClock, fleet = new Fleet({ clock })): Mo
   };
 }
 
-export const manifest = {
+export const manifest: ManifestInput = {
   id: 'fw-2.0',
   version: '2.0.0',
   artifacts: [
     { url: 'https://cdn.example/fw-2.0.bin', size: 1024, sha256: 'a'.repeat(64), target: 'firmware' },
   ],
-} as const;
+};
 
-export const previousManifest = {
+export const previousManifest: ManifestInput = {
   id: 'fw-1.0',
   version: '1.0.0',
   artifacts: [
     { url: 'https://cdn.example/fw-1.0.bin', size: 1024, sha256: 'b'.repeat(64), target: 'firmware' },
   ],
-} as const;
+};
 
 export const deviceIds = (count: number, prefix = 'dev') =>
   Array.from({ length: count }, (_, index) => `${prefix}-${String(index).padStart(4, '0')}`);
