@@ -152,6 +152,14 @@ export {
   shadowKey,
   stateShadowStore,
 } from './shadow-service/index.js';
+// Statuses of a whole fleet through one (optionally MQTT 5 shared) subscription, applied in batches.
+export {
+  createStatusIntake,
+  StatusIntake,
+  type StatusIntakeEvents,
+  type StatusIntakeOptions,
+  type StatusIntakeStats,
+} from './status-intake.js';
 // ThingsBoard's cloud side: shared fw_* attributes, fw_state into the fleet, the REST API.
 export {
   type BackendCallOptions as ThingsBoardBackendCallOptions,
