@@ -1,7 +1,8 @@
 /**
- * `otakit/pg`: the fleet store in PostgreSQL, over node-postgres (`pg`, an optional peer
- * dependency loaded only by this entry). Versioned migrations, per-device transactions that
- * several service instances can share, queries by state for dashboards. See docs/fleet.md.
+ * `otakit/pg`: the fleet store and the rollout store in PostgreSQL, over node-postgres (`pg`, an
+ * optional peer dependency loaded only by this entry). Versioned migrations, per-device
+ * transactions that several service instances can share, queries by state for dashboards; rollout
+ * steps that hold a rollout with `FOR UPDATE SKIP LOCKED`. See docs/fleet.md.
  *
  * @example
  * ```ts
@@ -19,3 +20,4 @@ export { MIGRATIONS, type Migration, SCHEMA_VERSION } from './migrations.js';
 export { INSTALL_PG, MissingPgError } from './missing-peer.js';
 export type { PgClient, PgPool, PgQuery, PgResult } from './pool.js';
 export { PostgresFleetStore, type PostgresFleetStoreOptions } from './postgres-fleet-store.js';
+export { PostgresRolloutStore, type PostgresRolloutStoreOptions } from './postgres-rollout-store.js';

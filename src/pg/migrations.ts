@@ -1,5 +1,5 @@
 /**
- * Versioned migrations of the fleet's tables. Each runs once, in order, recorded in
+ * Versioned migrations of the fleet's and the rollouts' tables. Each runs once, in order, recorded in
  * `otakit_schema_migrations`; all pending ones run in one transaction under an advisory lock, so
  * two service instances starting at once neither race nor half-migrate: the second waits, then
  * finds nothing left to do. Migrations are append-only: a released one is never edited.
@@ -82,6 +82,46 @@ BEGIN
     WHERE t.device_id = ANY (ids);
 END
 $fn$;
+`,
+  },
+  {
+    version: 2,
+    name: 'rollouts, rollout devices',
+    sql: (s) => `
+CREATE TABLE ${s}.otakit_rollouts (
+  id text COLLATE "C" PRIMARY KEY,
+  state text NOT NULL,
+  revision bigint NOT NULL,
+  -- Creation order: rollouts are listed newest first.
+  created_seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+  record jsonb NOT NULL
+);
+CREATE INDEX otakit_rollouts_state ON ${s}.otakit_rollouts (state, created_seq);
+
+-- One row per device of a rollout. due_at and updated_at are epoch ms as JavaScript numbers
+-- (double precision: a backoff with a fractional factor is not a whole number of ms).
+CREATE TABLE ${s}.otakit_rollout_devices (
+  rollout_id text COLLATE "C" NOT NULL,
+  device_id text COLLATE "C" NOT NULL,
+  position integer NOT NULL CHECK (position >= 0),
+  wave integer NOT NULL CHECK (wave >= 0),
+  state text NOT NULL,
+  attempts integer NOT NULL,
+  owner text,
+  due_at double precision,
+  failure text,
+  error jsonb,
+  updated_at double precision NOT NULL,
+  revision bigint NOT NULL,
+  PRIMARY KEY (rollout_id, device_id)
+);
+-- Plan order: pages of devices, writes of claimed rows.
+CREATE UNIQUE INDEX otakit_rollout_devices_position ON ${s}.otakit_rollout_devices (rollout_id, position);
+-- Claims in plan order among the devices in one state (pending, succeeded…).
+CREATE INDEX otakit_rollout_devices_state ON ${s}.otakit_rollout_devices (rollout_id, state, position);
+-- Claims of the devices whose timeout, lease or backoff ran out.
+CREATE INDEX otakit_rollout_devices_due ON ${s}.otakit_rollout_devices (rollout_id, state, due_at)
+  WHERE due_at IS NOT NULL;
 `,
   },
 ];
