@@ -1,6 +1,7 @@
 /**
  * `otakit/testing`: tools to test code built on otakit without hardware or flaky timers. A
- * hand-driven clock, a store that simulates power loss, and simulated devices for fleets; and two
+ * hand-driven clock, a store that simulates power loss, simulated devices for one machine
+ * (`SimulatedDevice`) and for whole fleets on real channels (`createFleetSimulator`); and two
  * protocol models, as namespaces: `shadowModel` (the document semantics of the AWS IoT Device
  * Shadow service: merge, delta, version lock, error documents) and `deguEmulator` (one boot of a
  * Degu sensor, reference or hardened).
@@ -32,6 +33,26 @@ export {
   type FaultServer,
   type FaultServerStats,
 } from './fault-server.js';
+export {
+  type ArtifactRequest,
+  createFleetSimulator,
+  type DownloadOptions,
+  type FailureKind,
+  type FailureRule,
+  type FetchedDownload,
+  type FleetDeviceSnapshot,
+  type FleetDeviceSpec,
+  type FleetIgnoredReason,
+  FleetSimulator,
+  type FleetSimulatorEvents,
+  type FleetSimulatorOptions,
+  type FleetStats,
+  type FleetWaitOptions,
+  type MsRange,
+  type SimulatedDownload,
+  type SimulatedStep,
+  seededRandom,
+} from './fleet-simulator/index.js';
 export { ManualClock } from './manual-clock.js';
 export * as shadowModel from './shadow-model.js';
 export {
