@@ -43,3 +43,42 @@ describe('MQTT handler index', () => {
     expect(index.holds('x')).toBe(false);
   });
 });
+
+describe('MQTT handler index: the tree against topicMatches', () => {
+  const filters = [
+    'a/b',
+    'a/+',
+    'a/#',
+    '#',
+    '+/b',
+    'a/+/c',
+    '+',
+    '$SYS/#',
+    '$share/g/a/b',
+    'a/b/#',
+    'x/+/+/#',
+  ];
+  const topics = ['a', 'a/b', 'a/c', 'a/b/c', 'b', 'c/b', '$SYS/x', '$SYS', 'x/1/2', 'x/1/2/3/4', 'a//c'];
+
+  it('dispatches to exactly the filters topicMatches accepts', () => {
+    const index = new HandlerIndex();
+    const seen: string[] = [];
+    for (const filter of filters) index.add({ filter, handler: () => seen.push(filter) });
+    for (const topic of topics) {
+      seen.length = 0;
+      index.dispatch(message(topic));
+      expect(seen.sort(), topic).toEqual(filters.filter((filter) => topicMatches(filter, topic)).sort());
+    }
+  });
+
+  it('prunes what is unsubscribed', () => {
+    const index = new HandlerIndex();
+    const entries = filters.map((filter) => ({ filter, handler: () => {} }));
+    for (const entry of entries) index.add(entry);
+    for (const entry of entries) expect(index.delete(entry)).toBe(true);
+    const seen: string[] = [];
+    index.add({ filter: 'a/b', handler: () => seen.push('again') });
+    index.dispatch(message('a/b'));
+    expect(seen).toEqual(['again']);
+  });
+});
