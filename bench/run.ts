@@ -5,7 +5,9 @@
  * size (default 1 GiB). The browser benchmark needs Chromium (`/usr/bin/chromium` or CHROMIUM_PATH);
  * without it, it records that it was skipped. The agent footprint benchmark takes a broker
  * (mosquitto when installed, else aedes); `BENCH_AGENT_RUNS` and `BENCH_AGENT_IDLE_MS` set its
- * paired runs (default 5) and idle window (default 10 s).
+ * paired runs (default 5) and idle window (default 10 s). The rollout benchmark takes mosquitto and,
+ * for its PostgreSQL runs, PostgreSQL; `BENCH_ROLLOUT_PG_SIZES` and `BENCH_ROLLOUT_MEMORY_SIZES` set
+ * its fleet sizes (default 1000,10000 and 1000,10000,100000).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -15,6 +17,7 @@ import { benchBrowser } from './browser.js';
 import { benchFleetIngest } from './fleet-ingest.js';
 import { benchLimits } from './limits.js';
 import { benchMachine } from './machine.js';
+import { benchRolloutScale } from './rollout-scale.js';
 import { benchShadowService } from './shadow-service.js';
 import { benchTransfer } from './transfer.js';
 
@@ -80,3 +83,10 @@ const agents = await benchAgentFootprint({
 const { samples: _agentSamples, ...agentSummary } = agents;
 console.log(JSON.stringify(agentSummary, null, 2));
 await record('agent-footprint', agents);
+
+console.log(
+  '\nstaged rollout at fleet scale: simulated insigh.io devices on mosquitto, PostgreSQL and memory stores',
+);
+const rollouts = await benchRolloutScale();
+console.table(rollouts.runs);
+await record('rollout-scale', rollouts);

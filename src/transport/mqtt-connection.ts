@@ -80,9 +80,8 @@ export function matchFilterOf(filter: string): string {
  * Whether `topic` matches the subscription `filter` (MQTT 3.1.1 §4.7 rules; a shared
  * subscription `$share/<group>/<filter>` matches what `<filter>` does).
  */
-export function topicMatches(subscription: string, topic: string): boolean {
-  const filter = matchFilterOf(subscription);
-  const filterLevels = filter.split('/');
+export function topicMatches(filter: string, topic: string): boolean {
+  const filterLevels = matchFilterOf(filter).split('/');
   const topicLevels = topic.split('/');
   // Wildcards never match topics starting with `$` (e.g. `$aws/...`) at the first level.
   if (topic.startsWith('$') && (filterLevels[0] === '#' || filterLevels[0] === '+')) return false;
