@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { TransportError } from '../../core/errors.js';
 import type { Manifest } from '../../manifest/schema.js';
 import type { PublishOptions, UpdatePublisher } from '../publisher.js';
 
@@ -21,6 +22,10 @@ export interface RolloutDispatcher {
   withdraw?(deviceId: string, options: DispatchOptions): Promise<void>;
 }
 
+function refused(result: unknown): boolean {
+  return typeof result === 'object' && result !== null && 'ok' in result && result.ok === false;
+}
+
 /** What a {@link publisherDispatcher} needs of a publisher. */
 export interface DispatchingPublisher<Target> {
   publish(target: Target, manifest: Manifest, options?: PublishOptions): Promise<unknown>;
@@ -28,8 +33,11 @@ export interface DispatchingPublisher<Target> {
 }
 
 /**
- * A dispatcher over an {@link UpdatePublisher} (or any publisher with `publish(target, manifest)`):
- * `targetOf` gives each device's target.
+ * A dispatcher over an {@link UpdatePublisher} (or any publisher with `publish(target, manifest)`:
+ * the Degu, Exosite and ThingsBoard publishers too): `targetOf` gives each device's target. A
+ * result `{ ok: false }` counts as a refusal (`dispatch_failed`). Publishers that take something
+ * else than a manifest (the insigh.io publisher takes a release of files) need a dispatcher of
+ * their own: `{ dispatch: (deviceId, manifest) => … }`.
  *
  * @example
  * ```ts
@@ -45,7 +53,14 @@ export function publisherDispatcher<Target>(
   const withdraw = publisher.withdraw?.bind(publisher);
   return {
     async dispatch(deviceId, manifest, { signal }) {
-      await publisher.publish(await targetOf(deviceId), manifest, options(deviceId, signal));
+      const result = await publisher.publish(await targetOf(deviceId), manifest, options(deviceId, signal));
+      // Publishers that answer rather than throw (the Degu publisher's `{ ok: false }` for a refused
+      // shadow write) must not count as sent: the device would only time out.
+      if (refused(result)) {
+        throw new TransportError(`The platform refused the order for device "${deviceId}"`, {
+          retryable: true,
+        });
+      }
     },
     ...(withdraw === undefined
       ? {}

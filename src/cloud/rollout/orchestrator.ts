@@ -17,7 +17,7 @@ import type { FleetTransitionEvent } from '../fleet/events.js';
 import type { Fleet } from '../fleet/fleet.js';
 import type { RolloutDispatcher } from './dispatcher.js';
 import type { RolloutEvents } from './events.js';
-import { afterOutcome, type DeviceOutcome, isUpdateOf } from './outcome.js';
+import { afterOutcome, type DeviceOutcome, isUpdateOf, type UpdateKind } from './outcome.js';
 import { type NormalizedRolloutPlan, normalizePlan, type RolloutPlanInput } from './plan.js';
 import { type FleetView, type RoundEvents, type RoundResult, runRound } from './round.js';
 import { type RolloutSnapshot, rolloutSnapshot } from './snapshot.js';
@@ -463,6 +463,7 @@ export class RolloutOrchestrator extends EventEmitter<RolloutEvents> {
         });
         this.#enqueue(id, device.deviceId, {
           kind: 'failed',
+          of: device.state === 'rolling_back' ? 'rollback' : 'update',
           failure: 'dispatch_failed',
           error: { code: error.code, message: error.message },
         });
@@ -485,17 +486,20 @@ export class RolloutOrchestrator extends EventEmitter<RolloutEvents> {
   #observe(event: FleetTransitionEvent): void {
     const committed = event.to === 'committed';
     if (!committed && !(FAILURE_STATES as readonly UpdateState[]).includes(event.to)) return;
-    const outcome: DeviceOutcome = committed
-      ? { kind: 'succeeded' }
-      : {
-          kind: 'failed',
-          failure: event.to as (typeof FAILURE_STATES)[number],
-          error: event.error === null ? null : { code: event.error.code, message: event.error.message },
-        };
+    const error = event.error === null ? null : { code: event.error.code, message: event.error.message };
+    const outcome = (of: UpdateKind | 'unknown'): DeviceOutcome =>
+      committed
+        ? { kind: 'succeeded', of: of === 'unknown' ? 'update' : of }
+        : { kind: 'failed', of, failure: event.to as (typeof FAILURE_STATES)[number], error };
     for (const [id, plan] of this.#plans) {
-      if (isUpdateOf(plan, event.update, false) || isUpdateOf(plan, event.update, true)) {
-        this.#enqueue(id, event.deviceId, outcome);
+      if (event.update === null) {
+        // Some platforms name no update in a failure (ThingsBoard's FAILED): it is about the
+        // order under way, if the device has one of this rollout (a row not waiting ignores it).
+        if (!committed) this.#enqueue(id, event.deviceId, outcome('unknown'));
+        continue;
       }
+      if (isUpdateOf(plan, event.update, false)) this.#enqueue(id, event.deviceId, outcome('update'));
+      if (isUpdateOf(plan, event.update, true)) this.#enqueue(id, event.deviceId, outcome('rollback'));
     }
   }
 

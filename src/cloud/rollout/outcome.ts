@@ -13,10 +13,24 @@ import type { RolloutDevice, RolloutFailureKind } from './types.js';
 export type DeviceOutcome =
   /** Its order went out (attempt `attempt`). */
   | { kind: 'dispatched'; attempt: number }
-  /** It reported the update committed. */
-  | { kind: 'succeeded' }
-  /** It reported a failure, went silent past its timeout, or its order could not be sent. */
-  | { kind: 'failed'; failure: RolloutFailureKind; error: { code: string; message: string } | null };
+  /**
+   * It reported the update committed. `of`: which of the plan's manifests it reported (`update`
+   * for the rollout's, `rollback` for the rollback manifest): only a row waiting for that one settles.
+   */
+  | { kind: 'succeeded'; of: UpdateKind }
+  /**
+   * It reported a failure (`of` as above; `unknown` when the device named no update: it applies to
+   * an order under way, whichever), went silent past its timeout, or its order could not be sent.
+   */
+  | {
+      kind: 'failed';
+      of: UpdateKind | 'unknown';
+      failure: RolloutFailureKind;
+      error: { code: string; message: string } | null;
+    };
+
+/** Which of a plan's manifests an outcome is about. */
+export type UpdateKind = 'update' | 'rollback';
 
 /** The wait before retry number `attempts` (the first retry waits `backoffMs`). */
 export function retryDelay(plan: NormalizedRolloutPlan, attempts: number): number {
@@ -57,6 +71,10 @@ export function afterOutcome(
     updatedAt: now,
     revision: device.revision + 1,
   });
+  // An outcome about the other manifest says nothing of this row (a device ordered the new
+  // update that reports the old one committed after a reboot has not succeeded).
+  const expects: UpdateKind = device.state === 'rolling_back' ? 'rollback' : 'update';
+  if (outcome.kind !== 'dispatched' && outcome.of !== expects && outcome.of !== 'unknown') return null;
   if (device.state === 'rolling_back') {
     if (outcome.kind === 'dispatched') return null;
     if (outcome.kind === 'succeeded') return next({ state: 'rolled_back', owner: null, dueAt: null });

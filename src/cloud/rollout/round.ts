@@ -311,11 +311,13 @@ function outcomeFromFleet(
 ): DeviceOutcome {
   const plan = input.rollout.plan;
   const rollingBack = device.state === 'rolling_back';
+  const of = rollingBack ? 'rollback' : 'update';
   if (view !== undefined && isUpdateOf(plan, view.update, rollingBack)) {
-    if (view.state === 'committed') return { kind: 'succeeded' };
+    if (view.state === 'committed') return { kind: 'succeeded', of };
     if ((FAILURE_STATES as readonly UpdateState[]).includes(view.state)) {
       return {
         kind: 'failed',
+        of,
         failure: view.state as (typeof FAILURE_STATES)[number],
         error: view.error === null ? null : { code: view.error.code, message: view.error.message },
       };
@@ -323,6 +325,7 @@ function outcomeFromFleet(
   }
   return {
     kind: 'failed',
+    of,
     failure: 'timed_out',
     error: { code: 'TIMEOUT', message: `No final status within ${plan.deviceTimeoutMs} ms of the order` },
   };

@@ -1,7 +1,7 @@
 /**
  * Devices for orchestrator tests: a dispatcher whose "devices" answer through the fleet on the
  * test's ManualClock, as a protocol's statuses would after decoding. Wire-level rollouts run
- * against the fleet simulator on real brokers (rollout-platforms.test.ts).
+ * against the fleet simulator on real brokers (platforms.test.ts).
  */
 import { Fleet } from '../../../src/cloud/fleet/fleet.js';
 import type { RolloutDispatcher } from '../../../src/cloud/rollout/dispatcher.js';

@@ -239,6 +239,31 @@ describe('rollout orchestrator: timeouts and retries', () => {
     });
   });
 
+  it('settles a device only with the update it was ordered, not the rollback manifest', async () => {
+    const { clock, model, orchestrator } = setup();
+    model.behave('dev-0000', { outcome: 'silent' });
+    await orchestrator.start(
+      plan({ devices: deviceIds(1), rollback: previousManifest, deviceTimeoutMs: 60_000 }),
+    );
+    await clock.advance(1_000);
+    // The device rebooted into the old version and says so: that is not the rollout's update.
+    const at = () => new Date(clock.now()).toISOString();
+    const status = (state: string, previous: string) => ({
+      machineId: 'dev-0000',
+      updateId: 'fw-1.0',
+      version: '1.0.0',
+      state,
+      previous,
+      at: at(),
+    });
+    await model.fleet.ingest('dev-0000', status('available', 'idle'));
+    await model.fleet.ingest('dev-0000', status('committed', 'installed'));
+    await clock.advance(1_000);
+    expect((await orchestrator.snapshot('r1')).totals).toMatchObject({ in_progress: 1, succeeded: 0 });
+    const done = await runUntil(clock, orchestrator, 'r1', ['completed']);
+    expect(done.totals).toMatchObject({ timed_out: 1, succeeded: 0 });
+  });
+
   it('counts an order that cannot be sent as a dispatch failure', async () => {
     const { clock, model, orchestrator } = setup();
     model.unreachable.add('dev-0000');
