@@ -26,7 +26,7 @@ const PG_BIN = findPostgresBin();
 const MISSING = [MOSQUITTO === undefined ? 'mosquitto' : '', PG_BIN === undefined ? 'PostgreSQL' : '']
   .filter(Boolean)
   .join(' and ');
-const DEVICES = 240;
+const DEVICES = 160;
 const CONTROL_CHANNEL = 'cc-rollout';
 const SCHEMA = 'rollout_multi';
 
@@ -133,7 +133,7 @@ describe.skipIf(MISSING !== '')('rollout shared by two instances (mosquitto, Pos
       },
       devices: sim.ids(),
       waves: [{ name: 'canary', count: 5 }, { percent: 25 }, { percent: 100 }],
-      pace: { perMinute: 900 },
+      pace: { perMinute: 1_200 },
       deviceTimeoutMs: 15_000,
       retry: { attempts: 3, backoffMs: 1_000 },
     };
