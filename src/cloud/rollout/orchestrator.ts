@@ -69,6 +69,7 @@ interface Runner {
 }
 
 const ACTIVE_STATES: readonly RolloutState[] = ['scheduled', 'running', 'paused', 'rolling_back'];
+const STOPPED_STATES: readonly RolloutState[] = ['aborted', 'cancelled'];
 const randomId = () => `instance-${Math.random().toString(36).slice(2, 10)}`;
 
 function whole(value: number | undefined, fallback: number, name: string, minimum = 1): number {
@@ -108,6 +109,8 @@ export class RolloutOrchestrator extends EventEmitter<RolloutEvents> {
   readonly #discoverMs: number;
   readonly #settleDelayMs: number;
   readonly #runners = new Map<string, Runner>();
+  /** Stopped rollouts this instance saw through to their last device: not followed again. */
+  readonly #settled = new Set<string>();
   /** Plans of the rollouts this instance follows, for matching fleet transitions. */
   readonly #plans = new Map<string, NormalizedRolloutPlan>();
   readonly #outcomes = new Map<string, Map<string, Array<{ outcome: DeviceOutcome; tries: number }>>>();
@@ -319,6 +322,16 @@ export class RolloutOrchestrator extends EventEmitter<RolloutEvents> {
     if (!this.#running) return;
     try {
       for (const record of await this.store.rollouts({ states: ACTIVE_STATES })) this.#follow(record);
+      // A rollout cancelled or aborted lately may still have devices under way: their outcomes
+      // and timeouts still settle them, whichever instance (or restart) is left to see them.
+      const now = this.#clock.now();
+      for (const record of await this.store.rollouts({ states: STOPPED_STATES })) {
+        const finished = record.finishedAt === null ? now : Date.parse(record.finishedAt);
+        const recent = now - finished <= record.plan.deviceTimeoutMs + this.#leaseMs;
+        if (recent && !this.#runners.has(record.id) && !this.#settled.has(record.id)) {
+          this.#follow(record);
+        }
+      }
     } catch (error) {
       this.#failed('discover', error);
     }
@@ -402,6 +415,7 @@ export class RolloutOrchestrator extends EventEmitter<RolloutEvents> {
     if (next === null) {
       runner.done = true;
       this.#runners.delete(id);
+      this.#settled.add(id);
       return;
     }
     this.#kick(id, runner.again ? 0 : next);

@@ -381,6 +381,36 @@ describe('rollout orchestrator: operators', () => {
     for (const id of deviceIds(20)) expect(model.installs.get(id)).toEqual(['fw-2.0']);
   });
 
+  it('settles the devices a cancelled rollout left under way, after a restart too', async () => {
+    const clock = new ManualClock();
+    const model = modelFleet(clock);
+    const store = new MemoryRolloutStore();
+    const ids = deviceIds(3);
+    for (const id of ids) model.behave(id, { outcome: 'silent' });
+    const first = createRolloutOrchestrator({
+      store,
+      fleet: model.fleet,
+      dispatcher: model.dispatcher,
+      clock,
+    });
+    await first.start(plan({ devices: ids, deviceTimeoutMs: 120_000, pace: { perMinute: 6 } }));
+    await clock.advance(15_000);
+    await first.cancel('r1');
+    await first.close();
+    const second = createRolloutOrchestrator({
+      store,
+      fleet: model.fleet,
+      dispatcher: model.dispatcher,
+      clock,
+    });
+    open.push(second);
+    await second.run();
+    const done = await runUntil(clock, second, 'r1', ['cancelled']);
+    expect(done.totals.timed_out).toBe(model.orders.size);
+    expect(done.totals.timed_out + done.totals.skipped).toBe(3);
+    expect(done.totals.skipped).toBeGreaterThan(0);
+  });
+
   it('refuses a bad plan naming the field, and a second rollout with one id', async () => {
     const { orchestrator } = setup();
     const refusal = await orchestrator
