@@ -1,0 +1,345 @@
+/**
+ * The dashboard (examples/dashboard/) in a real Chromium (Debian's `chromium`, driven by
+ * playwright-core), fed by a real rollout: an in-process MQTT broker (aedes), six simulated
+ * insigh.io devices on it (otakit/testing's fleet simulator; dev-003 fails its install), and the
+ * service side of docs/cloud/rollouts.md's quick start — the update publisher, the status intake
+ * into a `Fleet`, the rollout orchestrator. The payload the page gets is built from that Fleet
+ * and that orchestrator, as the demo's `--serve` builds it.
+ *
+ * The page is opened before the rollout starts: what it shows afterwards came over the event
+ * stream. When examples/demo.ts takes `--serve`, the demo itself is run and its dashboard opened.
+ *
+ * Chromium comes from the system (`apt-get install chromium`) or CHROMIUM_PATH: without it the
+ * file skips locally and fails in CI (CI set), as test/browser/chromium.test.ts does.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { Aedes } from 'aedes';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDashboard, forbiddenInputs, lastMetafile } from '../../examples/dashboard/build.js';
+import type { DemoStreamPayload } from '../../examples/dashboard/payload.js';
+import { type DashboardServer, serveDashboard } from '../../examples/dashboard/serve.js';
+import {
+  createRolloutOrchestrator,
+  createStatusIntake,
+  createUpdatePublisher,
+  MemoryRolloutStore,
+  publisherDispatcher,
+  type RolloutOrchestrator,
+} from '../../src/cloud/index.js';
+import { Fleet, insighIo, type MqttConnection, mqttChannel, PROTOCOL_DESCRIPTORS } from '../../src/index.js';
+import { connectMqtt } from '../../src/mqtt/index.js';
+import { createFleetSimulator, seededRandom } from '../../src/testing/index.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, HAVE_CHROMIUM } from '../support/chromium.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+const IN_CI = Boolean(process.env.CI);
+const MISSING = `no Chromium at ${CHROMIUM_PATH} (install it with \`apt-get install chromium\`, or set CHROMIUM_PATH)`;
+const SCREENSHOT = join(ROOT, 'test/artifacts/dashboard.png');
+/** Only catches a hang: the page is polled until the state shows, however slow the machine. */
+const WAIT = { timeout: 45_000 };
+
+const DEVICES = Array.from({ length: 6 }, (_, index) => `dev-${String(index + 1).padStart(3, '0')}`);
+const FAILING = ['dev-003'];
+const CONTROL_CHANNEL = 'ctrl-1';
+const ROLLOUT = 'app-2.0';
+const RELEASE = {
+  id: 'fa8884d2',
+  version: '2.0.0',
+  artifacts: [
+    {
+      url: 'https://console.insigh.io/mf-rproxy/packages/download?fuid=fa8884d2',
+      target: 'package' as const,
+      size: 4096,
+      name: 'fa8884d2.tar.gz',
+    },
+  ],
+};
+
+/** examples/demo.ts takes `--serve` (another change adds it): then its dashboard is tested too. */
+const DEMO_SERVES = readFileSync(join(ROOT, 'examples/demo.ts'), 'utf8').includes('--serve');
+
+if (!HAVE_CHROMIUM) {
+  if (IN_CI) {
+    describe('the dashboard in a real Chromium', () => {
+      it('has Chromium to run in (CI must run the browser tests)', () => {
+        throw new Error(`${MISSING}. .ci/run apt-installs chromium when CI is set: see its warnings.`);
+      });
+    });
+  } else {
+    console.warn(`test/browser/dashboard.test.ts skipped: ${MISSING}`);
+  }
+}
+
+/** The service side of a small rollout over simulated insigh.io devices, all in this process. */
+interface RealRollout {
+  fleet: Fleet;
+  orchestrator: RolloutOrchestrator;
+  start(): Promise<void>;
+  payload(): Promise<DemoStreamPayload>;
+  close(): Promise<void>;
+}
+
+async function startRealRollout(): Promise<RealRollout> {
+  const broker = await Aedes.createBroker();
+  const server: Server = createServer(broker.handle);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`;
+
+  // The devices.
+  const devicesConnection = await connectMqtt(url, { clientId: 'simulated-fleet' });
+  const simulator = createFleetSimulator({
+    protocol: insighIo.protocol,
+    devices: DEVICES.map((deviceId) => ({
+      id: deviceId,
+      target: { controlChannelId: CONTROL_CHANNEL, deviceId },
+    })),
+    channels: { mqtt: mqttChannel(devicesConnection) },
+    failures: { kind: 'install_failed', devices: FAILING },
+    latency: { download: [100, 400], install: [50, 200] },
+    random: seededRandom(1),
+  });
+  await simulator.start();
+
+  // The service.
+  const connection: MqttConnection = await connectMqtt(url, { clientId: 'ota-service' });
+  const fleet = new Fleet();
+  const publisher = createUpdatePublisher({
+    protocol: insighIo.protocol,
+    channels: { mqtt: mqttChannel(connection) },
+    fleet,
+  });
+  const targetOf = (deviceId: string) => ({ controlChannelId: CONTROL_CHANNEL, deviceId });
+  const intake = createStatusIntake({
+    fleet,
+    protocol: insighIo.protocol,
+    connection,
+    filter: `channels/${CONTROL_CHANNEL}/messages/+/ota`,
+    targetOf: (topic) => targetOf(topic.split('/')[3]!),
+  });
+  await intake.start();
+  const orchestrator = createRolloutOrchestrator({
+    store: new MemoryRolloutStore(),
+    fleet,
+    dispatcher: publisherDispatcher(publisher, targetOf),
+  });
+
+  return {
+    fleet,
+    orchestrator,
+    async start() {
+      await orchestrator.start({
+        id: ROLLOUT,
+        manifest: RELEASE,
+        devices: DEVICES,
+        waves: [{ name: 'canary', count: 2 }, { percent: 100 }],
+      });
+    },
+    async payload() {
+      const rollout = await orchestrator.snapshot(ROLLOUT);
+      const rollouts = rollout === undefined ? [] : [rollout];
+      return {
+        at: new Date().toISOString(),
+        platforms: [
+          { platform: 'insighIo', title: PROTOCOL_DESCRIPTORS.insighIo.title, fleet: await fleet.snapshot() },
+        ],
+        rollouts,
+        done: rollouts.length > 0 && rollouts.every((each) => each.finishedAt !== null),
+      };
+    },
+    async close() {
+      await orchestrator.close();
+      await intake.stop();
+      await simulator.stop();
+      await Promise.all([connection.close(), devicesConnection.close()]);
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A page that records uncaught errors and console errors. */
+async function openPage(browser: Browser, url: string) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(`pageerror ${error.name}: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(`console: ${message.text()} (${message.location().url})`);
+  });
+  await page.goto(url);
+  await page.locator('#connection[data-live="true"]').waitFor(WAIT);
+  return { page, errors };
+}
+
+/** Types `manifest` into the manifest box as a paste would (one input event). */
+async function pasteManifest(page: Page, manifest: unknown): Promise<void> {
+  await page.locator('#manifest-input').fill(JSON.stringify(manifest, null, 2));
+}
+
+describe('the dashboard bundle', () => {
+  it('builds for the browser with no Node built-in and no Node-only otakit module in it', async () => {
+    const files = await buildDashboard();
+    expect([...files.keys()].sort()).toEqual(['/', '/app.js']);
+    const inputs = Object.keys(lastMetafile!.inputs);
+    expect(inputs).toContain('src/index.ts');
+    expect(inputs.filter((input) => input.startsWith('node:'))).toEqual([]);
+    expect(forbiddenInputs(lastMetafile!)).toEqual([]);
+    const app = files.get('/app.js')!.body;
+    expect(typeof app === 'string' ? app : new TextDecoder().decode(app)).not.toMatch(/["']node:/);
+  });
+
+  it('refuses a bundle that would hold a Node-only module', () => {
+    expect(
+      forbiddenInputs({
+        inputs: { 'src/node/file-store.ts': { bytes: 1, imports: [] } },
+        outputs: {
+          'app.js': {
+            bytes: 1,
+            inputs: {},
+            imports: [{ path: 'node:fs', kind: 'import-statement' }],
+            exports: [],
+          },
+        },
+      }),
+    ).toEqual(['src/node/file-store.ts', 'node:fs']);
+  });
+});
+
+describe.skipIf(!HAVE_CHROMIUM)(
+  `the dashboard in a real Chromium${HAVE_CHROMIUM ? '' : ` (skipped: ${MISSING})`}`,
+  () => {
+    let browser: Browser | undefined;
+    let rollout: RealRollout | undefined;
+    let dashboard: DashboardServer | undefined;
+
+    beforeAll(async () => {
+      [browser, rollout] = await Promise.all([
+        chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS }),
+        startRealRollout(),
+      ]);
+      dashboard = await serveDashboard({ snapshot: () => rollout!.payload() });
+    });
+
+    afterAll(async () => {
+      await browser?.close();
+      await dashboard?.close();
+      await rollout?.close();
+    });
+
+    it('serves the payload as JSON at /api/snapshot', async () => {
+      const response = await fetch(new URL('/api/snapshot', dashboard!.url));
+      expect(response.headers.get('content-type')).toBe('application/json');
+      const payload = (await response.json()) as DemoStreamPayload;
+      expect(payload.platforms.map(({ platform, title }) => ({ platform, title }))).toEqual([
+        { platform: 'insighIo', title: 'insigh.io' },
+      ]);
+    });
+
+    it('streams a real rollout: devices reach committed, waves and failures show, the manifest box names field errors', async () => {
+      const { page, errors } = await openPage(browser!, dashboard!.url);
+      try {
+        // Before the rollout: the example manifest is valid, no rollout yet.
+        await expect.poll(() => page.locator('#manifest-status').textContent(), WAIT).toBe('valid');
+        await page.locator('#rollouts .none').waitFor(WAIT);
+
+        await rollout!.start();
+        const settled = await rollout!.orchestrator.waitFor(ROLLOUT);
+        expect(settled.state).toBe('completed');
+        expect(settled.totals).toMatchObject({ succeeded: 5, failed: 1 });
+
+        // What the page shows came over the event stream, a payload at a time.
+        const card = page.locator(`[data-rollout="${ROLLOUT}"]`);
+        await page.locator(`[data-rollout="${ROLLOUT}"][data-state="completed"]`).waitFor(WAIT);
+        for (const deviceId of DEVICES.filter((id) => !FAILING.includes(id)))
+          await page.locator(`tr[data-device="${deviceId}"][data-state="committed"]`).waitFor(WAIT);
+        await page.locator('tr[data-device="dev-003"][data-state="install_failed"]').waitFor(WAIT);
+        // insigh.io's own word for committed: its `applied` OTA event.
+        const word = await page.locator('tr[data-device="dev-001"] .word').textContent();
+        expect(word?.trim()).toBe(String(insighIo.protocol.statusMapping.fromCanonical.committed));
+        expect(await card.locator('tr[data-wave="canary"]').textContent()).toContain('succeeded 2');
+        expect(await card.locator('.totals').textContent()).toContain('install_failed 1');
+        expect(await card.locator('tbody tr').count()).toBe(2);
+
+        // An invalid manifest: every issue with its path and what was expected.
+        await pasteManifest(page, {
+          id: 'app-2.0.0',
+          version: '2.0.0',
+          artifacts: [{ url: 'ftp://updates.example.com/app.bin', target: 'firmware', md5: 'xyz' }],
+        });
+        await expect.poll(() => page.locator('#manifest-status').textContent(), WAIT).toMatch(/^invalid/);
+        const urlIssue = page.locator('#manifest-issues li[data-path="artifacts[0].url"]');
+        expect(await urlIssue.textContent()).toMatch(/^artifacts\[0\]\.url: expected /);
+        expect(await page.locator('#manifest-issues li[data-path="artifacts[0].md5"]').count()).toBe(1);
+
+        // Not JSON at all.
+        await page.locator('#manifest-input').fill('{ "id": ');
+        await expect.poll(() => page.locator('#manifest-status').textContent(), WAIT).toBe('not JSON');
+
+        // Back to the invalid manifest for the picture (README shows it).
+        await pasteManifest(page, {
+          id: 'app-2.0.0',
+          version: '2.0.0',
+          artifacts: [{ url: 'ftp://updates.example.com/app.bin', target: 'firmware' }],
+        });
+        await urlIssue.waitFor(WAIT);
+        mkdirSync(join(ROOT, 'test/artifacts'), { recursive: true });
+        await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+        expect(errors).toEqual([]);
+      } finally {
+        await page.close();
+      }
+    });
+  },
+);
+
+describe.skipIf(!HAVE_CHROMIUM || !DEMO_SERVES)(
+  `the demo's --serve in a real Chromium${DEMO_SERVES ? '' : ' (skipped: examples/demo.ts has no --serve yet)'}`,
+  () => {
+    let demo: ChildProcess | undefined;
+    let browser: Browser | undefined;
+    let output = '';
+
+    afterAll(async () => {
+      await browser?.close();
+      if (demo && demo.exitCode === null && demo.signalCode === null) {
+        demo.kill('SIGTERM');
+        await once(demo, 'exit');
+      }
+    });
+
+    it('opens the dashboard the demo prints and sees its devices reach committed', async () => {
+      demo = spawn('npx', ['tsx', 'examples/demo.ts', '--serve', '0', '--devices', '2'], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, NO_COLOR: '1' },
+      });
+      const printed = new Promise<string>((resolve, reject) => {
+        const look = (chunk: Buffer) => {
+          output += chunk.toString();
+          const match = /dashboard[^\n]*?(http:\/\/[^\s]+)/i.exec(output);
+          if (match) resolve(match[1]!);
+        };
+        demo!.stdout!.on('data', look);
+        demo!.stderr!.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+        });
+        demo!.once('exit', (code) =>
+          reject(new Error(`the demo exited (${code}) before printing a URL:\n${output}`)),
+        );
+      });
+      const url = await printed;
+      browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+      const { page, errors } = await openPage(browser, url);
+      await page.locator('tr[data-device][data-state="committed"]').first().waitFor(WAIT);
+      const payload = (await (await fetch(new URL('/api/snapshot', url))).json()) as DemoStreamPayload;
+      expect(payload.platforms.length).toBeGreaterThan(0);
+      expect(errors).toEqual([]);
+      await page.close();
+    });
+  },
+);
