@@ -83,7 +83,11 @@ export interface PlatformRun {
 }
 
 /** Follows an agent: its machine's transitions and download progress. */
-export function watchAgent(watcher: DeviceWatcher, deviceId: string, agent: DeviceAgent<any>): void {
+export function watchAgent<Target>(
+  watcher: DeviceWatcher,
+  deviceId: string,
+  agent: DeviceAgent<Target>,
+): void {
   agent.on('transition', ({ to, error }) =>
     watcher.state(deviceId, to, error ? `${error.code}: ${error.message}` : undefined),
   );

@@ -17,7 +17,7 @@ const FAILED = new Set([
 ]);
 const NOTABLE = new Set(['downloading', 'installing', 'committed', 'rolling_back', ...FAILED]);
 
-export const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
+export const kib = (bytes: number) => (bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(0)} KiB`);
 export const rate = (bytesPerSecond: number) =>
   bytesPerSecond >= 1e6
     ? `${(bytesPerSecond / 1e6).toFixed(1)} MB/s`

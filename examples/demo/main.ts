@@ -18,14 +18,20 @@ import {
   TITLES,
 } from './common.js';
 import { createDisplay } from './display.js';
+import { startConnhex } from './platforms/connhex.js';
 import { startDegu } from './platforms/degu.js';
+import { startExosite } from './platforms/exosite.js';
 import { startInsighio } from './platforms/insighio.js';
+import { startMicropythonOta } from './platforms/micropython-ota.js';
 import { startThingsBoard } from './platforms/thingsboard.js';
 import { type RolloutRun, startRollout } from './rollout.js';
 
-const STARTERS: Partial<Record<PlatformName, (context: PlatformContext) => Promise<PlatformRun>>> = {
+const STARTERS: Record<PlatformName, (context: PlatformContext) => Promise<PlatformRun>> = {
   degu: startDegu,
+  micropython_ota: startMicropythonOta,
   insighio: startInsighio,
+  connhex: startConnhex,
+  exosite: startExosite,
   thingsboard: startThingsBoard,
 };
 
@@ -132,7 +138,7 @@ export async function main(argv: string[]): Promise<number> {
   const command = program();
   command.parse(argv, { from: 'user' });
   const options = command.opts<Options>();
-  const platforms = [...new Set(options.platforms)].filter((platform) => STARTERS[platform] !== undefined);
+  const platforms = [...new Set(options.platforms)];
   const fleets = new Map(platforms.map((platform) => [platform, deviceIds(platform, options.devices)]));
   const all = [...fleets.values()].flat();
 
@@ -161,7 +167,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const platform of platforms) {
       const devices = fleets.get(platform)!;
       await mkdir(join(root, platform), { recursive: true });
-      const run = await STARTERS[platform]!({
+      const run = await STARTERS[platform]({
         root: join(root, platform),
         devices,
         failing: failingSet,
@@ -234,7 +240,14 @@ export async function main(argv: string[]): Promise<number> {
       for (const id of devices) {
         const seen = await run.fleet.device(id);
         const row = rowsById.get(id);
-        const ok = seen?.state === 'committed' && row?.state === 'succeeded';
+        // A Connhex edge goes back to its idle heartbeat once committed: the fleet's history
+        // keeps the commit it heard during the rollout.
+        const heard =
+          seen?.state === 'committed' ||
+          (await run.fleet.history(id)).some(
+            (entry) => entry.to === 'committed' && Date.parse(entry.at) >= rollout.startedAt,
+          );
+        const ok = heard && row?.state === 'succeeded';
         if (ok) committed += 1;
         if (!failingSet.has(id) && !ok) {
           healthyOk = false;
