@@ -4,23 +4,33 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
+const demo = (...args: string[]) =>
+  run(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../examples/demo.ts'), ...args], {
+    timeout: 120_000, // only catches a hang
+  });
 
 describe('npm run demo', () => {
-  it('updates a mixed fleet (ThingsBoard, Degu, Exosite) and every device ends as expected', async () => {
-    const { stdout } = await run(
-      process.execPath,
-      ['--import', 'tsx', join(import.meta.dirname, '../examples/demo.ts')],
-      {
-        timeout: 180_000, // only catches a hang
-      },
-    );
-    expect(stdout).toContain('resumed in downloading');
-    expect(stdout).toContain('installed -> rolling_back  (HEALTH_CHECK');
-    expect(stdout).toContain('downloading -> download_failed  (INTEGRITY');
-    expect(stdout).toMatch(/Range resume: bytes=\d+-/);
-    expect(stdout).toContain('the exosite format cannot carry artifacts');
-    expect(stdout).toContain('"fw_state":"UPDATED"');
-    expect(stdout).not.toContain('cloud refused a report');
-    expect(stdout).not.toContain('false');
-  }, 180_000);
+  it('rolls out over all six platforms: every healthy device committed, the injected failure pauses its rollout, which resumes', async () => {
+    const { stdout } = await demo();
+    for (const title of ['Degu', 'micropython_ota', 'insigh.io', 'Connhex', 'Exosite', 'ThingsBoard'])
+      expect(stdout).toContain(`'${title}'`);
+    expect(stdout).toContain('rollout PAUSED by its threshold');
+    expect(stdout).toContain('rollout RESUMED');
+    expect(stdout).toMatch(/All 23 healthy devices committed/);
+    expect(stdout).not.toContain('NOT COMMITTED');
+  }, 150_000);
+
+  it('--help lists the options', async () => {
+    const { stdout } = await demo('--help');
+    for (const option of ['--devices', '--platforms', '--fail', '--failure-rate', '--serve'])
+      expect(stdout).toContain(option);
+  });
+
+  it('runs a subset of platforms and fleet size', async () => {
+    const { stdout } = await demo('--platforms', 'insighio,degu', '--devices', '3');
+    expect(stdout).toContain("'insigh.io'");
+    expect(stdout).toContain("'Degu'");
+    expect(stdout).not.toContain("'ThingsBoard'");
+    expect(stdout).toMatch(/All 5 healthy devices committed/);
+  }, 150_000);
 });
