@@ -133,15 +133,24 @@ function deviceRow(platform: string, device: DeviceSnapshot): HTMLElement {
     );
   }
   const update = device.update ?? device.current;
+  // A device back at rest (`idle`) after an update: how that update ended.
+  const outcome = device.state === 'idle' ? device.lastOutcome?.state : undefined;
   return h(
     'tr',
-    { 'data-device': device.deviceId, 'data-state': device.state },
+    { 'data-device': device.deviceId, 'data-state': device.state, 'data-outcome': outcome },
     h('td', {}, h('code', {}, device.deviceId)),
     h(
       'td',
       {},
       h('span', { class: `state ${tone(device.state)}` }, device.state),
-      word === null ? null : h('span', { class: 'word', title: `${platform}'s word` }, ` ${word}`),
+      word === null
+        ? null
+        : h(
+            'span',
+            { class: 'word', 'data-word': word, title: `what ${platform} reports for it` },
+            `(${word})`,
+          ),
+      outcome === undefined ? null : h('span', { class: 'outcome' }, `last update: ${outcome}`),
       bar,
     ),
     h('td', {}, update === null ? '—' : `${update.id}${update.version ? ` (${update.version})` : ''}`),

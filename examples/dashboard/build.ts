@@ -75,7 +75,7 @@ tr.current td:first-child { font-weight: 600; }
 .state.ok { background: #d5f2e2; color: #16794a; }
 .state.bad { background: #fbe0de; color: #b3261e; }
 .state.busy { background: #fff1cc; color: #7a5200; }
-.word { color: #5b6575; font-size: .8rem; }
+.word, .outcome { color: #5b6575; font-size: .8rem; }
 .progress { display: flex; gap: .5rem; align-items: center; font-size: .8rem; color: #5b6575; }
 .progress progress { width: 8rem; }
 .rollout-state { font-size: .8rem; padding: 0 .4rem; border-radius: 3px; background: #e7ebf0; }

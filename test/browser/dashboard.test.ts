@@ -13,6 +13,7 @@
  * file skips locally and fails in CI (CI set), as test/browser/chromium.test.ts does.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -31,9 +32,25 @@ import {
   publisherDispatcher,
   type RolloutOrchestrator,
 } from '../../src/cloud/index.js';
-import { Fleet, insighIo, type MqttConnection, mqttChannel, PROTOCOL_DESCRIPTORS } from '../../src/index.js';
+import {
+  createUpdateMachine,
+  downloadArtifact,
+  Fleet,
+  insighIo,
+  MemorySink,
+  MemoryStore,
+  type MqttConnection,
+  mqttChannel,
+  PROTOCOL_DESCRIPTORS,
+  type UpdateStatus,
+} from '../../src/index.js';
 import { connectMqtt } from '../../src/mqtt/index.js';
-import { createFleetSimulator, seededRandom } from '../../src/testing/index.js';
+import {
+  createFaultServer,
+  createFleetSimulator,
+  type FaultServer,
+  seededRandom,
+} from '../../src/testing/index.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, HAVE_CHROMIUM } from '../support/chromium.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -80,7 +97,7 @@ interface RealRollout {
   fleet: Fleet;
   orchestrator: RolloutOrchestrator;
   start(): Promise<void>;
-  payload(): Promise<DemoStreamPayload>;
+  payload(extra?: DemoStreamPayload['platforms']): Promise<DemoStreamPayload>;
   close(): Promise<void>;
 }
 
@@ -139,13 +156,14 @@ async function startRealRollout(): Promise<RealRollout> {
         waves: [{ name: 'canary', count: 2 }, { percent: 100 }],
       });
     },
-    async payload() {
+    async payload(extra = []) {
       const rollout = await orchestrator.snapshot(ROLLOUT);
       const rollouts = rollout === undefined ? [] : [rollout];
       return {
         at: new Date().toISOString(),
         platforms: [
           { platform: 'insighIo', title: PROTOCOL_DESCRIPTORS.insighIo.title, fleet: await fleet.snapshot() },
+          ...extra,
         ],
         rollouts,
         done: rollouts.length > 0 && rollouts.every((each) => each.finishedAt !== null),
@@ -158,6 +176,117 @@ async function startRealRollout(): Promise<RealRollout> {
       await Promise.all([connection.close(), devicesConnection.close()]);
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * A second "platform": one device running otakit's update machine, downloading a real artifact
+ * over HTTP from the fault server (throttled), its statuses and its download progress ingested
+ * into a Fleet of their own. The body stops halfway until `release()`, so the page is sure to see
+ * the download under way, however slow the machine.
+ */
+interface DownloadingDevice {
+  fleet: Fleet;
+  deviceId: string;
+  /** Starts the update; resolves with its outcome once committed (after `release()`). */
+  apply(): Promise<string>;
+  release(): void;
+  close(): Promise<void>;
+}
+
+async function startDownloadingDevice(): Promise<DownloadingDevice> {
+  const server: FaultServer = await createFaultServer();
+  const body = new Uint8Array(randomBytes(512 * 1024));
+  server.route('/fw/gw-2.1.0.bin', { body, bytesPerSecond: 1024 * 1024, chunkSize: 16 * 1024 });
+  const fleet = new Fleet();
+  const deviceId = 'gw-01';
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  /** The device's fetch: the body holds back past half the artifact until released. */
+  const gatedFetch: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    if (response.body === null) return response;
+    let passed = 0;
+    const held = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        async transform(chunk, controller) {
+          if (passed + chunk.byteLength > body.length / 2) await gate;
+          passed += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+    return new Response(held, { status: response.status, headers: response.headers });
+  };
+  // Statuses reach the fleet in the order the device sent them.
+  let queue = Promise.resolve();
+  const ingest = (status: UpdateStatus) => {
+    queue = queue.then(async () => {
+      await fleet.ingest(deviceId, status);
+    });
+    return queue;
+  };
+  let last: UpdateStatus | null = null;
+  const machine = createUpdateMachine({
+    id: deviceId,
+    store: new MemoryStore(),
+    hooks: {
+      async download(context) {
+        const artifact = context.manifest.artifacts[0]!;
+        const sink = new MemorySink();
+        const result = await downloadArtifact({
+          url: artifact.url,
+          sink,
+          expected: { size: body.length, sha256: artifact.sha256! },
+          hashes: ['sha256'],
+          fetch: gatedFetch,
+          signal: context.signal,
+          onProgress: ({ bytes, total }) => context.onProgress({ bytes, total }),
+        });
+        return [{ location: 'memory:fw', size: result.size, sha256: result.sha256! }];
+      },
+      async install() {},
+      async healthCheck() {
+        return true;
+      },
+      async commit() {},
+      async report({ status }) {
+        last = status;
+        await ingest(status);
+      },
+    },
+  });
+  // What a device sends between transitions: its progress, as a repeated `downloading` status.
+  machine.on('progress', ({ bytes, total, bytesPerSecond }) => {
+    if (last?.state !== 'downloading') return;
+    void ingest({ ...last, at: new Date().toISOString(), progress: { bytes, total, bytesPerSecond } });
+  });
+  return {
+    fleet,
+    deviceId,
+    async apply() {
+      const outcome = await machine.apply({
+        id: 'gw-2.1.0',
+        version: '2.1.0',
+        artifacts: [
+          {
+            url: `${server.url}/fw/gw-2.1.0.bin`,
+            target: 'firmware',
+            size: body.length,
+            sha256: createHash('sha256').update(body).digest('hex'),
+          },
+        ],
+      });
+      await queue;
+      return outcome.state;
+    },
+    release,
+    async close() {
+      release();
+      await server.close();
     },
   };
 }
@@ -214,20 +343,32 @@ describe.skipIf(!HAVE_CHROMIUM)(
   () => {
     let browser: Browser | undefined;
     let rollout: RealRollout | undefined;
+    let gateway: DownloadingDevice | undefined;
     let dashboard: DashboardServer | undefined;
 
     beforeAll(async () => {
-      [browser, rollout] = await Promise.all([
+      [browser, rollout, gateway] = await Promise.all([
         chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS }),
         startRealRollout(),
+        startDownloadingDevice(),
       ]);
-      dashboard = await serveDashboard({ snapshot: () => rollout!.payload() });
+      dashboard = await serveDashboard({
+        snapshot: async () =>
+          rollout!.payload([
+            {
+              platform: 'http',
+              title: 'HTTP gateway (otakit machine)',
+              fleet: await gateway!.fleet.snapshot(),
+            },
+          ]),
+      });
     });
 
     afterAll(async () => {
       await browser?.close();
       await dashboard?.close();
       await rollout?.close();
+      await gateway?.close();
     });
 
     it('serves the payload as JSON at /api/snapshot', async () => {
@@ -236,6 +377,7 @@ describe.skipIf(!HAVE_CHROMIUM)(
       const payload = (await response.json()) as DemoStreamPayload;
       expect(payload.platforms.map(({ platform, title }) => ({ platform, title }))).toEqual([
         { platform: 'insighIo', title: 'insigh.io' },
+        { platform: 'http', title: 'HTTP gateway (otakit machine)' },
       ]);
     });
 
@@ -258,8 +400,32 @@ describe.skipIf(!HAVE_CHROMIUM)(
           await page.locator(`tr[data-device="${deviceId}"][data-state="committed"]`).waitFor(WAIT);
         await page.locator('tr[data-device="dev-003"][data-state="install_failed"]').waitFor(WAIT);
         // insigh.io's own word for committed: its `applied` OTA event.
-        const word = await page.locator('tr[data-device="dev-001"] .word').textContent();
-        expect(word?.trim()).toBe(String(insighIo.protocol.statusMapping.fromCanonical.committed));
+        expect(await page.locator('tr[data-device="dev-001"] .word').getAttribute('data-word')).toBe(
+          String(insighIo.protocol.statusMapping.fromCanonical.committed),
+        );
+
+        // A device downloading over HTTP: a progress bar with bytes/s, then committed.
+        const applied = gateway!.apply();
+        const downloading = page.locator(`tr[data-device="${gateway!.deviceId}"][data-state="downloading"]`);
+        await downloading.locator('.progress progress').waitFor(WAIT);
+        await expect
+          .poll(async () => (await downloading.locator('.progress span').textContent()) ?? '', WAIT)
+          .toMatch(/KiB of 512\.0 KiB, [1-9][\d.]* (B|KiB|MiB)\/s$/);
+        // The picture shows the download under way (and the field error below).
+        await pasteManifest(page, {
+          id: 'app-2.0.0',
+          version: '2.0.0',
+          artifacts: [{ url: 'ftp://updates.example.com/app.bin', target: 'firmware' }],
+        });
+        await page.locator('#manifest-issues li[data-path="artifacts[0].url"]').waitFor(WAIT);
+        mkdirSync(join(ROOT, 'test/artifacts'), { recursive: true });
+        await page.screenshot({ path: SCREENSHOT, fullPage: true });
+        gateway!.release();
+        expect(await applied).toBe('committed');
+        // The machine goes back to idle after committing: the page shows how the update ended.
+        await page
+          .locator(`tr[data-device="${gateway!.deviceId}"][data-state="idle"][data-outcome="committed"]`)
+          .waitFor(WAIT);
         expect(await card.locator('tr[data-wave="canary"]').textContent()).toContain('succeeded 2');
         expect(await card.locator('.totals').textContent()).toContain('install_failed 1');
         expect(await card.locator('tbody tr').count()).toBe(2);
@@ -278,16 +444,6 @@ describe.skipIf(!HAVE_CHROMIUM)(
         // Not JSON at all.
         await page.locator('#manifest-input').fill('{ "id": ');
         await expect.poll(() => page.locator('#manifest-status').textContent(), WAIT).toBe('not JSON');
-
-        // Back to the invalid manifest for the picture (README shows it).
-        await pasteManifest(page, {
-          id: 'app-2.0.0',
-          version: '2.0.0',
-          artifacts: [{ url: 'ftp://updates.example.com/app.bin', target: 'firmware' }],
-        });
-        await urlIssue.waitFor(WAIT);
-        mkdirSync(join(ROOT, 'test/artifacts'), { recursive: true });
-        await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
         expect(errors).toEqual([]);
       } finally {
