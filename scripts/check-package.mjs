@@ -153,6 +153,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const dist = join(dirname(fileURLToPath(import.meta.resolve('otakit'))));
 const files = readdirSync(dist, { recursive: true })
   .filter((file) => file.endsWith('.js'))
+  // The one program of the package (the \`otakit\` bin) runs when imported, by design: package.json
+  // lists it in "sideEffects"; every other module must import without effect.
+  .filter((file) => file !== join('cli', 'main.js'))
   .sort();
 const PROTOTYPES = { globalThis, Object, Function, Array, String, Number, Boolean, Symbol, Promise,
   Map, Set, WeakMap, Error, RegExp, Date, Uint8Array, ArrayBuffer, Response, Request, Headers, URL };
