@@ -238,6 +238,11 @@ describe.skipIf(!NATS_SERVER)('Connhex agent over real NATS and HTTP', () => {
       () => 'an outcome',
     );
     expect(s.outcomes[0]?.state).toBe('committed');
+    // The outcome is the agent's; its `updated` heartbeat may still be on its way over NATS.
+    await until(
+      () => s.watcher.changes().at(-1) === 'updated',
+      () => `updated on the wire, got ${JSON.stringify(s.watcher.changes())}`,
+    );
     const changes = s.watcher.changes();
     expect(changes.slice(0, 3)).toEqual(['updated', 'checking', 'check_failed']);
     expect(changes.slice(-6)).toEqual([
