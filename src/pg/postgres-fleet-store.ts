@@ -25,9 +25,9 @@ import type { FleetAnomaly, FleetAnomalyKind, FleetHistoryEntry, StateCounts } f
 import { ManifestError, StoreError } from '../core/errors.js';
 import { UPDATE_STATES, type UpdateState } from '../core/states.js';
 import type { MachineRecord } from '../machine/record.js';
-import { connectionSecrets, pgStoreError } from './errors.js';
-import { pg } from './load-pg.js';
+import { pgStoreError } from './errors.js';
 import { migrate } from './migrations.js';
+import { openPool } from './open-pool.js';
 import type { PgClient, PgPool } from './pool.js';
 import { quotedSchema } from './schema-name.js';
 
@@ -171,36 +171,8 @@ export class PostgresFleetStore implements FleetStore {
    *   cannot be reached or migrated (never with the connection string or password in it).
    */
   static async open(options: PostgresFleetStoreOptions): Promise<PostgresFleetStore> {
-    const schema = options.schema ?? 'public';
-    quotedSchema(schema);
-    if ((options.connectionString === undefined) === (options.pool === undefined)) {
-      throw new ManifestError('PostgresFleetStore options', [
-        { path: 'connectionString', expected: 'exactly one of connectionString and pool' },
-      ]);
-    }
-    if (options.connectionString !== undefined && typeof options.connectionString !== 'string') {
-      throw new ManifestError('PostgresFleetStore options', [
-        { path: 'connectionString', expected: 'a string' },
-      ]);
-    }
-    const max = options.maxConnections ?? 10;
-    if (!Number.isInteger(max) || max < 1) {
-      throw new ManifestError('PostgresFleetStore options', [
-        { path: 'maxConnections', expected: 'a positive integer' },
-      ]);
-    }
-    const secrets = connectionSecrets(options.connectionString);
-    let pool = options.pool;
-    if (pool === undefined) {
-      try {
-        pool = new pg.Pool({ connectionString: options.connectionString, max }) as unknown as PgPool;
-      } catch (error) {
-        throw pgStoreError('Configuring the PostgreSQL pool', error, secrets);
-      }
-      // An idle connection that dies (server restart) must not crash the process.
-      (pool as unknown as { on(event: 'error', listener: () => void): void }).on('error', () => {});
-    }
-    const store = new PostgresFleetStore(pool, options.pool === undefined, schema, secrets);
+    const { pool, ownsPool, schema, secrets } = openPool(options, 'PostgresFleetStore options');
+    const store = new PostgresFleetStore(pool, ownsPool, schema, secrets);
     try {
       if (options.migrate !== false) await store.migrate();
     } catch (error) {

@@ -28,9 +28,9 @@ import type {
   RolloutRecord,
 } from '../cloud/rollout/types.js';
 import { ManifestError, OtaError, StoreError } from '../core/errors.js';
-import { connectionSecrets, pgStoreError } from './errors.js';
-import { pg } from './load-pg.js';
+import { pgStoreError } from './errors.js';
 import { migrate } from './migrations.js';
+import { openPool } from './open-pool.js';
 import type { PgClient, PgPool } from './pool.js';
 import { quotedSchema } from './schema-name.js';
 
@@ -186,32 +186,8 @@ export class PostgresRolloutStore implements RolloutStore {
    *   cannot be reached or migrated (never with the connection string or password in it).
    */
   static async open(options: PostgresRolloutStoreOptions): Promise<PostgresRolloutStore> {
-    const schema = options.schema ?? 'public';
-    quotedSchema(schema, OPTIONS);
-    if ((options.connectionString === undefined) === (options.pool === undefined)) {
-      throw new ManifestError(OPTIONS, [
-        { path: 'connectionString', expected: 'exactly one of connectionString and pool' },
-      ]);
-    }
-    if (options.connectionString !== undefined && typeof options.connectionString !== 'string') {
-      throw new ManifestError(OPTIONS, [{ path: 'connectionString', expected: 'a string' }]);
-    }
-    const max = options.maxConnections ?? 10;
-    if (!Number.isInteger(max) || max < 1) {
-      throw new ManifestError(OPTIONS, [{ path: 'maxConnections', expected: 'a positive integer' }]);
-    }
-    const secrets = connectionSecrets(options.connectionString);
-    let pool = options.pool;
-    if (pool === undefined) {
-      try {
-        pool = new pg.Pool({ connectionString: options.connectionString, max }) as unknown as PgPool;
-      } catch (error) {
-        throw pgStoreError('Configuring the PostgreSQL pool', error, secrets);
-      }
-      // An idle connection that dies (server restart) must not crash the process.
-      (pool as unknown as { on(event: 'error', listener: () => void): void }).on('error', () => {});
-    }
-    const store = new PostgresRolloutStore(pool, options.pool === undefined, schema, secrets);
+    const { pool, ownsPool, schema, secrets } = openPool(options, OPTIONS);
+    const store = new PostgresRolloutStore(pool, ownsPool, schema, secrets);
     try {
       if (options.migrate !== false) await store.migrate();
     } catch (error) {
