@@ -37,6 +37,17 @@ if (!NATS_SERVER) {
   }
 }
 
+/**
+ * An agent's outcome (or a child's exit) can come before its last heartbeat, `updated`, reaches
+ * the NATS watcher on a busy machine: wait for it before reading the wire sequence.
+ */
+function heardUpdated(watcher: StatusWatcher): Promise<void> {
+  return until(
+    () => watcher.changes().at(-1) === 'updated',
+    () => `updated on the wire, got ${JSON.stringify(watcher.changes())}`,
+  );
+}
+
 describe.skipIf(!NATS_SERVER)('Connhex agent over real NATS and HTTP', () => {
   let root: string;
   let nats: NatsServer;
@@ -238,11 +249,7 @@ describe.skipIf(!NATS_SERVER)('Connhex agent over real NATS and HTTP', () => {
       () => 'an outcome',
     );
     expect(s.outcomes[0]?.state).toBe('committed');
-    // The outcome is the agent's; its `updated` heartbeat may still be on its way over NATS.
-    await until(
-      () => s.watcher.changes().at(-1) === 'updated',
-      () => `updated on the wire, got ${JSON.stringify(s.watcher.changes())}`,
-    );
+    await heardUpdated(s.watcher);
     const changes = s.watcher.changes();
     expect(changes.slice(0, 3)).toEqual(['updated', 'checking', 'check_failed']);
     expect(changes.slice(-6)).toEqual([
@@ -310,6 +317,7 @@ describe.skipIf(!NATS_SERVER)('Connhex agent over real NATS and HTTP', () => {
     const outcome = await s.agent.install();
     expect(outcome?.state).toBe('committed');
     expect(s.agent.available).toBeNull();
+    await heardUpdated(s.watcher);
     expect(s.watcher.changes().slice(-5)).toEqual([
       'update_available',
       'downloading',
@@ -345,6 +353,7 @@ describe.skipIf(!NATS_SERVER)('Connhex agent over real NATS and HTTP', () => {
     ]);
     const outcome = await s.agent.install();
     expect(outcome?.state).toBe('committed');
+    await heardUpdated(s.watcher);
     expect(s.watcher.changes().slice(-3)).toEqual(['update_ready', 'updating', 'updated']);
     expect(existsSync(join(currentDir(s), 'new_service.py'))).toBe(true);
   });
@@ -460,6 +469,7 @@ describe.skipIf(!NATS_SERVER)('Connhex agent over real NATS and HTTP', () => {
       expect(await readFile(marker, 'utf8')).toBe(
         `${await realpath(join(dir, 'edge/.store/ota/current'))}\n`,
       );
+      await heardUpdated(watcher);
       expect(watcher.changes().slice(-3)).toEqual(['update_ready', 'updating', 'updated']);
     });
 
@@ -490,6 +500,7 @@ describe.skipIf(!NATS_SERVER)('Connhex agent over real NATS and HTTP', () => {
       expect(watcher.payloads.find((p) => p.status === 'update_failed')?.error).toMatch(
         /interrupted by a restart/,
       );
+      await heardUpdated(watcher);
       expect(watcher.changes().slice(-3)).toEqual(['update_ready', 'updating', 'updated']);
       expect((await readdir(current)).sort()).toEqual(['new_service.py', 'update.sh']);
       expect(await readFile(marker, 'utf8')).toBe(`${await realpath(current)}\n`);
