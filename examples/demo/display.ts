@@ -154,7 +154,13 @@ class BarDisplay implements Display {
     this.#multibar.log(`${line}\n`);
   }
 
+  // Called once the rollouts end and again on the way out (the `finally`): stopping twice would
+  // print the cursor-restore escape a second time, after the summary table.
+  #stopped = false;
+
   stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
     this.#multibar.stop();
   }
 }
