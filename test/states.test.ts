@@ -15,7 +15,7 @@ import {
 const EXPECTED_EDGES: Record<UpdateState, UpdateState[]> = {
   idle: ['checking', 'available'],
   checking: ['available', 'idle', 'check_failed', 'canceled'],
-  available: ['downloading', 'check_failed', 'canceled'],
+  available: ['downloading', 'check_failed', 'verify_failed', 'canceled'],
   downloading: ['downloaded', 'download_failed', 'canceled'],
   downloaded: ['verifying', 'download_failed', 'canceled'],
   verifying: ['installing', 'verify_failed', 'canceled'],

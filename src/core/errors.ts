@@ -26,6 +26,7 @@ export const OTA_ERROR_CODES = [
   'STATE_LOOP',
   'STORE',
   'CONFIG',
+  'TRUST',
 ] as const;
 
 export type OtaErrorCode = (typeof OTA_ERROR_CODES)[number];
@@ -182,6 +183,91 @@ export class StoreError extends OtaError {
   }
 }
 
+/**
+ * Why a {@link TrustError} refused something. Closed: a caller may `switch` on it exhaustively;
+ * reasons are added, never renamed.
+ */
+export const TRUST_REASONS = [
+  /** The manifest (or root) carries no signature, and one is required. */
+  'unsigned',
+  /** The envelope names a canonicalization this version of otakit does not know. */
+  'unknown_canonicalization',
+  /** The value cannot be encoded canonically (a non-integer or non-finite number). */
+  'not_canonical',
+  /** A signature from a trusted key does not verify over the canonical bytes. */
+  'bad_signature',
+  /** Signatures only from key ids the trust root does not list. */
+  'unknown_key',
+  /** Signatures only from keys the trust root revoked. */
+  'revoked_key',
+  /** Fewer valid signatures from distinct trusted keys than the root's threshold. */
+  'below_threshold',
+  /** The trust root itself has expired (`expiresAt`). */
+  'root_expired',
+  /** A new trust root was refused (version not greater, or not signed by both thresholds). */
+  'root_rejected',
+  /** A trust root or key is malformed (bad key length, key id not derived from the key). */
+  'invalid_root',
+  /** The order's version is below the device's anti-rollback floor (or not above the committed one). */
+  'below_floor',
+  /** A version cannot be read by the configured comparator (e.g. not semver). */
+  'invalid_version',
+  /** The order is bound to other device types or device ids. */
+  'wrong_target',
+  /** An artifact carries no digest, so the signature would not cover its bytes. */
+  'weak_integrity',
+] as const;
+
+export type TrustReason = (typeof TRUST_REASONS)[number];
+
+/**
+ * A signed-manifest, trust-root or update-policy check refused an order. Never retried: the same
+ * order gives the same answer. Messages name the field and what was expected, and never carry key
+ * material beyond key ids.
+ */
+export class TrustError extends OtaError {
+  override name = 'TrustError';
+  readonly reason: TrustReason;
+  /** The manifest or root field the refusal is about, e.g. `signature.signatures[1]`, `version`. */
+  readonly field: string | undefined;
+  /** Key ids involved (never keys). */
+  readonly keyIds: readonly string[];
+
+  constructor(
+    reason: TrustReason,
+    message: string,
+    options: OtaErrorOptions & { field?: string; keyIds?: readonly string[] } = {},
+  ) {
+    super('TRUST', `${message} (${reason})`, { ...options, retryable: false });
+    this.reason = reason;
+    this.field = options.field;
+    this.keyIds = options.keyIds ?? [];
+  }
+
+  override toJSON(): SerializedOtaError & { reason: TrustReason } {
+    return { ...super.toJSON(), reason: this.reason };
+  }
+}
+
+const TRUST_REASON_SET: ReadonlySet<string> = new Set(TRUST_REASONS);
+
+/**
+ * Whether `value` is a {@link TrustError} (across realms: the brand, the `TRUST` code and a known
+ * `reason`), optionally for one reason.
+ *
+ * @example
+ * ```ts
+ * if (isTrustError(outcome.error, 'below_floor')) alert('rollback attempt refused')
+ * ```
+ */
+export function isTrustError(value: unknown, reason?: TrustReason): value is TrustError {
+  if (!isOtaError(value, 'TRUST')) return false;
+  const found = (value as { reason?: unknown }).reason;
+  return (
+    typeof found === 'string' && TRUST_REASON_SET.has(found) && (reason === undefined || found === reason)
+  );
+}
+
 interface ErrorByCode {
   MANIFEST_INVALID: ManifestError;
   TRANSPORT: TransportError;
@@ -190,6 +276,7 @@ interface ErrorByCode {
   INTEGRITY: IntegrityError;
   STATE: StateError;
   STORE: StoreError;
+  TRUST: TrustError;
 }
 
 /** The error type a given code narrows to. */

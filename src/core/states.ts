@@ -66,8 +66,9 @@ export type ActiveState = Exclude<UpdateState, TerminalState | 'idle'>;
 export const TRANSITIONS = {
   idle: ['checking', 'available'],
   checking: ['available', 'idle', 'check_failed', 'canceled'],
-  // A pushed order may fail validation (expired, incompatible) before any byte moves.
-  available: ['downloading', 'check_failed', 'canceled'],
+  // A pushed order may fail validation (expired, incompatible) before any byte moves; one that
+  // fails its signature or policy check (trust) is a verification failure, reported as such.
+  available: ['downloading', 'check_failed', 'verify_failed', 'canceled'],
   downloading: ['downloaded', 'download_failed', 'canceled'],
   downloaded: ['verifying', 'download_failed', 'canceled'],
   verifying: ['installing', 'verify_failed', 'canceled'],

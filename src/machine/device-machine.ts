@@ -22,6 +22,7 @@ import { type UpdateRef, UpdateRefSchema, type UpdateStatus } from '../core/stat
 import type { JsonValue } from '../core/store.js';
 import { parseWith } from '../core/validate.js';
 import { isManifestExpired, type Manifest, type ManifestInput, parseManifest } from '../manifest/schema.js';
+import type { SignedRoot, SignedRootInput, TrustRoot } from '../manifest/trust-root.js';
 import type { HookContext, HookName, UpdateHooks } from './hooks.js';
 import { type EnterOptions, MachineBase, type MachineCommonOptions } from './machine-base.js';
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUTS, PhaseRunner, type PhaseTimeouts } from './phase-runner.js';
@@ -31,6 +32,7 @@ import {
   StagedArtifactSchema,
   type UpdateOutcome,
 } from './record.js';
+import { type MachineTrustOptions, TrustGate } from './trust-gate.js';
 import { verifyStaged } from './verify-staged.js';
 
 export interface DeviceMachineOptions extends MachineCommonOptions {
@@ -64,6 +66,14 @@ export interface DeviceMachineOptions extends MachineCommonOptions {
   progressIntervalMs?: number;
   /** Random source for backoff jitter, injectable for deterministic tests. @default Math.random */
   random?: () => number;
+  /**
+   * Signed orders: refuse, in `available` and before the download hook is called, any order that
+   * is unsigned or badly signed under `trust.root`, expired, below the anti-rollback floor, or
+   * bound to another device type or id. A refusal ends in `verify_failed` with a `TrustError`
+   * (code `TRUST`). The floor (raised at each commit) and a root adopted by `rotateTrustRoot()`
+   * are persisted in the record. Without it, only `expiresAt` is checked.
+   */
+  trust?: MachineTrustOptions;
 }
 
 export interface OperationOptions {
@@ -90,6 +100,7 @@ export class DeviceUpdateMachine extends MachineBase {
   readonly #installIsIdempotent: boolean;
   readonly #allowUnverified: boolean;
   readonly #progressIntervalMs: number;
+  readonly #trust: TrustGate | undefined;
   // Reports and rollbacks must finish even when the update is canceled: they get this signal.
   readonly #lifetime = new AbortController();
   #run: Run | undefined;
@@ -116,6 +127,43 @@ export class DeviceUpdateMachine extends MachineBase {
     this.#installIsIdempotent = options.installIsIdempotent ?? false;
     this.#allowUnverified = options.allowUnverified ?? false;
     this.#progressIntervalMs = options.progressIntervalMs ?? 100;
+    this.#trust = options.trust === undefined ? undefined : new TrustGate(options.trust, this.id);
+  }
+
+  /**
+   * The trust state a `trust`-configured machine works with: the version of the root in force
+   * and the anti-rollback floor; `undefined` without the `trust` option. Call after `load()`.
+   */
+  get trust(): { rootVersion: number; floor: string | null } | undefined {
+    if (this.#trust === undefined) return undefined;
+    const state = this.loaded ? this.record.trust : undefined;
+    return { rootVersion: this.#trust.root(state).version, floor: state?.floor ?? null };
+  }
+
+  /**
+   * Adopts a new trust root (key rotation, revocation): accepted only if its version is greater
+   * than the root in force and it is signed by a threshold of that root's keys and a threshold of
+   * its own. Persisted before it resolves, so a restart keeps it. Rejects with a `TrustError`
+   * (`root_rejected`) and changes nothing otherwise; needs the `trust` option and a machine that
+   * is not busy.
+   *
+   * @example
+   * ```ts
+   * await machine.rotateTrustRoot(await fetchSignedRoot())
+   * ```
+   */
+  rotateTrustRoot(
+    signedRoot: SignedRoot | SignedRootInput,
+    options: OperationOptions = {},
+  ): Promise<TrustRoot> {
+    return this.#exclusive(options, async () => {
+      const gate = this.#trust;
+      if (gate === undefined) throw new OtaError('CONFIG', 'rotateTrustRoot() needs the "trust" option');
+      const trust = await gate.rotate(this.record.trust, signedRoot, this.clock.now());
+      await this.persist({ ...this.record, trust, updatedAt: new Date(this.clock.now()).toISOString() });
+      this.logger.info('otakit trust root rotated', { machine: this.id, version: trust.root?.version });
+      return gate.root(trust);
+    });
   }
 
   /** Whether an operation (check, apply, resume, cancel) is running right now. */
@@ -370,6 +418,12 @@ export class DeviceUpdateMachine extends MachineBase {
         if (isManifestExpired(manifest, this.clock.now())) {
           throw new OtaError('MANIFEST_EXPIRED', `Update ${manifest.id} expired at ${manifest.expiresAt}`);
         }
+        await this.#trust?.check(
+          manifest,
+          this.record.trust,
+          this.record.current?.version ?? null,
+          this.clock.now(),
+        );
         return void (await this.#go('downloading', { staged: null, checkpoint: null, progress: null }));
       }
       case 'downloading':
@@ -444,10 +498,13 @@ export class DeviceUpdateMachine extends MachineBase {
         this.#hooks.commit!({ ...hookContext, ...context }),
       );
     }
+    // The floor rises in the same write as `committed`: never before the update really took.
+    const trust = this.#trust?.committed(this.record.trust, context.manifest);
     await this.#go('committed', {
       current: this.record.update,
       installStarted: false,
       awaitingReboot: false,
+      ...(trust === undefined ? {} : { trust }),
     });
   }
 
@@ -491,8 +548,14 @@ export class DeviceUpdateMachine extends MachineBase {
       target = 'install_failed';
     } else if (state === 'installing' || state === 'installed') {
       target = this.#hooks.rollback ? 'rolling_back' : 'install_failed';
+    } else if (canceled) {
+      target = 'canceled';
+    } else if (state === 'available' && isOtaError(error, 'TRUST')) {
+      // A refused signature or policy is a verification failure: the platform hears its
+      // verify/integrity failure word, though no byte was fetched.
+      target = 'verify_failed';
     } else {
-      target = canceled ? 'canceled' : failureStateFor(state);
+      target = failureStateFor(state);
     }
     this.raise(error);
     const serialized = error.toJSON();

@@ -14,6 +14,7 @@ import {
   UpdateStateSchema,
 } from '../core/status.js';
 import { ManifestSchema } from '../manifest/schema.js';
+import { TrustRootSchema } from '../manifest/trust-root.js';
 
 export const HistoryEntrySchema = z.object({
   from: UpdateStateSchema,
@@ -66,6 +67,18 @@ export type StagedArtifactInput = z.input<typeof StagedArtifactSchema>;
 export const MachineRoleSchema = z.enum(['device', 'tracker']);
 export type MachineRole = z.output<typeof MachineRoleSchema>;
 
+/**
+ * What a device machine configured with `trust` keeps across restarts. Optional in the record, so
+ * records written before (or by machines without `trust`) still load.
+ */
+export const TrustStateSchema = z.object({
+  /** The anti-rollback floor, raised only when an update commits; `null` = none yet. */
+  floor: z.string().min(1).nullable(),
+  /** The root adopted by `rotateTrustRoot()`, or `null` while the configured root rules. */
+  root: TrustRootSchema.nullable(),
+});
+export type TrustState = z.output<typeof TrustStateSchema>;
+
 /** What the machine writes to its store on every transition. Versioned for migrations. */
 export const MachineRecordSchema = z.object({
   format: z.literal('otakit.machine/1'),
@@ -91,6 +104,8 @@ export const MachineRecordSchema = z.object({
   history: z.array(HistoryEntrySchema),
   /** ISO 8601 time of the last write. */
   updatedAt: z.string(),
+  /** Trust state (floor, rotated root) of a device machine with the `trust` option. */
+  trust: TrustStateSchema.optional(),
 });
 export type MachineRecord = z.output<typeof MachineRecordSchema>;
 

@@ -40,14 +40,20 @@ export type Artifact = z.output<typeof ArtifactSchema>;
 export const CompatibilitySchema = z.object({
   /** Device types (hardware models) this update is built for. */
   deviceTypes: z.array(z.string().min(1)).min(1).optional(),
+  /**
+   * Device ids this order is bound to (an order for one device must not be replayed on another).
+   * Like every compatibility field it is covered by the signature.
+   */
+  deviceIds: z.array(z.string().min(1)).min(1).optional(),
   /** Versions this update may be installed over (e.g. a delta's base). */
   fromVersions: z.array(z.string().min(1)).min(1).optional(),
 });
 export type Compatibility = z.output<typeof CompatibilitySchema>;
 
 /**
- * Reserved signature envelope (Ed25519, TUF-style list so keys can rotate). The verification
- * itself lands with the signing work; the shape is fixed now so manifests stay compatible.
+ * Signature envelope (Ed25519, TUF-style list so several keys can sign and keys can rotate).
+ * The signatures cover the `otakit-json-v1` bytes of the manifest (`canonical.ts`); they are
+ * checked by `verifyManifestSignature` (`trust.ts`).
  */
 export const SignatureEnvelopeSchema = z.object({
   /** How the signed bytes were produced from the manifest. */
