@@ -1,0 +1,47 @@
+/**
+ * How many cases each fuzz property runs: `FUZZ_RUNS` (default 10 000). Develop with a few
+ * hundred (`FUZZ_RUNS=500 npm run test:fuzz`); CI runs the default. A failing property prints
+ * its seed and counterexample path; replay it with `FUZZ_SEED=<seed> FUZZ_PATH=<path>`.
+ */
+import type fc from 'fast-check';
+
+function positiveInteger(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new Error(`${name} must be a positive integer, got ${raw}`);
+  return value;
+}
+
+export const FUZZ_RUNS = positiveInteger('FUZZ_RUNS', 10_000);
+
+/** `10 000`, for test titles. */
+export const RUNS_LABEL = FUZZ_RUNS.toLocaleString('en-US').replaceAll(',', ' ');
+
+/** fast-check parameters shared by every fuzz property (seed and path replay a failure). */
+export function fuzzParameters<T>(): fc.Parameters<T> {
+  const seed = process.env.FUZZ_SEED;
+  const path = process.env.FUZZ_PATH;
+  return {
+    numRuns: FUZZ_RUNS,
+    ...(seed === undefined || seed === '' ? {} : { seed: Number(seed) }),
+    ...(path === undefined || path === '' ? {} : { path }),
+  };
+}
+
+/** Cases run per file, printed once at the end so the CI log shows what was covered. */
+const counts = new Map<string, number>();
+
+export function countCase(label: string): void {
+  counts.set(label, (counts.get(label) ?? 0) + 1);
+}
+
+export function printCounts(file: string): void {
+  const lines = [...counts].map(([label, count]) => `  ${label}: ${count}`);
+  // Labels indented with spaces are details (what the cases reached), not cases.
+  const total = [...counts]
+    .filter(([label]) => !label.startsWith(' '))
+    .reduce((sum, [, count]) => sum + count, 0);
+  console.info(`${file}: ${total} fuzz cases (FUZZ_RUNS=${FUZZ_RUNS})\n${lines.join('\n')}`);
+}
