@@ -32,7 +32,7 @@ import {
   StagedArtifactSchema,
   type UpdateOutcome,
 } from './record.js';
-import { type MachineTrustOptions, TrustGate } from './trust-gate.js';
+import type { TrustGate } from './trust-gate.js';
 import { verifyStaged } from './verify-staged.js';
 
 export interface DeviceMachineOptions extends MachineCommonOptions {
@@ -71,9 +71,10 @@ export interface DeviceMachineOptions extends MachineCommonOptions {
    * is unsigned or badly signed under `trust.root`, expired, below the anti-rollback floor, or
    * bound to another device type or id. A refusal ends in `verify_failed` with a `TrustError`
    * (code `TRUST`). The floor (raised at each commit) and a root adopted by `rotateTrustRoot()`
-   * are persisted in the record. Without it, only `expiresAt` is checked.
+   * are persisted in the record. Without it, only `expiresAt` is checked. Make it with
+   * `createTrustGate({ root, deviceType, compareVersions, … })`.
    */
-  trust?: MachineTrustOptions;
+  trust?: TrustGate;
 }
 
 export interface OperationOptions {
@@ -127,7 +128,10 @@ export class DeviceUpdateMachine extends MachineBase {
     this.#installIsIdempotent = options.installIsIdempotent ?? false;
     this.#allowUnverified = options.allowUnverified ?? false;
     this.#progressIntervalMs = options.progressIntervalMs ?? 100;
-    this.#trust = options.trust === undefined ? undefined : new TrustGate(options.trust, this.id);
+    if (options.trust !== undefined && typeof options.trust.check !== 'function') {
+      throw new OtaError('CONFIG', 'Option "trust" takes createTrustGate({ root, … }), not plain options');
+    }
+    this.#trust = options.trust;
   }
 
   /**
@@ -161,8 +165,9 @@ export class DeviceUpdateMachine extends MachineBase {
       if (gate === undefined) throw new OtaError('CONFIG', 'rotateTrustRoot() needs the "trust" option');
       const trust = await gate.rotate(this.record.trust, signedRoot, this.clock.now());
       await this.persist({ ...this.record, trust, updatedAt: new Date(this.clock.now()).toISOString() });
-      this.logger.info('otakit trust root rotated', { machine: this.id, version: trust.root?.version });
-      return gate.root(trust);
+      const root = gate.root(trust);
+      this.logger.info('otakit trust root rotated', { machine: this.id, version: root.version });
+      return root;
     });
   }
 
@@ -418,12 +423,12 @@ export class DeviceUpdateMachine extends MachineBase {
         if (isManifestExpired(manifest, this.clock.now())) {
           throw new OtaError('MANIFEST_EXPIRED', `Update ${manifest.id} expired at ${manifest.expiresAt}`);
         }
-        await this.#trust?.check(
-          manifest,
-          this.record.trust,
-          this.record.current?.version ?? null,
-          this.clock.now(),
-        );
+        await this.#trust?.check(manifest, {
+          state: this.record.trust,
+          current: this.record.current?.version ?? null,
+          now: this.clock.now(),
+          machineId: this.id,
+        });
         return void (await this.#go('downloading', { staged: null, checkpoint: null, progress: null }));
       }
       case 'downloading':

@@ -14,7 +14,6 @@ import {
   UpdateStateSchema,
 } from '../core/status.js';
 import { ManifestSchema } from '../manifest/schema.js';
-import { TrustRootSchema } from '../manifest/trust-root.js';
 
 export const HistoryEntrySchema = z.object({
   from: UpdateStateSchema,
@@ -74,8 +73,12 @@ export type MachineRole = z.output<typeof MachineRoleSchema>;
 export const TrustStateSchema = z.object({
   /** The anti-rollback floor, raised only when an update commits; `null` = none yet. */
   floor: z.string().min(1).nullable(),
-  /** The root adopted by `rotateTrustRoot()`, or `null` while the configured root rules. */
-  root: TrustRootSchema.nullable(),
+  /**
+   * The root adopted by `rotateTrustRoot()`, or `null` while the configured root rules. Kept as
+   * plain JSON here (the record schema is in every dashboard bundle); the trust gate validates it
+   * as a `TrustRoot` whenever it uses it, and refuses orders if it is not one.
+   */
+  root: z.json().nullable(),
 });
 export type TrustState = z.output<typeof TrustStateSchema>;
 

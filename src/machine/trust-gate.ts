@@ -1,8 +1,13 @@
 /**
- * The device machine's trust gate: with the `trust` option, an order is checked in `available`,
+ * The device machine's trust gate: with the `trust` option (a gate made by `createTrustGate`), an
+ * order is checked in `available`,
  * before a byte is fetched (signature against the trust root, expiry, anti-rollback floor, target
  * binding), the floor is raised when an update commits, and a rotated root is adopted. The state
  * it keeps (floor, rotated root) lives in the machine record, so a restart keeps it.
+ *
+ * The machine takes a gate object rather than plain options so that it imports this module's code
+ * only by type: an app that does not sign orders does not bundle Ed25519, canonical JSON and the
+ * version policy (the machine bundle budget).
  *
  * @module
  */
@@ -16,22 +21,12 @@ import {
   type SignedRootInput,
   type TrustRoot,
   type TrustRootInput,
+  trustRootOrThrow,
 } from '../manifest/trust-root.js';
 import { checkManifestPolicy, raiseFloor, type VersionOrder } from '../manifest/version-policy.js';
 import type { TrustState } from './record.js';
 
-/**
- * The `trust` option of a device machine.
- *
- * @example
- * ```ts
- * createUpdateMachine({
- *   id: 'gw-7',
- *   hooks,
- *   trust: { root: TRUST_ROOT, deviceType: 'gw-2', compareVersions: semverCompare },
- * })
- * ```
- */
+/** What {@link createTrustGate} takes. */
 export interface MachineTrustOptions extends Ed25519Options {
   /**
    * The trust root shipped with the device. A root adopted later by `rotateTrustRoot()` is
@@ -49,7 +44,7 @@ export interface MachineTrustOptions extends Ed25519Options {
   deviceType?: string;
   /**
    * This device's id, checked against `compatibility.deviceIds`.
-   * @default the machine id
+   * @default the id of the machine using the gate
    */
   deviceId?: string;
   /**
@@ -73,81 +68,93 @@ export interface MachineTrustOptions extends Ed25519Options {
 
 const EMPTY: TrustState = { floor: null, root: null };
 
-export class TrustGate {
-  readonly #options: MachineTrustOptions;
-  readonly #root: TrustRoot;
-  readonly #deviceId: string;
-
-  constructor(options: MachineTrustOptions, machineId: string) {
-    this.#options = options;
-    // A bad root is a configuration error the app must see at start-up, not an order refused later.
-    this.#root = parseTrustRoot(options.root);
-    this.#deviceId = options.deviceId ?? machineId;
-    if (options.strictMonotonic && (options.compareVersions ?? 'opaque') === 'opaque') {
-      throw new OtaError(
-        'CONFIG',
-        'trust.strictMonotonic needs trust.compareVersions (semverCompare, integerCompare…)',
-      );
-    }
-  }
-
+/**
+ * What a device machine calls, at the points where trust matters. Made by {@link createTrustGate};
+ * an app may wrap one (to log, to count refusals) as long as it keeps the semantics.
+ */
+export interface TrustGate {
   /** The root in force: the persisted rotated one if newer than the configured one. */
-  root(state: TrustState | undefined): TrustRoot {
-    const rotated = state?.root ?? null;
-    return rotated !== null && rotated.version > this.#root.version ? rotated : this.#root;
-  }
-
-  /** Throws a `TrustError` (or `MANIFEST_EXPIRED`) unless the device may start `manifest`. */
-  async check(
-    manifest: Manifest,
-    state: TrustState | undefined,
-    current: string | null,
-    now: number,
-  ): Promise<void> {
-    const requireSignature = this.#options.requireSignature ?? true;
-    const policy = {
-      now,
-      floor: state?.floor ?? null,
-      current,
-      strictMonotonic: this.#options.strictMonotonic ?? false,
-      deviceId: this.#deviceId,
-      minIntegrity: this.#options.minIntegrity ?? (requireSignature ? 'md5' : 'none'),
-      ...(this.#options.compareVersions === undefined
-        ? {}
-        : { compareVersions: this.#options.compareVersions }),
-      ...(this.#options.deviceType === undefined ? {} : { deviceType: this.#options.deviceType }),
-    } as const;
-    // Signature first: nothing else in an unsigned or forged order deserves to be believed.
-    if (requireSignature || manifest.signature !== undefined) {
-      await verifyManifestSignature(manifest, this.root(state), {
-        now,
-        ...(this.#options.backend === undefined ? {} : { backend: this.#options.backend }),
-      });
-    }
-    checkManifestPolicy(manifest, policy);
-  }
-
+  root(state: TrustState | undefined): TrustRoot;
+  /** Rejects with a `TrustError` (or `MANIFEST_EXPIRED`) unless the device may start `manifest`. */
+  check(manifest: Manifest, context: TrustCheckContext): Promise<void>;
   /** The state to persist with `committed`: the floor raised by `manifest`. */
-  committed(state: TrustState | undefined, manifest: Manifest): TrustState {
-    const floor = raiseFloor(state?.floor ?? null, manifest, {
-      strictMonotonic: this.#options.strictMonotonic ?? false,
-      ...(this.#options.compareVersions === undefined
-        ? {}
-        : { compareVersions: this.#options.compareVersions }),
-    });
-    return { ...(state ?? EMPTY), floor };
-  }
+  committed(state: TrustState | undefined, manifest: Manifest): TrustState;
+  /** The state to persist after adopting `next`; rejects with `root_rejected`. */
+  rotate(state: TrustState | undefined, next: SignedRoot | SignedRootInput, now: number): Promise<TrustState>;
+}
 
-  /** The state to persist after adopting `next` (rejects with `root_rejected`). */
-  async rotate(
-    state: TrustState | undefined,
-    next: SignedRoot | SignedRootInput,
-    now: number,
-  ): Promise<TrustState> {
-    const root = await rotateRoot(this.root(state), next, {
-      now,
-      ...(this.#options.backend === undefined ? {} : { backend: this.#options.backend }),
-    });
-    return { ...(state ?? EMPTY), root };
+export interface TrustCheckContext {
+  state: TrustState | undefined;
+  /** The committed version, or `null`. */
+  current: string | null;
+  now: number;
+  machineId: string;
+}
+
+/**
+ * Makes the `trust` option of a device machine: orders must be signed under `root` (k of n) and
+ * meet the version floor and the target binding, checked before any download.
+ * @throws ManifestError for an invalid root; an `OtaError` `CONFIG` for `strictMonotonic` without
+ * a comparator.
+ *
+ * @example
+ * ```ts
+ * createUpdateMachine({
+ *   id: 'gw-7',
+ *   hooks,
+ *   trust: createTrustGate({ root: TRUST_ROOT, deviceType: 'gw-2', compareVersions: semverCompare }),
+ * })
+ * ```
+ */
+export function createTrustGate(options: MachineTrustOptions): TrustGate {
+  // A bad root is a configuration error the app must see at start-up, not an order refused later.
+  const configured = parseTrustRoot(options.root);
+  if (options.strictMonotonic && (options.compareVersions ?? 'opaque') === 'opaque') {
+    throw new OtaError(
+      'CONFIG',
+      'trust.strictMonotonic needs trust.compareVersions (semverCompare, integerCompare…)',
+    );
   }
+  const backend = options.backend === undefined ? {} : { backend: options.backend };
+  const order = options.compareVersions === undefined ? {} : { compareVersions: options.compareVersions };
+  const strictMonotonic = options.strictMonotonic ?? false;
+  const requireSignature = options.requireSignature ?? true;
+
+  const root = (state: TrustState | undefined): TrustRoot => {
+    if (state?.root == null) return configured;
+    // Persisted as plain JSON: validated on every use, and a corrupt one refuses (fails closed).
+    const rotated = trustRootOrThrow(state.root, 'persisted trust root');
+    return rotated.version > configured.version ? rotated : configured;
+  };
+
+  return {
+    root,
+    async check(manifest, { state, current, now, machineId }) {
+      // Signature first: nothing else in an unsigned or forged order deserves to be believed.
+      if (requireSignature || manifest.signature !== undefined) {
+        await verifyManifestSignature(manifest, root(state), { now, ...backend });
+      }
+      checkManifestPolicy(manifest, {
+        now,
+        floor: state?.floor ?? null,
+        current,
+        strictMonotonic,
+        deviceId: options.deviceId ?? machineId,
+        minIntegrity: options.minIntegrity ?? (requireSignature ? 'md5' : 'none'),
+        ...order,
+        ...(options.deviceType === undefined ? {} : { deviceType: options.deviceType }),
+      });
+    },
+    committed(state, manifest) {
+      return {
+        ...(state ?? EMPTY),
+        floor: raiseFloor(state?.floor ?? null, manifest, { strictMonotonic, ...order }),
+      };
+    },
+    async rotate(state, next, now) {
+      const adopted = await rotateRoot(root(state), next, { now, ...backend });
+      // A validated root is plain JSON (its optional members are absent, never undefined).
+      return { ...(state ?? EMPTY), root: adopted as TrustState['root'] };
+    },
+  };
 }

@@ -11,8 +11,10 @@ import { decodeBase64, toHex } from '../core/encoding.js';
 import { TrustError } from '../core/errors.js';
 import { parseWith, safeParseWith } from '../core/validate.js';
 import { canonicalJson } from './canonical.js';
-import { ED25519_PUBLIC_KEY_LENGTH } from './ed25519.js';
 import { SignatureEnvelopeSchema } from './schema.js';
+
+// Not imported from ed25519.ts: a dashboard validating roots must not pull in the signature code.
+const ED25519_PUBLIC_KEY_LENGTH = 32;
 
 /**
  * The key id of an Ed25519 public key: the lowercase hex SHA-256 of its raw 32 bytes, all 64

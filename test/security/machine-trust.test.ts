@@ -11,7 +11,7 @@ import type { UpdateStatus } from '../../src/core/status.js';
 import { MemoryStore, type StateStore } from '../../src/core/store.js';
 import type { DeviceMachineOptions, DeviceUpdateMachine } from '../../src/machine/device-machine.js';
 import { machineStoreKey } from '../../src/machine/machine-base.js';
-import type { MachineTrustOptions } from '../../src/machine/trust-gate.js';
+import { createTrustGate, type MachineTrustOptions } from '../../src/machine/trust-gate.js';
 import type { Manifest } from '../../src/manifest/schema.js';
 import { signManifest, signRoot } from '../../src/manifest/trust.js';
 import { integerCompare, semverCompare } from '../../src/manifest/version-policy.js';
@@ -50,7 +50,8 @@ function harness(trust: MachineTrustOptions): Harness {
     },
   };
   return {
-    build: (store = r.store, extra = {}) => r.build(store, { hooks, trust: { ...trust, ...extra } }),
+    build: (store = r.store, extra = {}) =>
+      r.build(store, { hooks, trust: createTrustGate({ ...trust, ...extra }) }),
     download,
     reports,
     device: r.device,
@@ -267,6 +268,25 @@ describe('device machine with trust: accepted orders, the floor, restarts', () =
       thrown = error;
     }
     expect(isOtaError(thrown, 'CONFIG')).toBe(true);
+    // Plain options instead of a gate: a CONFIG error that says what to pass.
+    const plain = rig();
+    expect(() => plain.build(undefined, { trust: { root: rootOf([a!], 1) } as never })).toThrow(
+      /createTrustGate/,
+    );
+  });
+
+  it('fails closed when the persisted rotated root is corrupt', async () => {
+    const [a] = await testKeys(1);
+    const h = harness({ root: rootOf([a!], 1) });
+    await h.build().apply(await signed([a!], 'u1', '1.0.0'));
+    const stored = (await h.store.get(machineStoreKey('dev-1'))) as Record<string, unknown>;
+    await h.store.put(machineStoreKey('dev-1'), {
+      ...stored,
+      trust: { floor: null, root: { version: 9 } },
+    } as never);
+    const outcome = await h.build().apply(await signed([a!], 'u2', '2.0.0'));
+    expect(outcome).toMatchObject({ state: 'verify_failed', error: { code: 'TRUST' } });
+    expect(outcome.error?.message).toContain('(invalid_root)');
   });
 });
 
