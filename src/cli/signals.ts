@@ -5,7 +5,11 @@
  * @module
  */
 
-/** Resolves with the signal's name at the first SIGINT or SIGTERM (or when `signal` aborts). */
+/**
+ * Resolves with the signal's name at the first SIGINT or SIGTERM (or when `signal` aborts). Call
+ * it before printing the line that says the command is ready: whoever reads that line may signal
+ * at once, and a signal with no listener yet kills the process without its cleanup.
+ */
 export function untilSignalled(signal?: AbortSignal): Promise<string> {
   return new Promise((resolve) => {
     const done = (name: string) => {

@@ -31,11 +31,11 @@ export function registerPublish(program: Command): void {
   )
     .requiredOption('--manifest <file>', 'the canonical manifest (JSON)')
     .requiredOption('--target <json>', "the device's target, JSON or @file.json")
-    .option(
-      '--timeout <seconds>',
-      'give up after this long (exit 1)',
-      (value) => parseSeconds(value, '--timeout'),
-      600_000,
+    .addOption(
+      new Option('--timeout <seconds>', 'give up after this long (exit 1)')
+        .argParser((value) => parseSeconds(value, '--timeout'))
+        // Kept in ms (what parseSeconds returns); the help shows it in the option's unit.
+        .default(600_000, '600'),
     )
     .option('--device-id <id>', 'the device id, where the target does not name one')
     .addOption(new Option('--json', 'print events and the outcome as JSON lines'))
@@ -43,7 +43,7 @@ export function registerPublish(program: Command): void {
       const out = createOutput({ json: options.json ?? false });
       const { isFailureState } = await import('../../core/states.js');
       const { parseManifest } = await import('../../manifest/schema.js');
-      const manifest = parseManifest(await readJsonFile(options.manifest, 'manifest'));
+      const manifest = parseManifest(await readJsonFile(options.manifest, '--manifest'));
       const target = await parseJsonOption(options.target, '--target');
       const session = await openPlatform(platform, options, 'publish');
       const progress = createProgress({ silent: out.json });
@@ -62,11 +62,15 @@ export function registerPublish(program: Command): void {
             else if (!process.stdout.isTTY) out.line(`${event.deviceId}: ${event.from} -> ${event.to}`);
             if (event.to === 'committed') resolve({ state: event.to });
             else if (isFailureState(event.to)) {
-              void session.fleet.device(event.deviceId).then((snapshot) =>
-                resolve({
-                  state: event.to,
-                  ...(snapshot?.lastError ? { error: redact(snapshot.lastError.message) } : {}),
-                }),
+              const state = event.to;
+              void session.fleet.device(event.deviceId).then(
+                (snapshot) =>
+                  resolve({
+                    state,
+                    ...(snapshot?.lastError ? { error: redact(snapshot.lastError.message) } : {}),
+                  }),
+                // The outcome stands without its message: the store could not be read.
+                () => resolve({ state }),
               );
             }
           });
@@ -78,6 +82,8 @@ export function registerPublish(program: Command): void {
           channel: message.channel,
           address: redactedUrl(message.address),
         }));
+        // Listening before the published line: whoever reads it may signal at once.
+        const signalled = untilSignalled(lifetime.signal);
         if (out.json) out.event({ event: 'published', messages, lost: sent.lost });
         else {
           out.line(
@@ -88,7 +94,7 @@ export function registerPublish(program: Command): void {
         const timer = setTimeout(() => lifetime.abort(), options.timeout);
         const result = await Promise.race([
           outcome,
-          untilSignalled(lifetime.signal).then((why) => ({
+          signalled.then((why) => ({
             state: why === 'abort' ? 'timed_out' : 'interrupted',
           })),
         ]);

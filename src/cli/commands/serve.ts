@@ -59,9 +59,11 @@ export function registerServe(program: Command): void {
           else out.line(`${event.status} ${event.path}${event.version ? ` ${event.version}` : ''}`);
         });
       }
+      // Listening before the listening line: a supervisor may signal as soon as it reads it.
+      const signalled = untilSignalled();
       if (out.json) out.event({ event: 'listening', url: server.url, auth: auth !== undefined });
       else out.line(`otakit: serving ${dir} at ${server.url}${auth ? ' (Basic auth)' : ''}`);
-      await untilSignalled();
+      await signalled;
       await server.close();
     });
 }

@@ -50,10 +50,12 @@ export function registerShadowService(program: Command): void {
             : {}),
         });
         await service.start();
+        // Listening before the started line: a supervisor may signal as soon as it reads it.
+        const signalled = untilSignalled();
         const store = options.store ?? 'memory';
         if (out.json) out.event({ event: 'started', broker: redactedUrl(options.broker), store });
         else out.line(`otakit: shadow service on ${redactedUrl(options.broker)} (store: ${store})`);
-        await untilSignalled();
+        await signalled;
         await service.stop();
       } finally {
         await connection.close();

@@ -61,9 +61,11 @@ export function registerWatch(program: Command): void {
           target,
           options.deviceId === undefined ? {} : { deviceId: options.deviceId },
         );
+        // Listening before the watching line: a supervisor may signal as soon as it reads it.
+        const signalled = untilSignalled();
         if (out.json) out.event({ event: 'watching', platform, broker: redactedUrl(options.broker) });
         else out.line(`otakit: watching ${platform} on ${redactedUrl(options.broker)}`);
-        await untilSignalled();
+        await signalled;
       } finally {
         await session.close();
       }
