@@ -5,9 +5,10 @@
  *
  * @module
  */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { RolloutSnapshot } from '../../cloud/rollout/snapshot.js';
-import { CliError } from '../exit-codes.js';
+import { quotedSchema } from '../../pg/schema-name.js';
+import { CliError, usageError } from '../exit-codes.js';
 import { parseSeconds, readJsonFile } from '../options.js';
 import { createOutput, type Output } from '../output.js';
 import { createProgress } from '../progress.js';
@@ -18,11 +19,23 @@ interface CommonOptions extends DatabaseOptions {
   json?: boolean;
 }
 
+/** A schema name as the PostgreSQL stores take it; anything else is a usage error (exit 2). */
+function parseSchema(value: string): string {
+  try {
+    quotedSchema(value, '--schema');
+  } catch {
+    throw usageError(
+      `--schema must be a lower-case identifier (letters, digits, _; at most 63, not starting with a digit), not "${value}"`,
+    );
+  }
+  return value;
+}
+
 function withDatabase(command: Command): Command {
   return command
     .option('--database <url>', 'the PostgreSQL URL (prefer --database-env: a password here shows in ps)')
     .option('--database-env <VAR>', 'the environment variable holding the PostgreSQL URL')
-    .option('--schema <name>', 'the PostgreSQL schema of the tables', 'public')
+    .option('--schema <name>', 'the PostgreSQL schema of the tables', parseSchema, 'public')
     .option('--json', 'print the rollout snapshot as JSON');
 }
 
@@ -41,6 +54,16 @@ async function withControl<T>(
 
 /** The final rollout states (FINAL_ROLLOUT_STATES, without loading the rollout module). */
 const FINAL: readonly string[] = ['completed', 'aborted', 'cancelled'];
+
+/**
+ * The states a rollout may be in after each command for it to have done what was asked (again:
+ * pausing a paused rollout is fine), and what is said otherwise.
+ */
+const OUTCOME: Record<'pause' | 'resume' | 'cancel', { states: readonly string[]; refusal: string }> = {
+  pause: { states: ['paused'], refusal: 'only a scheduled or running rollout can be paused' },
+  resume: { states: ['running', 'scheduled'], refusal: 'only a paused rollout can be resumed' },
+  cancel: { states: ['cancelled'], refusal: 'it has ended' },
+};
 
 const SETTLED = ['succeeded', 'failed', 'timed_out', 'skipped', 'rolled_back'] as const;
 
@@ -98,11 +121,11 @@ export function registerRollout(program: Command): void {
       .argument('<id>', 'the rollout id'),
   )
     .option('--watch', 'follow the rollout until it ends (or SIGINT)')
-    .option(
-      '--interval <seconds>',
-      'how often to read it with --watch',
-      (value) => parseSeconds(value, '--interval'),
-      1000,
+    .addOption(
+      // The value is kept in milliseconds: help shows the default in the seconds it is given in.
+      new Option('--interval <seconds>', 'how often to read it with --watch')
+        .argParser((value) => parseSeconds(value, '--interval'))
+        .default(1000, '1'),
     )
     .action(async (id: string, options: CommonOptions & { watch?: boolean; interval: number }) => {
       const out = createOutput({ json: options.json ?? false });
@@ -156,6 +179,11 @@ export function registerRollout(program: Command): void {
                   id,
                   options.message === undefined ? {} : { message: options.message },
                 );
+        // The orchestrator leaves a rollout it cannot move as it is (a completed one is not
+        // paused): say so, rather than exit 0 as if it had been done.
+        if (!OUTCOME[verb].states.includes(snapshot.state)) {
+          throw new CliError(`rollout ${id} is ${snapshot.state}: ${OUTCOME[verb].refusal}`);
+        }
         show(out, snapshot);
       });
     });
