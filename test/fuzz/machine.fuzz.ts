@@ -24,7 +24,15 @@
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createUpdateMachine, isOtaError, MemoryStore, UpdateSnapshotSchema } from '../../src/index.js';
+import {
+  canTransition,
+  createUpdateMachine,
+  isOtaError,
+  MemoryStore,
+  UPDATE_STATES,
+  type UpdateOutcome,
+  UpdateSnapshotSchema,
+} from '../../src/index.js';
 import { MachineRecordSchema } from '../../src/machine/record.js';
 import {
   FAULTS_OF,
@@ -112,6 +120,34 @@ class Restart implements Command {
   toString = () => `restart(${this.thenResume ? 'resume' : ''})`;
 }
 
+type Operation = { kind: 'offer' | 'apply'; id: UpdateId } | { kind: 'resume' | 'cancel' | 'runOnce' };
+
+function start(real: MachineHarness, operation: Operation): [string, () => Promise<UpdateOutcome | boolean>] {
+  switch (operation.kind) {
+    case 'offer':
+      return [`offer(${operation.id})`, () => real.machine.offer(manifestOf(operation.id))];
+    case 'apply':
+      return [`apply(${operation.id})`, () => real.machine.apply(manifestOf(operation.id))];
+    case 'resume':
+      return ['resume()', () => real.machine.resume()];
+    case 'cancel':
+      return ['cancel()', () => real.machine.cancel('canceled by the fuzzer')];
+    case 'runOnce':
+      return ['runOnce()', () => real.machine.runOnce()];
+  }
+}
+
+/** Two operations started at once: a second order arriving while one runs, a cancel racing an apply. */
+class Together implements Command {
+  constructor(readonly operations: Operation[]) {}
+  check = () => true;
+  async run(_model: Model, real: MachineHarness) {
+    if (!alive(real)) return;
+    await real.operateTogether(this.operations.map((operation) => start(real, operation)));
+  }
+  toString = () => `together(${this.operations.map((operation) => JSON.stringify(operation)).join(', ')})`;
+}
+
 class InjectFault implements Command {
   constructor(
     readonly hook: Hook,
@@ -155,6 +191,15 @@ const commands: fc.Arbitrary<Command>[] = [
     .constantFrom(...HOOKS)
     .chain((hook) => fc.constantFrom(...FAULTS_OF[hook]).map((fault) => new InjectFault(hook, fault))),
   fc.integer({ min: 1, max: 10 }).map((writes) => new PowerLossAfterWrites(writes)),
+  fc
+    .array(
+      fc.oneof(
+        fc.record({ kind: fc.constantFrom('offer' as const, 'apply' as const), id: updateId }),
+        fc.record({ kind: fc.constantFrom('resume' as const, 'cancel' as const, 'runOnce' as const) }),
+      ),
+      { minLength: 2, maxLength: 3 },
+    )
+    .map((operations) => new Together(operations)),
 ];
 
 describe('device machine: random operation sequences', () => {
@@ -298,6 +343,97 @@ describe('device machine: a persisted record read back', () => {
         } finally {
           machine.dispose();
         }
+      }),
+      fuzzParameters(),
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The tracker role: statuses a device reports, in any order, read back after restarts
+
+const trackerStatus = fc.record(
+  {
+    machineId: fc.constantFrom(MACHINE_ID, MACHINE_ID, MACHINE_ID, 'someone-else'),
+    updateId: fc.constantFrom('a', 'a', 'b', null),
+    version: fc.constantFrom('1.0.0', '2.0.0', null),
+    state: fc.constantFrom(...UPDATE_STATES),
+    previous: fc.option(fc.constantFrom(...UPDATE_STATES), { nil: null }),
+    at: fc.constantFrom('2026-12-05T12:00:00.000Z', '2026-12-05T12:00:01.000Z'),
+    error: fc.constantFrom(undefined, null, {
+      name: 'OtaError',
+      code: 'DOWNLOAD',
+      message: 'reset',
+      retryable: true,
+    }),
+    progress: fc.constantFrom(undefined, null, { bytes: 1, total: 4, bytesPerSecond: 1 }),
+  },
+  { requiredKeys: ['machineId', 'updateId', 'version', 'state', 'previous', 'at'] },
+);
+
+type TrackerStep = { kind: 'ingest'; status: unknown } | { kind: 'reset' } | { kind: 'restart' };
+
+const trackerStep: fc.Arbitrary<TrackerStep> = fc.oneof(
+  { weight: 8, arbitrary: trackerStatus.map((status) => ({ kind: 'ingest' as const, status })) },
+  {
+    weight: 2,
+    arbitrary: trackerStatus.chain(mutatedJson).map((status) => ({ kind: 'ingest' as const, status })),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: 'reset' as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
+);
+
+describe('tracker machine: random status sequences', () => {
+  it(`never throws, refuses illegal statuses typed and keeps a legal, parseable history over ${RUNS_LABEL} sequences`, async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(trackerStep, { maxLength: 12 }), async (steps) => {
+        countCase('tracker sequences');
+        const store = new MemoryStore();
+        const build = () => createUpdateMachine({ id: MACHINE_ID, role: 'tracker', store });
+        let tracker = build();
+        const stored = async () => {
+          const value = await store.get(STORE_KEY);
+          if (value === undefined) return undefined;
+          const parsed = MachineRecordSchema.safeParse(value);
+          expect(parsed.success, `tracker record does not parse: ${describeValue(value)}`).toBe(true);
+          return parsed.data!;
+        };
+        for (const step of steps) {
+          if (step.kind === 'restart') {
+            tracker = build();
+            continue;
+          }
+          const before = await stored();
+          if (step.kind === 'reset') {
+            await tracker.reset();
+            expect((await stored())?.state ?? 'idle').toBe('idle');
+            continue;
+          }
+          const outcome = await typedOutcome(
+            'tracker.ingest',
+            () => describeValue(step.status),
+            () => tracker.ingest(step.status),
+          );
+          expect(outcome.ok, 'ingest() never throws').toBe(true);
+          if (!outcome.ok) return;
+          const result = outcome.value;
+          const after = await stored();
+          if (!result.accepted) {
+            expect(isOtaError(result.error)).toBe(true);
+            expect(after?.state).toBe(before?.state);
+            continue;
+          }
+          expect(after?.state ?? 'idle').toBe(result.state);
+          if (result.duplicate) continue;
+          countCase('  (statuses accepted as a new state)');
+          // The reported state, reached through the states it skipped, by the transition table.
+          const chain = [before?.state ?? 'idle', ...result.skipped, result.state];
+          for (let index = 1; index < chain.length; index++) {
+            expect(canTransition(chain[index - 1]!, chain[index]!), `chain ${chain.join(' -> ')}`).toBe(true);
+          }
+          if (result.state === 'committed') expect(after?.current).toEqual(after?.update);
+        }
+        expect(UpdateSnapshotSchema.safeParse(tracker.snapshot()).success).toBe(true);
       }),
       fuzzParameters(),
     );

@@ -6,32 +6,39 @@
  * manifest's and the downloader's documented refusals. Inputs are mutations of valid vectors
  * built with the same helpers as the unit tests, plus random bytes.
  */
+import { relative, sep } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { normaliseEntryPath } from '../../src/archive/entry-path.js';
 import { isArchiveError } from '../../src/archive/errors.js';
 import { parsePaxRecords, parsePaxSize } from '../../src/archive/pax.js';
 import { checksumMatches, parseLongName, parseNumber, parseTarHeader } from '../../src/archive/tar-header.js';
+import { decodeFeedPage } from '../../src/cloud/exosite/feed.js';
 import {
   applyUpdate,
   checkRequest,
   getShadow,
   readClientToken,
 } from '../../src/cloud/shadow-service/document.js';
+import { readAttributeUpdate } from '../../src/cloud/thingsboard/attribute-channel.js';
+import { decodeBase64 } from '../../src/core/encoding.js';
 import { isArtifactUrl } from '../../src/core/url-scheme.js';
 import { decodeJson } from '../../src/core/wire.js';
 import { isOtaError, ManifestSchema, parseManifest } from '../../src/index.js';
+import { decodeCp437 } from '../../src/node/archive/cp437.js';
 import { isInsighioPackage } from '../../src/node/archive/gzip.js';
 import { sniffArchiveFormat } from '../../src/node/archive/sniff.js';
 import { readZipDirectory } from '../../src/node/archive/zip-directory.js';
 import { presentedKey } from '../../src/node/cloud/connhex-release-auth.js';
 import { parseBasic } from '../../src/node/cloud/micropython-ota-basic-auth.js';
+import { parseSingleRange } from '../../src/node/cloud/micropython-ota-conditional.js';
 import { RefusedPathError, requestSegments } from '../../src/node/cloud/micropython-ota-request-path.js';
 import {
   attributeRequestId,
   mayDevicePublish,
   mayDeviceSubscribe,
 } from '../../src/node/cloud/thingsboard-gateway-topics.js';
+import { resolveFileAddress } from '../../src/node/file-channel.js';
 import { BodyDecoder, bodyFraming } from '../../src/node/http1/body-decoder.js';
 import { HttpProtocolError, parseResponseHead } from '../../src/node/http1/response-head.js';
 import * as insighIoPackage from '../../src/protocols/insighio/package.js';
@@ -635,6 +642,64 @@ describe('cloud-side request parsing', () => {
         expect(() => parseBasic(value)).not.toThrow();
         expect(() => presentedKey(value, ['Bearer', 'Thing'])).not.toThrow();
         expect(() => topicMatches('v1/devices/me/+/request/#', value)).not.toThrow();
+      },
+    ));
+});
+
+// ---------------------------------------------------------------------------------------------
+// Smaller parsers of network input on either side
+
+describe('smaller network parsers', () => {
+  it(`decodeFeedPage, readAttributeUpdate, parseSingleRange, decodeCp437, decodeBase64, resolveFileAddress: ${RUNS_LABEL} mutated inputs`, () =>
+    property(
+      'smaller parsers',
+      fc.oneof(
+        fromSeeds(
+          [
+            '{"fw_title":"f","fw_version":"1.2","fw_checksum":"ab","fw_checksum_algorithm":"SHA256"}',
+            '{"deleted":["fw_title","fw_version"]}',
+            '{"items":[{"timestamp":1526046488000000,"values":{"otau_in":"{}"}}],"next":null}',
+            'bytes=0-99',
+            'bytes=-5',
+            'bytes=10-',
+            'aGVsbG8gd29ybGQ=',
+            'sample/version',
+            'project/v1.0.1/main.py',
+          ],
+          mutatedPayload,
+        ),
+        hostile.filter((value): value is string => typeof value === 'string'),
+      ),
+      async (text) => {
+        await typedOutcome(
+          'decodeFeedPage',
+          () => describeValue(text),
+          () => decodeFeedPage(text),
+        );
+        await typedOutcome(
+          'readAttributeUpdate',
+          () => describeValue(text),
+          () => readAttributeUpdate(text),
+        );
+        const range = parseSingleRange(text, 100);
+        if (range !== null && range !== 'unsatisfiable') {
+          expect(range.start >= 0 && range.start <= range.end && range.end < 100, describeValue(range)).toBe(
+            true,
+          );
+        }
+        expect(typeof decodeCp437(latin1(text))).toBe('string');
+        const bytes = decodeBase64(text);
+        if (bytes !== undefined) expect(bytes).toBeInstanceOf(Uint8Array);
+        // The documented refusal: a file address never resolves outside its directory.
+        const resolved = await typedOutcome(
+          'resolveFileAddress',
+          () => describeValue(text),
+          () => resolveFileAddress('/srv/files', text),
+        );
+        if (resolved.ok) {
+          expect(resolved.value.startsWith('/srv/files/'), resolved.value).toBe(true);
+          expect(relative('/srv/files', resolved.value).split(sep)).not.toContain('..');
+        }
       },
     ));
 });
