@@ -117,7 +117,7 @@ export async function otaUpdate(options: OtaUpdateOptions): Promise<OtaUpdateRes
   const agent = new DeviceAgent({
     ...parts.agent,
     // One check, made by checkNow() below: no poll loop, and nothing fetched by start().
-    protocol: { ...protocol, device: { ...protocol.device, orderSources: () => [] } },
+    protocol: { ...parts.agent.protocol, device: { ...parts.agent.protocol.device, orderSources: () => [] } },
     fetchOrder: async (signal): Promise<InboundMessage[]> => {
       if (!armed) return [];
       const answer = await pollOnce(http, request, undefined, signal);
@@ -125,6 +125,7 @@ export async function otaUpdate(options: OtaUpdateOptions): Promise<OtaUpdateRes
       return [answer];
     },
   });
+  parts.attach(() => agent.current);
   const finished: UpdateOutcome[] = [];
   agent.on('outcome', (outcome) => finished.push(outcome));
   await adoptLocalVersion(parts);

@@ -8,12 +8,15 @@
  */
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { OtaError } from '../../core/errors.js';
+import type { UpdateRef } from '../../core/status.js';
 import type { StateStore } from '../../core/store.js';
 import type { DeviceAgentOptions } from '../../device/agent.js';
+import { statementCompanion } from '../../device/statement-companion.js';
 import type { UpdateHooks } from '../../machine/hooks.js';
 import { DEFAULTS } from '../../protocols/micropython-ota/limits.js';
 import { protocol } from '../../protocols/micropython-ota/protocol.js';
 import { parseTarget, type Target } from '../../protocols/micropython-ota/target.js';
+import { statementUrl } from '../../protocols/micropython-ota/urls.js';
 import type { Channel } from '../../transport/channel.js';
 import { httpChannel } from '../../transport/http-channel.js';
 import { fileChannel } from '../file-channel.js';
@@ -49,6 +52,13 @@ export interface MicropythonOtaAgentOptions extends PresetOptions {
    * @default fileChannel({ directory: appDirectory, fsync })
    */
   file?: Channel;
+  /**
+   * Fetch each order's signed statement, `<host>/<project>/<version>.otakit.json`, before any
+   * download (one more `GET` per new tag; a 404 leaves the order unsigned). The order then runs
+   * as the signed manifest, checked against the machine's `trust`.
+   * @default true when `machine.trust` is set, else false (the wire stays the reference's)
+   */
+  signedStatements?: boolean;
   /** The agent id: the key of its state. @default `micropython_ota/<project>` */
   id?: string;
   /** Settings of the directory installer that swaps the app directory. */
@@ -67,6 +77,8 @@ export interface MicropythonOtaParts {
   versionFile: string;
   appDirectory: string;
   installer: DirectoryInstaller;
+  /** Gives the statement check what the device runs (call with the agent's `current`). */
+  attach(current: () => UpdateRef | null): void;
 }
 
 function requireDirectory(value: unknown, name: string): string {
@@ -116,6 +128,26 @@ export function micropythonOtaParts(options: MicropythonOtaAgentOptions): Microp
     ...(options.installer?.onStep === undefined ? {} : { onStep: options.installer.onStep }),
   });
   const versionFile = join(appDirectory, DEFAULTS.versionFile);
+  // A signed release has its statement beside it (`<project>/<version>.otakit.json`): fetched
+  // with the version check's credentials, before any download (a 404: the order is unsigned).
+  const http = options.http ?? httpChannel({ timeoutMs: DEFAULTS.timeoutMs });
+  const fetchStatements =
+    options.signedStatements ?? (options.machine as { trust?: unknown } | undefined)?.trust !== undefined;
+  const signed = statementCompanion({
+    protocol,
+    target,
+    http,
+    companionRequest: (manifest, request) => {
+      const { 'if-modified-since': _since, 'if-none-match': _match, ...headers } = request.headers ?? {};
+      return {
+        channel: 'http',
+        method: 'GET',
+        address: statementUrl({ host: target.host, project: target.project, version: manifest.version }),
+        payload: '',
+        ...(Object.keys(headers).length > 0 ? { headers } : {}),
+      };
+    },
+  });
   const hooks: UpdateHooks = {
     download: base.download,
     ...appTreeHooks(installer),
@@ -131,16 +163,17 @@ export function micropythonOtaParts(options: MicropythonOtaAgentOptions): Microp
     appDirectory,
     versionFile,
     installer,
+    attach: fetchStatements ? signed.attach : () => {},
     agent: {
       ...base.passThrough,
       // micropython_ota carries no digest and no size; an install that a crash cut short is run
       // again from the staged files rather than rolled back.
       machine: { allowUnverified: true, installIsIdempotent: true, ...options.machine },
       id: options.id ?? `micropython_ota/${target.project}`,
-      protocol,
+      protocol: fetchStatements ? signed.protocol : protocol,
       target,
       channels: {
-        http: options.http ?? httpChannel({ timeoutMs: DEFAULTS.timeoutMs }),
+        http: fetchStatements ? signed.channel : http,
         file: options.file ?? fileChannel({ directory: appDirectory, fsync }),
       },
       store: base.store,

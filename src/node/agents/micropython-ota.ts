@@ -60,6 +60,7 @@ export class MicropythonOtaAgent extends DeviceAgent<MicropythonOtaTarget> {
   constructor(options: MicropythonOtaAgentOptions) {
     const parts = micropythonOtaParts(options);
     super(parts.agent);
+    parts.attach(() => this.current);
     this.#parts = parts;
     this.appDirectory = parts.appDirectory;
     this.versionFile = parts.versionFile;

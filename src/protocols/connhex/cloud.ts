@@ -9,9 +9,10 @@
 import * as z from 'zod';
 import { UpdateRefSchema, UpdateStateSchema, type UpdateStatus } from '../../core/status.js';
 import { parseWith } from '../../core/validate.js';
-import type { Manifest, ManifestInput } from '../../manifest/schema.js';
+import { type Manifest, type ManifestInput, ManifestSchema } from '../../manifest/schema.js';
 import type { CloudCodec, StatusDecodeContext, WireMessage, WireSource } from '../contract.js';
 import type { Conversion } from '../conversion.js';
+import { encodeStatement, STATEMENT_KEY, signedOrder } from '../signed-statement.js';
 import { completeStatus, type PartialStatus } from '../update-status.js';
 import { fromCanonical } from './codec.js';
 import { checkInbound, isEmptyPayload } from './inbound.js';
@@ -24,22 +25,34 @@ import { resolveTarget, type Target } from './target.js';
  * its headers and serves (or redirects to) the `.zip` on `GET`. Lost, besides what
  * `fromCanonical` lists: the artifact URL when it is not the release endpoint itself, since the
  * device only ever asks its endpoint.
+ *
+ * A signed manifest also travels whole: the release JSON gets an `otakit_manifest` member (the
+ * signed statement's JSON, as a string), which the release server keeps with the release and
+ * serves at `<release URL>.otakit.json` for devices to fetch before downloading. Its artifact
+ * URL must be the device's release endpoint (one device's `/iot/ota/<initId>`, or a firmware's
+ * `/iot/firmwares/<id>/artifact`, which all its devices share) and its id the version.
  */
 function encodeOrder(manifest: Manifest | ManifestInput, target: Target): Conversion<WireMessage[]> {
   const { releaseUrl } = resolveTarget(target);
-  const { value: release, lost } = fromCanonical(manifest);
+  const conversion = fromCanonical(manifest);
+  const release = conversion.value;
   if (release.url !== releaseUrl) {
-    lost.push({
+    conversion.lost.push({
       field: 'artifacts[0].url',
       reason: 'a Connhex device downloads from its own release endpoint, which must serve this artifact',
     });
   }
+  const { statement, lost } = signedOrder(parseWith(ManifestSchema, manifest, 'manifest'), conversion.lost, {
+    what: 'signed manifest for Connhex',
+  });
   const message: WireMessage = {
     channel: 'http',
     method: 'PUT',
     address: releaseUrl,
     headers: { 'content-type': 'application/json' },
-    payload: JSON.stringify(release),
+    payload: JSON.stringify(
+      statement === null ? release : { ...release, [STATEMENT_KEY]: encodeStatement(statement) },
+    ),
   };
   return { value: [message], lost };
 }

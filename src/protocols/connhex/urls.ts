@@ -137,3 +137,14 @@ export function parseReleaseUrl(url: string, options: Pick<EndpointOptions, 'all
     ? { kind: 'device', baseUrl: base, initId: id }
     : { kind: 'artifact', baseUrl: base, firmwareId: id };
 }
+
+/** The suffix of a release's signed statement, served beside the release endpoint. */
+export const STATEMENT_SUFFIX = '.otakit.json';
+
+/**
+ * Where the signed statement of the release at `releaseUrl` is served (otakit's companion,
+ * which the Connhex addon never asks for): `<release URL>.otakit.json`.
+ */
+export function statementUrl(releaseUrl: string): string {
+  return `${releaseUrl}${STATEMENT_SUFFIX}`;
+}

@@ -14,9 +14,11 @@
 import { ManifestError } from '../../core/errors.js';
 import { isActiveState } from '../../core/states.js';
 import type { UpdateStatus } from '../../core/status.js';
-import type { Manifest, ManifestInput } from '../../manifest/schema.js';
+import { parseWith } from '../../core/validate.js';
+import { type Manifest, type ManifestInput, ManifestSchema } from '../../manifest/schema.js';
 import type { CloudCodec, StatusDecodeContext, WireMessage, WireSource } from '../contract.js';
 import type { Conversion } from '../conversion.js';
+import { encodeStatement, STATEMENT_KEY, signedOrder } from '../signed-statement.js';
 import { completeStatus, type PartialStatus } from '../update-status.js';
 import type { DeguCurrent, DeguOrder } from './check.js';
 import { desiredItems, fromCanonical, orderId } from './codec.js';
@@ -24,7 +26,7 @@ import { decodeMessage } from './decode.js';
 import { checkInbound } from './inbound.js';
 import { itemsOfOrderId } from './order-ref.js';
 import { encodeClearDesired } from './report.js';
-import { DEGU_ITEMS, type DeguItem, verKey } from './schemas.js';
+import { DEGU_ITEMS, type DeguItem, DeguRequestSchema, itemOfTarget, verKey } from './schemas.js';
 import { statusFromWire } from './status.js';
 import { isSameShadow, parseTarget, type Target } from './target.js';
 import { shadowTopic } from './topics.js';
@@ -42,11 +44,35 @@ function updateMessage(target: Target, request: unknown): WireMessage {
  * The order as `desired` keys. Exclusive: the items the manifest does not name are set to `null`,
  * so an older order for another item (a firmware that never installed) does not ride along; the
  * order in the shadow is then exactly this manifest.
+ *
+ * A signed manifest also travels whole, as the string `desired.otakit_manifest` (the signed
+ * statement's JSON; a string, so an AWS delta carries it whole), which the Degu sensor ignores.
+ * Its id must be the order's (`degu:<item>=<md5>,…`) and its artifacts in install order (script,
+ * config, firmware), or the device could not match it to the order. An unsigned order leaves
+ * `otakit_manifest` as it is: withdraw (or sign) the orders after a signed one.
+ * @throws ManifestError when the manifest cannot be a Degu order, or is signed and cannot be
+ *   matched, or the order with its statement is over the 8 KB shadow state.
  */
 function encodeOrder(manifest: Manifest | ManifestInput, target: Target): Conversion<WireMessage[]> {
   parseTarget(target);
-  const { value, lost } = fromCanonical(manifest, { exclusive: true });
-  return { value: [updateMessage(target, value)], lost };
+  const conversion = fromCanonical(manifest, { exclusive: true });
+  const parsed = parseWith(ManifestSchema, manifest, 'manifest');
+  const { statement, lost } = signedOrder(parsed, conversion.lost, {
+    what: 'signed manifest for Degu',
+    wireVersion: false,
+  });
+  const request = conversion.value;
+  if (statement !== null) {
+    const ranks = parsed.artifacts.map((artifact) => DEGU_ITEMS.indexOf(itemOfTarget(artifact.target)!));
+    if (ranks.some((rank, index) => index > 0 && rank < ranks[index - 1]!)) {
+      throw new ManifestError('signed manifest for Degu', [
+        { path: 'artifacts', expected: 'the artifacts in install order: script, config, firmware' },
+      ]);
+    }
+    (request.state.desired as { [key: string]: unknown })[STATEMENT_KEY] = encodeStatement(statement);
+    parseWith(DeguRequestSchema, request, 'Degu order request with its signed statement');
+  }
+  return { value: [updateMessage(target, request)], lost };
 }
 
 /** What a status message says: the device's MD5s, and the order, when the message carries one. */

@@ -14,6 +14,7 @@ import { ManifestError } from '../../core/errors.js';
 import type { UpdateRef, UpdateStatus } from '../../core/status.js';
 import { UpdateStatusSchema } from '../../core/status.js';
 import { parseWith } from '../../core/validate.js';
+import type { Manifest } from '../../manifest/schema.js';
 import type {
   DeviceCodec,
   OrderContext,
@@ -22,7 +23,9 @@ import type {
   WireMessage,
   WireSource,
 } from '../contract.js';
-import type { DeguCurrent } from './check.js';
+import type { Conversion } from '../conversion.js';
+import { applyStatement, STATEMENT_KEY } from '../signed-statement.js';
+import type { DeguCurrent, DeguOrder } from './check.js';
 import { toCanonical } from './codec.js';
 import { decodeMessage } from './decode.js';
 import { checkInbound } from './inbound.js';
@@ -48,6 +51,24 @@ function degusReported(reported: DeguReported | undefined): DeguCurrent {
     if (md5 !== undefined) out[verKey(item)] = md5;
   }
   return out as DeguCurrent;
+}
+
+/**
+ * The order with the signed statement of `desired` (`otakit_manifest`, JSON text) applied. The
+ * statement is matched against every item `desired` orders, matching MD5s included (AWS's delta
+ * and the device's decision leave those out, but the signature covers them all): a signed Degu
+ * order installs every item it names.
+ */
+function withStatement(
+  decoded: Conversion<Manifest | null>,
+  desired: DeguOrder | null | undefined,
+): Conversion<Manifest | null> {
+  const statement = (desired as { [key: string]: unknown } | null | undefined)?.[STATEMENT_KEY];
+  if (decoded.value === null || statement === undefined || statement === null) return decoded;
+  const whole = toCanonical({ desired }).value;
+  if (whole === null) return decoded;
+  const applied = applyStatement({ value: whole, lost: [] }, statement, { wireVersion: false });
+  return { ...decoded, value: applied.value };
 }
 
 function decodeOrder(message: unknown, context: OrderContext<Target>): OrderDecoding {
@@ -76,7 +97,7 @@ function decodeOrder(message: unknown, context: OrderContext<Target>): OrderDeco
       }
       const desired = mergeDelta(remembered?.desired, orderState(delta.state));
       const reported = remembered?.reported ?? {};
-      const decoded = toCanonical({ desired, reported: { ...reported, ...current } });
+      const decoded = withStatement(toCanonical({ desired, reported: { ...reported, ...current } }), desired);
       return {
         value: decoded.value,
         lost: [...lost, ...decoded.lost],
@@ -88,10 +109,13 @@ function decodeOrder(message: unknown, context: OrderContext<Target>): OrderDeco
       // and created again starts counting anew).
       const { state, version } = decodeMessage('get/accepted', payload);
       const { lost } = readMemory(context?.memory);
-      const decoded = toCanonical({
-        desired: state.desired,
-        reported: { ...degusReported(state.reported), ...current },
-      });
+      const decoded = withStatement(
+        toCanonical({
+          desired: state.desired,
+          reported: { ...degusReported(state.reported), ...current },
+        }),
+        state.desired,
+      );
       return {
         value: decoded.value,
         lost: [...lost, ...decoded.lost],

@@ -10,12 +10,16 @@
 import * as z from 'zod';
 import type { JsonValue } from '../../core/store.js';
 import type { Loss } from '../conversion.js';
+import { STATEMENT_KEY, STATEMENT_LIMITS } from '../signed-statement.js';
 import type { DeguCurrent, DeguOrder } from './check.js';
 import { DEGU_ITEMS, DeguUrlSchema, Md5Schema, ReportedMd5Schema, verKey } from './schemas.js';
 import { VersionSchema } from './shadow-schemas.js';
 
-/** The Degu keys of `desired`, each a string: what an order is made of. */
-export type DeguOrderState = { [K in keyof DeguOrder]?: string };
+/**
+ * The Degu keys of `desired`, each a string: what an order is made of; and the signed statement
+ * of a signed order (`otakit_manifest`, JSON text), which travels beside them.
+ */
+export type DeguOrderState = { [K in keyof DeguOrder]?: string } & { otakit_manifest?: string };
 
 /** What the device side remembers. */
 export interface DeguMemory {
@@ -36,6 +40,7 @@ const MemorySchema = z.strictObject({
     config_user_ver: Md5Schema.optional(),
     firmware_system: DeguUrlSchema.optional(),
     firmware_system_ver: Md5Schema.optional(),
+    otakit_manifest: z.string().max(STATEMENT_LIMITS.maxBytes).optional(),
   }),
   reported: z.strictObject({
     script_user_ver: ReportedMd5Schema.optional(),
@@ -71,7 +76,10 @@ export function memoryJson(memory: DeguMemory): JsonValue {
   };
 }
 
-/** The Degu keys of a decoded `desired` section or delta, without `null`s and other apps' keys. */
+/**
+ * The Degu keys of a decoded `desired` section or delta (and the signed statement, when it is a
+ * string of at most `STATEMENT_LIMITS.maxBytes` characters), without `null`s and other apps' keys.
+ */
 export function orderState(section: DeguOrder | null | undefined): DeguOrderState {
   const out: { [key: string]: string } = {};
   for (const item of DEGU_ITEMS) {
@@ -79,6 +87,10 @@ export function orderState(section: DeguOrder | null | undefined): DeguOrderStat
       const value = section?.[key];
       if (typeof value === 'string') out[key] = value;
     }
+  }
+  const statement = (section as { [key: string]: unknown } | null | undefined)?.[STATEMENT_KEY];
+  if (typeof statement === 'string' && statement.length <= STATEMENT_LIMITS.maxBytes) {
+    out[STATEMENT_KEY] = statement;
   }
   return out as DeguOrderState;
 }
@@ -103,7 +115,10 @@ export function reportedState(section: DeguCurrent | null | undefined): DeguMemo
  *   update that wrote only MD5s), and dropped otherwise: the device never reports a URL, so every
  *   URL still in `desired` differs from `reported` and shows in a delta that lists the whole
  *   difference; an item missing from such a delta was removed (as `encodeOrder` removes the items
- *   an order does not name).
+ *   an order does not name);
+ * - the signed statement (`otakit_manifest`) follows the URLs: the delta's when it carries one,
+ *   else none when the delta carries a URL (the device never reports it, so a statement still in
+ *   `desired` would be in such a delta), else the remembered one.
  */
 export function mergeDelta(remembered: DeguOrderState | undefined, delta: DeguOrderState): DeguOrderState {
   const carriesUrl = DEGU_ITEMS.some((item) => delta[item] !== undefined);
@@ -117,5 +132,7 @@ export function mergeDelta(remembered: DeguOrderState | undefined, delta: DeguOr
       if (value !== undefined) out[key] = value;
     }
   }
+  const statement = delta[STATEMENT_KEY] ?? (carriesUrl ? undefined : remembered?.[STATEMENT_KEY]);
+  if (statement !== undefined) out[STATEMENT_KEY] = statement;
   return out as DeguOrderState;
 }

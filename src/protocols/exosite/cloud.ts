@@ -19,6 +19,7 @@ import type {
   WireSource,
 } from '../contract.js';
 import type { Conversion } from '../conversion.js';
+import { encodeStatement, STATEMENT_KEY, signedOrder } from '../signed-statement.js';
 import { completeStatus, type PartialStatus } from '../update-status.js';
 import { CONFIG_OTAU, OTAU_IN } from './alias.js';
 import { fromCanonical } from './codec.js';
@@ -68,8 +69,17 @@ function stateWrite(target: Target, values: Record<string, string>): WireMessage
 function encodeOrder(manifest: Manifest | ManifestInput, input: Target): Conversion<WireMessage[]> {
   const target = checkedTarget(input);
   const canonical = parseWith(ManifestSchema, manifest, 'canonical manifest for Exosite');
-  const { value, lost } = fromCanonical(canonical);
-  const text = encodeManifest(value);
+  const conversion = fromCanonical(canonical);
+  const { statement, lost } = signedOrder(canonical, conversion.lost, {
+    what: 'signed manifest for Exosite',
+  });
+  const plain = encodeManifest(conversion.value);
+  // A signed manifest travels whole in an extra member, `otakit_manifest` (the signed statement's
+  // JSON, as a string), which Exosite devices ignore as they ignore any unknown key.
+  const text =
+    statement === null
+      ? plain
+      : JSON.stringify({ ...(JSON.parse(plain) as object), [STATEMENT_KEY]: encodeStatement(statement) });
   if (
     text.length * 3 > LIMITS.resourceBytes &&
     new TextEncoder().encode(text).length > LIMITS.resourceBytes

@@ -10,7 +10,7 @@
 import { ManifestError } from '../../core/errors.js';
 import { type UpdateRef, type UpdateStatus, UpdateStatusSchema } from '../../core/status.js';
 import { parseWith } from '../../core/validate.js';
-import { wireText } from '../../core/wire.js';
+import { decodeJson, wireText } from '../../core/wire.js';
 import type { Manifest } from '../../manifest/schema.js';
 import type {
   DeviceCodec,
@@ -21,6 +21,7 @@ import type {
   WireSource,
 } from '../contract.js';
 import type { Conversion } from '../conversion.js';
+import { applyStatement, STATEMENT_KEY } from '../signed-statement.js';
 import { CONFIG_OTAU, OTAU_IN } from './alias.js';
 import { toCanonical } from './codec.js';
 import { contentBaseUrl } from './content-url.js';
@@ -99,7 +100,16 @@ function decodeOrder(input: InboundMessage, context: OrderContext<Target>): Conv
   if (current != null && (current.version ?? current.id) === manifest.version)
     return { value: null, lost: [] };
   const domain = target.domain === undefined ? {} : { domain: target.domain };
-  return toCanonical(manifest, { content: contentBaseUrl(target.productId, domain) });
+  const decoding = toCanonical(manifest, { content: contentBaseUrl(target.productId, domain) });
+  // A signed manifest travels beside the Exosite one, as the `otakit_manifest` member.
+  const raw = decodeJson(value, { what: ORDER, maxBytes: LIMITS.resourceBytes });
+  const json =
+    typeof raw === 'string' ? decodeJson(raw, { what: ORDER, maxBytes: LIMITS.resourceBytes }) : raw;
+  const statement =
+    typeof json === 'object' && json !== null && Object.hasOwn(json, STATEMENT_KEY)
+      ? (json as Record<string, unknown>)[STATEMENT_KEY]
+      : undefined;
+  return applyStatement(decoding, statement);
 }
 
 /** A resource write of `value` to `alias`, over the target's transport. */

@@ -6,13 +6,16 @@
  *
  * @module
  */
+import { ManifestError } from '../../core/errors.js';
 import type { UpdateStatus } from '../../core/status.js';
-import type { Manifest, ManifestInput } from '../../manifest/schema.js';
+import { type Manifest, type ManifestInput, parseManifest } from '../../manifest/schema.js';
 import type { CloudCodec, StatusDecodeContext, WireMessage, WireSource } from '../contract.js';
 import type { Conversion } from '../conversion.js';
+import { encodeStatement, STATEMENT_KEY, signedOrder } from '../signed-statement.js';
 import { completeStatus } from '../update-status.js';
 import { fromCanonical } from './codec.js';
 import { checkInbound } from './inbound.js';
+import { LIMITS } from './limits.js';
 import { decodeMessage } from './messages.js';
 import { clearPublication, orderPublication } from './publish.js';
 import { statusFromWire } from './status.js';
@@ -27,13 +30,38 @@ export const cloud: CloudCodec<Target> = {
   /**
    * The order, retained (QoS 1) on the device's OTA topic so a sleeping device finds it when it
    * next subscribes. The manifest needs exactly one artifact with a size; `lost` lists what an
-   * insigh.io order cannot carry (version, digests, URL, target, expiry, signature…).
-   * @throws ManifestError when the manifest cannot be expressed as an order.
+   * insigh.io order cannot carry (version, digests, URL, target, expiry…).
+   *
+   * A signed manifest also travels whole: a fifth SenML record
+   * `{"n":"otakit_manifest","vs":"<base64url of the signed statement>"}`, which the firmware
+   * ignores (it reads records by name). Its id must be the file id and its artifact URL the
+   * device's download URL (as `toCanonical` builds them), or the device could not match it.
+   * @throws ManifestError when the manifest cannot be expressed as an order, or is signed but
+   *   names another file id, URL, target or name than the order, or is too large to travel
+   *   (the order message is at most `LIMITS.maxMessageBytes`).
    */
   encodeOrder(manifest: Manifest | ManifestInput, target: Target): Conversion<WireMessage[]> {
     const valid = parseTarget(target);
-    const { value: order, lost } = fromCanonical(manifest);
-    return { value: [toWireMessage(orderPublication(valid, order))], lost };
+    const conversion = fromCanonical(manifest);
+    const publication = orderPublication(valid, conversion.value);
+    const parsed = parseManifest(manifest);
+    const { statement, lost } = signedOrder(parsed, conversion.lost, {
+      what: 'signed manifest for insigh.io',
+      wireVersion: false,
+    });
+    if (statement !== null) {
+      const record = { n: STATEMENT_KEY, vs: encodeStatement(statement, 'base64url') };
+      publication.payload = JSON.stringify([...(JSON.parse(publication.payload) as unknown[]), record]);
+      if (new TextEncoder().encode(publication.payload).length > LIMITS.maxMessageBytes) {
+        throw new ManifestError('signed manifest for insigh.io', [
+          {
+            path: 'signature',
+            expected: `an order with its signed statement of at most ${LIMITS.maxMessageBytes} bytes (fewer signatures, shorter fields)`,
+          },
+        ]);
+      }
+    }
+    return { value: [toWireMessage(publication)], lost };
   },
 
   /** The empty retained payload on the OTA topic, which removes a retained order from the broker. */

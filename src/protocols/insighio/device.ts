@@ -6,15 +6,20 @@
  *
  * @module
  */
+import { ManifestError } from '../../core/errors.js';
 import { type UpdateStatus, UpdateStatusSchema } from '../../core/status.js';
 import { parseWith } from '../../core/validate.js';
+import { decodeJson } from '../../core/wire.js';
 import type { Manifest } from '../../manifest/schema.js';
 import type { DeviceCodec, OrderContext, StatusContext, WireMessage, WireSource } from '../contract.js';
 import type { Conversion } from '../conversion.js';
+import { applyStatement, STATEMENT_KEY } from '../signed-statement.js';
 import { type CanonicalContext, toCanonical } from './codec.js';
 import { checkInbound } from './inbound.js';
+import { LIMITS } from './limits.js';
 import { decodeMessage } from './messages.js';
 import { reportPublications } from './publish.js';
+import { resolvePack, SenmlPackSchema } from './senml.js';
 import { parseTarget, type Target } from './target.js';
 import { controlSubscription, OTA_SUBTOPIC } from './topics.js';
 import { toWireMessage } from './wire.js';
@@ -56,6 +61,28 @@ function messageFor(status: UpdateStatus): { message?: string } {
   return {};
 }
 
+/**
+ * The signed statement record of an order (`{"n":"otakit_manifest","vs":"<base64url>"}`) and its
+ * path in the pack, or `undefined` when the order has none. Called on a payload `decodeMessage`
+ * already accepted (bounded, valid SenML).
+ */
+function statementRecord(payload: string | Uint8Array): { value: unknown } | undefined {
+  const pack = parseWith(
+    SenmlPackSchema,
+    decodeJson(payload, { what: WHAT, maxBytes: LIMITS.maxMessageBytes }),
+    WHAT,
+  );
+  const records = resolvePack(pack, WHAT).filter((record) => record.name === STATEMENT_KEY);
+  if (records.length === 0) return undefined;
+  if (records.length > 1) {
+    throw new ManifestError(WHAT, [
+      { path: `[${records[1]!.index}].n`, expected: `one record named "${STATEMENT_KEY}" only` },
+    ]);
+  }
+  const record = records[0]!;
+  return { value: record.vs ?? null };
+}
+
 /** The device side of {@link protocol}. */
 export const device: DeviceCodec<Target> = {
   /**
@@ -70,6 +97,10 @@ export const device: DeviceCodec<Target> = {
    * The manifest of an `e` = 0 order on the device's OTA topic (one `package` artifact, no
    * digest, the download URL without `dk`); `null` for an empty payload (the order cleared), a
    * status (the device's own echo) and any other control subtopic. Nothing is ever lost.
+   *
+   * An order with an `otakit_manifest` record (a signed manifest, base64url) decodes to that
+   * signed manifest, once it is found to describe the same file (file id, URL without `dk`, size,
+   * target, name); else a `ManifestError` naming the statement field, e.g. `otakit_manifest.artifacts[0].size`.
    */
   decodeOrder(message, context: OrderContext<Target>): Conversion<Manifest | null> {
     const target = parseTarget((context as Partial<OrderContext<Target>> | null)?.target);
@@ -77,7 +108,14 @@ export const device: DeviceCodec<Target> = {
     if (inbound.topic.subtopic !== OTA_SUBTOPIC) return noOrder();
     const decoded = decodeMessage(inbound.payload);
     if (decoded.kind !== 'order') return noOrder();
-    return toCanonical(decoded.order, canonicalContext(target));
+    const decoding = toCanonical(decoded.order, canonicalContext(target));
+    const statement = statementRecord(inbound.payload);
+    if (statement === undefined) return decoding;
+    return applyStatement(decoding, statement.value, {
+      encoding: 'base64url',
+      wireVersion: false,
+      wireOnlyParams: ['dk'],
+    });
   },
 
   /**

@@ -11,12 +11,13 @@ import { ManifestError } from '../../core/errors.js';
 import { parseWith } from '../../core/validate.js';
 import { type ManifestInput, ManifestSchema } from '../../manifest/schema.js';
 import type { CloudCodec, StatusDecodeContext, WireMessage } from '../contract.js';
+import { encodeStatement, signedOrder } from '../signed-statement.js';
 import { completeStatus } from '../update-status.js';
 import { fromCanonical } from './codec.js';
 import { checkInbound } from './inbound.js';
 import { checkVersionTag, LOCAL_VERSION_ADDRESSES } from './local-version.js';
 import { parseTarget, type Target } from './target.js';
-import { fileUrl, versionFileUrl } from './urls.js';
+import { fileUrl, statementUrl, versionFileUrl } from './urls.js';
 import { readLocalVersion } from './version-file.js';
 
 const ORDER = 'micropython_ota order';
@@ -55,9 +56,33 @@ function updateOf(tag: string, target: Target, context: StatusDecodeContext<Targ
 
 /** The cloud side: writes and deletes the server's `version` file; reads devices' own ones. */
 export const cloud: CloudCodec<Target> = {
+  /**
+   * `PUT` of the project's `version` file with the tag. A signed manifest is first written
+   * whole beside the release, `PUT <host>/<project>/<version>.otakit.json` (the signed
+   * statement, JSON), which otakit devices fetch before any download and the reference ignores;
+   * its id must be `<project>@<version>`.
+   */
   encodeOrder(manifest, target) {
     const valid = parseTarget(target);
-    const { value: release, lost } = releaseFor(manifest, valid);
+    const conversion = releaseFor(manifest, valid);
+    const release = conversion.value;
+    const { statement, lost } = signedOrder(
+      parseWith(ManifestSchema, manifest, 'manifest'),
+      conversion.lost,
+      { what: 'signed manifest for micropython_ota' },
+    );
+    const companion: WireMessage[] =
+      statement === null
+        ? []
+        : [
+            {
+              channel: 'http',
+              address: statementUrl({ host: valid.host, project: valid.project, version: release.version }),
+              method: 'PUT',
+              payload: encodeStatement(statement)!,
+              headers: { 'content-type': 'application/json' },
+            },
+          ];
     const order: WireMessage = {
       channel: 'http',
       address: versionFileUrl(valid),
@@ -66,7 +91,8 @@ export const cloud: CloudCodec<Target> = {
       payload: `${release.version}\n`,
       headers: { 'content-type': 'text/plain; charset=utf-8' },
     };
-    return { value: [order], lost };
+    // The statement first: a device that reads the new tag finds it in place.
+    return { value: [...companion, order], lost };
   },
 
   encodeWithdrawal(target) {

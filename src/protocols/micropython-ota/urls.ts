@@ -119,6 +119,24 @@ export function fileUrl(location: FileLocation, options: UrlOptions = {}): strin
 }
 
 /**
+ * URL of the signed statement of a version (otakit's companion file, which the reference never
+ * fetches): `<host>/<project>/<version>.otakit.json`, beside the version's files in either layout.
+ *
+ * @example
+ * ```ts no-run
+ * statementUrl({ host: 'http://example.org', project: 'sample', version: 'v1.0.1' })
+ * // 'http://example.org/sample/v1.0.1.otakit.json'
+ * ```
+ */
+export function statementUrl(location: ProjectLocation & { version: string }): string {
+  const version = check(VersionTagSchema, location.version, 'version');
+  return `${base(location)}/${encodePathSegment(version)}${STATEMENT_SUFFIX}`;
+}
+
+/** The suffix of a version's signed statement file (see {@link statementUrl}). */
+export const STATEMENT_SUFFIX = '.otakit.json';
+
+/**
  * URL of the file list proposed in open PR #20 (`{version}{sep}manifest`), which names the files
  * and directories of a version. Not part of v2.1.0.
  */

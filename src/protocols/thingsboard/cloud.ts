@@ -8,7 +8,8 @@
 import { ManifestError } from '../../core/errors.js';
 import { isTerminalState, type UpdateState } from '../../core/states.js';
 import type { UpdateStatus } from '../../core/status.js';
-import type { Manifest, ManifestInput } from '../../manifest/schema.js';
+import { parseWith } from '../../core/validate.js';
+import { type Manifest, type ManifestInput, ManifestSchema } from '../../manifest/schema.js';
 import type {
   CloudCodec,
   InboundMessage,
@@ -17,10 +18,11 @@ import type {
   WireSource,
 } from '../contract.js';
 import type { Conversion } from '../conversion.js';
+import { encodeStatement, signedOrder } from '../signed-statement.js';
 import { completeStatus, type PartialStatus } from '../update-status.js';
 import { fromCanonical, packageId } from './codec.js';
 import { decodeGuarded, isEmptyPayload, isTelemetryAddress, readInbound } from './inbound.js';
-import { attributeKey, type PackageType, SHARED_KEYS } from './keys.js';
+import { attributeKey, type PackageType, SHARED_KEYS, statementAttribute } from './keys.js';
 import { type TelemetryStatus, telemetryToStatus } from './status.js';
 import { packageTypeOf, readTarget, type Target } from './target.js';
 import { decodeTelemetry } from './telemetry.js';
@@ -31,9 +33,18 @@ const STATUS = 'ThingsBoard status';
 /** The attribute update that assigns `manifest` to the device (its `fw_*` or `sw_*` keys). */
 export function encodeOrder(manifest: Manifest | ManifestInput, target: Target): Conversion<WireMessage[]> {
   const type = packageTypeOf(readTarget(target));
-  const { value, lost } = fromCanonical(manifest, { type });
+  const conversion = fromCanonical(manifest, { type });
+  const { statement, lost } = signedOrder(parseWith(ManifestSchema, manifest, 'manifest'), conversion.lost, {
+    what: 'signed manifest for ThingsBoard',
+  });
+  // A signed manifest travels whole in one more shared attribute (`otakit_fw_manifest` or
+  // `otakit_sw_manifest`: the signed statement's JSON), which ThingsBoard's SDKs ignore.
+  const attributes =
+    statement === null
+      ? conversion.value
+      : { ...conversion.value, [statementAttribute(type)]: encodeStatement(statement) };
   return {
-    value: [{ channel: 'mqtt', address: ATTRIBUTES_TOPIC, payload: JSON.stringify(value), qos: 1 }],
+    value: [{ channel: 'mqtt', address: ATTRIBUTES_TOPIC, payload: JSON.stringify(attributes), qos: 1 }],
     lost,
   };
 }

@@ -17,9 +17,16 @@ import type {
   WireSource,
 } from '../contract.js';
 import type { Conversion } from '../conversion.js';
+import { applyStatement } from '../signed-statement.js';
 import { toCanonical } from './codec.js';
 import { decodeGuarded, isEmptyPayload, orderAddressKind, readInbound } from './inbound.js';
-import { attributeKey, currentTelemetryKey, type PackageType, SHARED_KEYS } from './keys.js';
+import {
+  attributeKey,
+  currentTelemetryKey,
+  type PackageType,
+  SHARED_KEYS,
+  statementAttribute,
+} from './keys.js';
 import {
   attributeRequest,
   decodeAttributeResponse,
@@ -129,7 +136,9 @@ export function decodeOrder(
         ],
       };
     }
-    return toCanonical(attributes, { type });
+    const decoding = toCanonical(attributes, { type });
+    const statement = (attributes as Record<string, unknown>)[statementAttribute(type)];
+    return applyStatement(decoding, statement, { path: statementAttribute(type) });
   });
 }
 

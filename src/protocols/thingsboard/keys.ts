@@ -112,3 +112,12 @@ export const FW_STATES = [
 ] as const;
 
 export type FwState = (typeof FW_STATES)[number];
+
+/**
+ * The shared attribute a signed manifest travels in (the signed statement's JSON), beside the
+ * package's own keys: `otakit_fw_manifest` or `otakit_sw_manifest`. Not a `fw_*`/`sw_*` key, so
+ * ThingsBoard's own OTA service never rewrites or deletes it.
+ */
+export function statementAttribute(type: PackageType): string {
+  return type === 'firmware' ? 'otakit_fw_manifest' : 'otakit_sw_manifest';
+}

@@ -14,7 +14,7 @@ describe('Connhex module', () => {
       for (const [, path] of source.matchAll(/^(?:import|export)[^;]*? from '([^']+)';/gms)) {
         // Outside its folder: the shared protocol vocabulary, core, and the canonical manifest.
         expect(path, `${file} imports ${path}`).toMatch(
-          /^(zod|smol-toml|\.\/[a-z-]+\.js|\.\.\/(contract|conversion|losses|update-status)\.js|\.\.\/\.\.\/(core|manifest)\/[a-z-]+\.js)$/,
+          /^(zod|smol-toml|\.\/[a-z-]+\.js|\.\.\/(contract|conversion|losses|signed-statement|update-status)\.js|\.\.\/\.\.\/(core|manifest)\/[a-z-]+\.js)$/,
         );
       }
     }

@@ -741,7 +741,7 @@ describe('Degu module hygiene', () => {
       expect(source, file).not.toMatch(/from '(node:|mqtt)|\bBuffer\.|require\(/);
       for (const [, path] of source.matchAll(/^(?:import|export)[^;]*? from '([^']+)';/gms)) {
         expect(path, `${file} imports ${path}`).toMatch(
-          /^(zod|spark-md5|\.\/[a-z-]+\.js|\.\.\/(contract|conversion|losses|update-status)\.js|\.\.\/\.\.\/(core|manifest)\/[a-z-]+\.js)$/,
+          /^(zod|spark-md5|\.\/[a-z-]+\.js|\.\.\/(contract|conversion|losses|signed-statement|update-status)\.js|\.\.\/\.\.\/(core|manifest)\/[a-z-]+\.js)$/,
         );
       }
     }

@@ -12,7 +12,7 @@ describe('insigh.io module', () => {
       expect(source, file).not.toMatch(/from '(node:|mqtt)|\bBuffer\b|require\(/);
       for (const [, path] of source.matchAll(/^(?:import|export)[^;]*? from '([^']+)';/gms)) {
         expect(path, `${file} imports ${path}`).toMatch(
-          /^(zod|\.\/[a-z-]+\.js|\.\.\/(contract|conversion|losses|update-status)\.js|\.\.\/\.\.\/(core|manifest|archive)\/[a-z-]+\.js)$/,
+          /^(zod|\.\/[a-z-]+\.js|\.\.\/(contract|conversion|losses|signed-statement|update-status)\.js|\.\.\/\.\.\/(core|manifest|archive)\/[a-z-]+\.js)$/,
         );
       }
     }

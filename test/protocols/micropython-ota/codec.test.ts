@@ -231,7 +231,7 @@ describe('micropython_ota module hygiene', () => {
       // canonical manifest, nothing else (no other protocol, machine, transport, device, cloud).
       for (const [, specifier] of source.matchAll(/from '(\.\.\/[^']*)'/g)) {
         expect(specifier, file).toMatch(
-          /^\.\.\/(?:(?:contract|conversion|losses|update-status)\.js|\.\.\/(?:core|manifest)\/[\w-]+\.js)$/,
+          /^\.\.\/(?:(?:contract|conversion|losses|signed-statement|update-status)\.js|\.\.\/(?:core|manifest)\/[\w-]+\.js)$/,
         );
       }
     }

@@ -314,7 +314,7 @@ describe('ThingsBoard module hygiene', () => {
     for (const file of readdirSync(dir)) {
       const source = readFileSync(join(dir, file), 'utf8');
       expect(source, file).not.toMatch(
-        /from '(node:|mqtt)|\bBuffer\.|from '\.\.\/(?!(?:conversion|contract|losses|update-status)\.js'|\.\.\/(?:core|manifest)\/)[^']*'/,
+        /from '(node:|mqtt)|\bBuffer\.|from '\.\.\/(?!(?:conversion|contract|losses|signed-statement|update-status)\.js'|\.\.\/(?:core|manifest)\/)[^']*'/,
       );
     }
   });
