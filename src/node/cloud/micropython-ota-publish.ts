@@ -23,11 +23,14 @@ import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { ManifestError, OtaError } from '../../core/errors.js';
+import { type Manifest, type ManifestInput, parseManifest } from '../../manifest/schema.js';
 import { encodeFileList, parseFileList } from '../../protocols/micropython-ota/file-list.js';
 import { DEFAULTS } from '../../protocols/micropython-ota/limits.js';
 import { isVersionTag } from '../../protocols/micropython-ota/names.js';
 import type { Layout } from '../../protocols/micropython-ota/urls.js';
+import { STATEMENT_SUFFIX } from '../../protocols/micropython-ota/urls.js';
 import { readLocalVersion } from '../../protocols/micropython-ota/version-file.js';
+import { encodeStatement } from '../../protocols/signed-statement.js';
 import { errorCode, fsyncDirectories, fsyncDirectory, lstatOrNull } from '../install/durable-fs.js';
 import {
   checkFilenames,
@@ -63,6 +66,14 @@ export interface PublishReleaseOptions {
   fsync?: boolean;
   /** Called after each step (`file` once per file); a throw aborts the publish there. */
   onStep?: (step: PublishStep) => void;
+  /**
+   * The release's signed manifest (id `<project>@<version>`, its artifacts the URLs devices
+   * fetch, signed for `otakit-json-v1`): written as `<project>/<version>.otakit.json` (its signed
+   * statement) with the files, before the `version` file, for otakit devices to fetch and check
+   * before any download. The reference never asks for it.
+   * @default none: the release is unsigned
+   */
+  manifest?: Manifest | ManifestInput;
 }
 
 /** A release as it lies in the root. */
@@ -174,6 +185,8 @@ export async function publishRelease(options: PublishReleaseOptions): Promise<Pu
   const root = resolve(options.root);
   const sync = options.fsync ?? true;
   const live = await liveVersion({ root, project });
+  const statement =
+    options.manifest === undefined ? undefined : statementOf(options.manifest, project, version);
 
   // Check every source, and every file already under this tag, before writing anything.
   const planned: Array<{ name: string; source: string | Uint8Array; path: string; same: boolean }> = [];
@@ -222,6 +235,11 @@ export async function publishRelease(options: PublishReleaseOptions): Promise<Pu
   await mkdir(dirname(listPath), { recursive: true });
   await writeReplacing(listPath, encodeFileList({ directories, files: names }), sync, false);
   touched.push(...directoriesUpTo(listPath, root));
+  if (statement !== undefined) {
+    const statementPath = join(projectDirectory(root, project), `${version}${STATEMENT_SUFFIX}`);
+    await writeReplacing(statementPath, statement, sync, false);
+    touched.push(...directoriesUpTo(statementPath, root));
+  }
   options.onStep?.('file-list');
   if (sync) await fsyncDirectories(touched);
   options.onStep?.('synced');
@@ -232,6 +250,19 @@ export async function publishRelease(options: PublishReleaseOptions): Promise<Pu
     options.onStep?.('version');
   }
   return { project, version, layout, files: names, live: activate || live === version };
+}
+
+/** The signed statement of a release's manifest, checked to be this release's. */
+function statementOf(manifest: Manifest | ManifestInput, project: string, version: string): string {
+  const valid = parseManifest(manifest);
+  const issues = [];
+  if (valid.signature === undefined)
+    issues.push({ path: 'manifest.signature', expected: 'a signed manifest' });
+  if (valid.version !== version) issues.push({ path: 'manifest.version', expected: 'the release tag' });
+  if (valid.id !== `${project}@${version}`)
+    issues.push({ path: 'manifest.id', expected: '<project>@<version>' });
+  if (issues.length > 0) throw new ManifestError(WHAT, issues);
+  return encodeStatement(valid)!;
 }
 
 /** `lib/sub/x.py` → `['lib', 'lib/sub']`. */
