@@ -20,6 +20,7 @@ import { type Logger, noopLogger } from '../../core/logger.js';
 import { isTerminalState, type UpdateState } from '../../core/states.js';
 import type { UpdateStatus } from '../../core/status.js';
 import type { StateStore } from '../../core/store.js';
+import type { Manifest } from '../../manifest/schema.js';
 import type { InboundMessage, WireMessage } from '../../protocols/contract.js';
 import type { Loss } from '../../protocols/conversion.js';
 import { toCanonical } from '../../protocols/insighio/codec.js';
@@ -75,6 +76,14 @@ export interface InsighIoPublisherOptions {
   fleet?: Fleet;
   /** @default noopLogger */
   logger?: Logger;
+  /**
+   * Signs each order. Called with the device's manifest (id: the file id; version: the release's;
+   * the download URL, size and the package's SHA-256), it returns that manifest signed (the
+   * `signature` envelope added, nothing else changed), which then travels whole with the order (an
+   * `otakit_manifest` SenML record) for the device to check before downloading.
+   * @default none: orders are unsigned, the wire is the console's
+   */
+  sign?: (manifest: Manifest) => Manifest | Promise<Manifest>;
 }
 
 /** What one publish did. */
@@ -213,6 +222,7 @@ export class InsighIoPublisher extends EventEmitter<InsighIoPublisherEvents> {
   readonly fleet: Fleet;
   readonly #inner: UpdatePublisher<Target>;
   readonly #logger: Logger;
+  readonly #sign: InsighIoPublisherOptions['sign'];
 
   constructor(options: InsighIoPublisherOptions) {
     super();
@@ -220,6 +230,7 @@ export class InsighIoPublisher extends EventEmitter<InsighIoPublisherEvents> {
     this.packages = options.packages ?? new MemoryPackageStore();
     this.fleet = options.fleet ?? new Fleet();
     this.#logger = options.logger ?? noopLogger;
+    this.#sign = options.sign;
     this.#inner = createUpdatePublisher<Target>({
       protocol: catalogProtocol(this.catalog),
       channels: { mqtt: primed(options.mqtt, this.catalog, this.#logger) },
@@ -280,8 +291,16 @@ export class InsighIoPublisher extends EventEmitter<InsighIoPublisherEvents> {
       ...(valid.baseUrl === undefined ? {} : { baseUrl: valid.baseUrl }),
       ...(valid.allowInsecureHttp === undefined ? {} : { allowInsecureHttp: valid.allowInsecureHttp }),
     };
-    const { value: manifest } = toCanonical({ fileId, fileType, size: bytes.length }, context);
+    const { value: unsigned } = toCanonical({ fileId, fileType, size: bytes.length }, context);
     try {
+      const manifest =
+        this.#sign === undefined
+          ? unsigned
+          : await this.#sign({
+              ...unsigned,
+              version,
+              artifacts: unsigned.artifacts.map((artifact) => ({ ...artifact, sha256: digest })),
+            });
       const { messages, lost } = await this.#inner.publish(valid, manifest, options);
       this.#logger.info('otakit insigh.io publisher: release published', {
         deviceId,
