@@ -34,6 +34,7 @@ import {
   type StartOptions,
   type StopOptions,
 } from '../../device/agent.js';
+import { statementCompanion } from '../../device/statement-companion.js';
 import type { UpdateOutcome } from '../../machine/record.js';
 import type { Manifest } from '../../manifest/schema.js';
 import type { ConfigOptions, OtaConfig, OtaConfigInput } from '../../protocols/connhex/config.js';
@@ -42,6 +43,7 @@ import { type StorePaths, storePaths } from '../../protocols/connhex/package.js'
 import { protocol } from '../../protocols/connhex/protocol.js';
 import { secrets } from '../../protocols/connhex/secrets.js';
 import { parseTarget, resolveTarget, type Target } from '../../protocols/connhex/target.js';
+import { statementUrl } from '../../protocols/connhex/urls.js';
 import type { Channel } from '../../transport/channel.js';
 import { httpChannel } from '../../transport/http-channel.js';
 import type { ArchiveLimits } from '../archive/limits.js';
@@ -107,6 +109,13 @@ export interface ConnhexAgentOptions extends PresetOptions {
    * @default unknown: every release is an update (the addon's inequality rule against '')
    */
   currentVersion?: string;
+  /**
+   * Fetch each release's signed statement, `<release URL>.otakit.json`, in the check, before any
+   * download (a `GET` with the thing key, once per new release; a 404 leaves it unsigned). The
+   * release then runs as the signed manifest, checked against the machine's `trust`.
+   * @default true when `machine.trust` is set, else false (the wire stays the addon's)
+   */
+  signedStatements?: boolean;
   /** The agent id: its state's key. @default target.initId */
   id?: string;
   /** Caps on what a release `.zip` may extract. @default the archive extractor's defaults */
@@ -284,7 +293,23 @@ export function createConnhexAgent(options: ConnhexAgentOptions): ConnhexAgent {
     clock,
     heartbeatIntervalMs,
   });
-  const http = options.http ?? httpChannel({ secrets, timeoutMs: 30_000 });
+  const plainHttp = options.http ?? httpChannel({ secrets, timeoutMs: 30_000 });
+  const fetchStatements =
+    options.signedStatements ?? (options.machine as { trust?: unknown } | undefined)?.trust !== undefined;
+  const signed = statementCompanion({
+    protocol,
+    target,
+    http: plainHttp,
+    companionRequest: (_manifest, request) => ({
+      channel: 'http',
+      method: 'GET',
+      address: statementUrl(releaseUrl),
+      payload: '',
+      ...(request.headers === undefined ? {} : { headers: request.headers }),
+    }),
+  });
+  const http = fetchStatements ? signed.channel : plainHttp;
+  const agentProtocol = fetchStatements ? signed.protocol : protocol;
   // Filled in once the agent exists; the channels and the approve step only run after start().
   let agent: ConnhexAgent | undefined;
   const current = (): UpdateRef | null => agent?.current ?? null;
@@ -303,13 +328,16 @@ export function createConnhexAgent(options: ConnhexAgentOptions): ConnhexAgent {
       ...base.passThrough,
       machine,
       id,
-      protocol: { ...protocol, device: { ...protocol.device, encodeStatus: reporter.encodeStatus } },
+      protocol: {
+        ...agentProtocol,
+        device: { ...agentProtocol.device, encodeStatus: reporter.encodeStatus },
+      },
       target,
       channels: {
         nats: reporter.recordingChannel(),
         http: checkingChannel(http, reporter, {
           releaseUrl,
-          decode: (answer) => protocol.device.decodeOrder(answer, { target, current: current() }).value,
+          decode: (answer) => agentProtocol.device.decodeOrder(answer, { target, current: current() }).value,
         }),
       },
       store: base.store,
@@ -331,6 +359,7 @@ export function createConnhexAgent(options: ConnhexAgentOptions): ConnhexAgent {
     { config, paths, reporter, gate, announced },
   );
   const created = agent;
+  if (fetchStatements) signed.attach(current);
   reporter.attach({
     current,
     underWay: () => {

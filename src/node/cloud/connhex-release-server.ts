@@ -28,6 +28,8 @@ import { type Logger, noopLogger } from '../../core/logger.js';
 import type { ContentDigestForm } from '../../protocols/connhex/digest.js';
 import { getHeader, releaseHeaders } from '../../protocols/connhex/headers.js';
 import { ReleaseSchema } from '../../protocols/connhex/schemas.js';
+import { STATEMENT_SUFFIX } from '../../protocols/connhex/urls.js';
+import { decodeStatement, STATEMENT_KEY } from '../../protocols/signed-statement.js';
 import {
   type ConnhexReleaseEndpoint,
   type ConnhexReleaseKeys,
@@ -141,7 +143,12 @@ export function createConnhexReleaseHandler(
     'Cache-Control': 'no-store',
   });
 
-  async function serve(request: IncomingMessage, response: ServerResponse, endpoint: ConnhexReleaseEndpoint) {
+  async function serve(
+    request: IncomingMessage,
+    response: ServerResponse,
+    endpoint: ConnhexReleaseEndpoint,
+    statement = false,
+  ) {
     const method = request.method ?? '';
     const answer = (
       status: number,
@@ -158,6 +165,23 @@ export function createConnhexReleaseHandler(
       response.end(method === 'HEAD' ? undefined : body);
     };
 
+    if (statement) {
+      // `<endpoint>.otakit.json`: the signed statement of the release the endpoint serves now.
+      if (method !== 'HEAD' && method !== 'GET') return answer(405, { Allow: 'HEAD, GET' });
+      if (keys !== undefined && !(await deviceAllowed(keys, endpoint, request.headers.authorization))) {
+        return answer(401, { 'WWW-Authenticate': 'Thing' });
+      }
+      const release =
+        endpoint.kind === 'device'
+          ? releases.forDevice(endpoint.initId)
+          : releases.forFirmware(endpoint.firmwareId);
+      if (release?.statement === undefined) return answer(404);
+      return answer(
+        200,
+        { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' },
+        release.statement,
+      );
+    }
     if (method === 'PUT' || method === 'DELETE') {
       const token = presentedKey(request.headers.authorization, ['Bearer']);
       if (publisherToken === undefined) return answer(405, { Allow: 'HEAD, GET' });
@@ -232,6 +256,16 @@ export function createConnhexReleaseHandler(
       return answer(400, { 'Content-Type': 'text/plain' }, `invalid release: ${fields}`);
     }
     const release = parsed.data;
+    // A signed release: its statement rides in the release JSON (`otakit_manifest`).
+    const signedText = (json as Record<string, unknown>)[STATEMENT_KEY];
+    let manifest: ReturnType<typeof decodeStatement> | undefined;
+    if (signedText !== undefined) {
+      try {
+        manifest = decodeStatement(signedText);
+      } catch {
+        return answer(400, { 'Content-Type': 'text/plain' }, `invalid release: ${STATEMENT_KEY}`);
+      }
+    }
     const own = new URL(release.url).pathname === new URL(request.url ?? '/', 'http://x').pathname;
     try {
       if (own) {
@@ -250,10 +284,11 @@ export function createConnhexReleaseHandler(
           ...(release.minVersion === undefined ? {} : { minVersion: release.minVersion }),
           ...(release.maxVersion === undefined ? {} : { maxVersion: release.maxVersion }),
           ...(release.fileName === undefined ? {} : { fileName: release.fileName }),
+          ...(manifest === undefined ? {} : { manifest }),
         });
       } else {
         const { url, ...metadata } = release;
-        releases.publishRedirect(scopeOf(endpoint), metadata, url);
+        releases.publishRedirect(scopeOf(endpoint), metadata, url, manifest);
       }
     } catch (error) {
       if (isOtaError(error)) return answer(400, { 'Content-Type': 'text/plain' }, error.message);
@@ -273,13 +308,14 @@ export function createConnhexReleaseHandler(
     } catch {
       pathname = '';
     }
-    const endpoint = endpointOf(pathname);
+    const statement = pathname.endsWith(STATEMENT_SUFFIX);
+    const endpoint = endpointOf(statement ? pathname.slice(0, -STATEMENT_SUFFIX.length) : pathname);
     if (endpoint === undefined) {
       if (next !== undefined) return next();
       response.writeHead(404).end();
       return;
     }
-    serve(request, response, endpoint).catch((error: unknown) => {
+    serve(request, response, endpoint, statement).catch((error: unknown) => {
       logger.error('otakit connhex release server: request failed', {
         code: isOtaError(error) ? error.code : 'INTERNAL',
       });

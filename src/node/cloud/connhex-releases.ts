@@ -10,14 +10,16 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { OtaError } from '../../core/errors.js';
+import { ManifestError, OtaError } from '../../core/errors.js';
 import { parseWith } from '../../core/validate.js';
+import { type Manifest, type ManifestInput, parseManifest } from '../../manifest/schema.js';
 import { checkPackageEntries, RELEASE_PACKAGE } from '../../protocols/connhex/package.js';
 import {
   type ReleaseMetadata,
   ReleaseMetadataSchema,
   ReleaseVersionSchema,
 } from '../../protocols/connhex/schemas.js';
+import { encodeStatement } from '../../protocols/signed-statement.js';
 import { writeZip, type ZipEntryInput } from './zip-writer.js';
 
 /** Which devices a release is for. */
@@ -40,6 +42,11 @@ export interface StoredConnhexRelease {
   readonly location: string | undefined;
   /** ISO 8601 time it was published. */
   readonly publishedAt: string;
+  /**
+   * The signed statement of the release's signed manifest (JSON), served at
+   * `<endpoint>.otakit.json`; absent for an unsigned release.
+   */
+  readonly statement?: string;
 }
 
 /** The files of a release, when {@link ConnhexReleases.publish} makes the `.zip`. */
@@ -64,6 +71,40 @@ export interface ConnhexReleaseInput {
   maxVersion?: string;
   /** The file name in `Content-Disposition`. @default 'release.zip' */
   fileName?: string;
+  /**
+   * The release's signed manifest (id and version the release version, its artifact the release
+   * endpoint's URL with this `.zip`'s size and SHA-256, signed): served as its signed statement at
+   * `<endpoint>.otakit.json` for otakit devices to check before downloading. Make the `.zip`
+   * with {@link ConnhexReleases.addPackage} first to know its SHA-256.
+   * @default none: the release is unsigned
+   */
+  manifest?: Manifest | ManifestInput;
+}
+
+/**
+ * The signed statement of a release's manifest, checked to be this release's (signed, its
+ * version, the same size and SHA-256 where it states them).
+ * @throws ManifestError naming the field.
+ */
+function statementOf(manifest: Manifest | ManifestInput, metadata: ReleaseMetadata): string {
+  const valid = parseManifest(manifest);
+  const issues: Array<{ path: string; expected: string }> = [];
+  if (valid.signature === undefined)
+    issues.push({ path: 'manifest.signature', expected: 'a signed manifest' });
+  if (valid.version !== metadata.version || valid.id !== metadata.version) {
+    issues.push({ path: 'manifest.version', expected: 'the release version (as id and version)' });
+  }
+  const artifact = valid.artifacts[0]!;
+  if (valid.artifacts.length !== 1)
+    issues.push({ path: 'manifest.artifacts', expected: 'one artifact (the .zip)' });
+  if (artifact.sha256 !== undefined && metadata.sha256 !== undefined && artifact.sha256 !== metadata.sha256) {
+    issues.push({ path: 'manifest.artifacts[0].sha256', expected: 'the SHA-256 of the release .zip' });
+  }
+  if (artifact.size !== undefined && metadata.size !== undefined && artifact.size !== metadata.size) {
+    issues.push({ path: 'manifest.artifacts[0].size', expected: 'the size of the release .zip' });
+  }
+  if (issues.length > 0) throw new ManifestError('Connhex release', issues);
+  return encodeStatement(valid)!;
 }
 
 /** The scope a publish, a withdrawal or a lookup names. */
@@ -182,7 +223,14 @@ export class ConnhexReleases {
       },
       'Connhex release',
     );
-    return this.#swap({ scope, metadata, bytes, location: undefined });
+    const statement = input.manifest === undefined ? undefined : statementOf(input.manifest, metadata);
+    return this.#swap({
+      scope,
+      metadata,
+      bytes,
+      location: undefined,
+      ...(statement === undefined ? {} : { statement }),
+    });
   }
 
   /**
@@ -193,6 +241,8 @@ export class ConnhexReleases {
     scope: ConnhexReleaseScopeInput,
     metadata: ReleaseMetadata,
     location: string,
+    /** The release's signed manifest, as for {@link ConnhexReleases.publish}. */
+    manifest?: Manifest | ManifestInput,
   ): StoredConnhexRelease {
     const valid = parseWith(ReleaseMetadataSchema, metadata, 'Connhex release');
     let url: URL;
@@ -204,7 +254,14 @@ export class ConnhexReleases {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       throw new OtaError('CONFIG', 'Connhex release: the download location must be an http(s) URL');
     }
-    return this.#swap({ scope: scopeOf(scope), metadata: valid, bytes: undefined, location: url.href });
+    const statement = manifest === undefined ? undefined : statementOf(manifest, valid);
+    return this.#swap({
+      scope: scopeOf(scope),
+      metadata: valid,
+      bytes: undefined,
+      location: url.href,
+      ...(statement === undefined ? {} : { statement }),
+    });
   }
 
   /** Removes the release of a scope (every device's when none is named); `false` when there was none. */
