@@ -69,6 +69,7 @@ export {
   IntegrityError,
   isOtaError,
   isSerializedOtaError,
+  isTrustError,
   ManifestError,
   OTA_ERROR_CODES,
   OtaError,
@@ -79,7 +80,10 @@ export {
   StateError,
   StoreError,
   TimeoutError,
+  TRUST_REASONS,
   TransportError,
+  TrustError,
+  type TrustReason,
   toOtaError,
   type ValidationIssue,
 } from './core/errors.js';
@@ -176,6 +180,8 @@ export {
   type StagedArtifact,
   type StagedArtifactInput,
   StagedArtifactSchema,
+  type TrustState,
+  TrustStateSchema,
   type UpdateOutcome,
   UpdateOutcomeSchema,
   type UpdateSnapshot,
@@ -186,8 +192,33 @@ export {
   type TrackerMachineOptions,
   TrackerUpdateMachine,
 } from './machine/tracker-machine.js';
+export {
+  createTrustGate,
+  type MachineTrustOptions,
+  type TrustCheckContext,
+  type TrustGate,
+} from './machine/trust-gate.js';
 export { type VerifyStagedOptions, verifyStaged } from './machine/verify-staged.js';
 export { type WaitForOptions, waitFor } from './machine/wait-for.js';
+// Signed manifests: the canonical bytes, Ed25519, trust roots, the anti-rollback floor.
+export {
+  CANONICALIZATION,
+  canonicalJson,
+  canonicalManifestBytes,
+  signedManifestFields,
+} from './manifest/canonical.js';
+export {
+  ED25519_PUBLIC_KEY_LENGTH,
+  ED25519_SIGNATURE_LENGTH,
+  type Ed25519Backend,
+  type Ed25519Options,
+  ed25519BackendInUse,
+  ed25519GenerateKeyPair,
+  ed25519PublicKey,
+  ed25519Seed,
+  ed25519Sign,
+  ed25519Verify,
+} from './manifest/ed25519.js';
 export {
   createWebHash,
   type HashAlgorithm,
@@ -214,6 +245,44 @@ export {
   SignatureEnvelopeSchema,
   safeParseManifest,
 } from './manifest/schema.js';
+export {
+  type PrivateKeyInput,
+  type RejectedSignatureReason,
+  rotateRoot,
+  type SignatureCount,
+  signManifest,
+  signRoot,
+  type VerifyOptions,
+  verifyManifestSignature,
+} from './manifest/trust.js';
+export {
+  canonicalRootBytes,
+  isRootExpired,
+  keyIdOf,
+  parseTrustRoot,
+  ROOT_TYPE,
+  type Signature,
+  SignatureSchema,
+  type SignedRoot,
+  type SignedRootInput,
+  SignedRootSchema,
+  type TrustKey,
+  TrustKeySchema,
+  type TrustRoot,
+  type TrustRootInput,
+  TrustRootSchema,
+} from './manifest/trust-root.js';
+export {
+  checkManifestPolicy,
+  integerCompare,
+  type ManifestPolicy,
+  maxVersion,
+  opaque,
+  raiseFloor,
+  semverCompare,
+  type VersionComparator,
+  type VersionOrder,
+} from './manifest/version-policy.js';
 export * as connhex from './protocols/connhex/index.js';
 // The protocols: one contract, the registry's light half, and one namespace per platform.
 export type {
