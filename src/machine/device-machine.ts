@@ -421,7 +421,10 @@ export class DeviceUpdateMachine extends MachineBase {
       case 'available': {
         const manifest = this.#manifest();
         if (isManifestExpired(manifest, this.clock.now())) {
-          throw new OtaError('MANIFEST_EXPIRED', `Update ${manifest.id} expired at ${manifest.expiresAt}`);
+          throw new OtaError(
+            'MANIFEST_EXPIRED',
+            `Update ${manifest.id} expired at ${manifest.expiresAt} (expiresAt)`,
+          );
         }
         await this.#trust?.check(manifest, {
           state: this.record.trust,

@@ -141,7 +141,10 @@ const INTEGRITY_RANK: Record<ManifestIntegrity, number> = { none: 0, md5: 1, sha
  */
 export function checkManifestPolicy(manifest: Manifest, policy: ManifestPolicy): void {
   if (isManifestExpired(manifest, policy.now)) {
-    throw new OtaError('MANIFEST_EXPIRED', `Update ${manifest.id} expired at ${manifest.expiresAt}`);
+    throw new OtaError(
+      'MANIFEST_EXPIRED',
+      `Update ${manifest.id} expired at ${manifest.expiresAt} (expiresAt)`,
+    );
   }
   checkTarget(manifest, 'deviceTypes', policy.deviceType, 'device type');
   checkTarget(manifest, 'deviceIds', policy.deviceId, 'device id');
