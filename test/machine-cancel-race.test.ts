@@ -5,9 +5,7 @@
  * resolves `true` ("the machine has settled") and the offered update is not canceled: it stays
  * `available` and a later `apply()`/`resume()` installs the update the caller canceled.
  *
- * KNOWN BUG in src/machine/device-machine.ts, reported and left to its owner: this test is
- * `it.fails` until `cancel()` is fixed; then drop `.fails` (and the exemption in
- * test/fuzz/machine-harness.ts, `cancelJoinedRefused`).
+ * Fixed: after joining an operation, `cancel()` cancels an update still pending itself.
  */
 import { describe, expect, it } from 'vitest';
 import { createUpdateMachine, type ManifestInput, MemoryStore } from '../src/index.js';
@@ -19,7 +17,7 @@ const order = (id: string): ManifestInput => ({
 });
 
 describe('device machine: cancel() racing a refused operation', () => {
-  it.fails('cancels the offered update when it resolves true', async () => {
+  it('cancels the offered update when it resolves true', async () => {
     const machine = createUpdateMachine({
       id: 'dev-cancel-race',
       store: new MemoryStore(),

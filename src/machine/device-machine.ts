@@ -277,10 +277,13 @@ export class DeviceUpdateMachine extends MachineBase {
     if (run !== undefined) {
       run.controller.abort(new AbortError(reason));
       await run.done.catch(() => {});
-      return true;
+      // The joined operation may have ended without acting on the abort: one refused before it
+      // began (apply() of another update while one is offered) leaves the pending update as it
+      // was. Fall through and cancel that update, or the next resume() would install it.
+      if (this.#run !== undefined) return this.cancel(reason);
     }
     await this.load();
-    if (!isActiveState(this.record.state)) return false;
+    if (!isActiveState(this.record.state)) return run !== undefined;
     // Nothing runs, but an update is pending (offered, or persisted and not yet resumed).
     await this.#exclusive({}, (pending) => {
       pending.controller.abort(new AbortError(reason));

@@ -477,25 +477,7 @@ export class MachineHarness {
       return;
     }
     const state = stored.state;
-    // KNOWN BUG (device-machine.ts, reported, not fixed here): a cancel() started while another
-    // operation holds the machine joins that operation; when that one is refused (busy, wrong
-    // state, invalid manifest) before doing anything, cancel() resolves true and the pending
-    // update is not canceled (test/machine-cancel-race.test.ts). Only that exact case is let
-    // through: a cancel that resolved true beside operations that were all refused, with the
-    // persisted state unchanged. Once cancel() is fixed the state changes and every check applies.
-    const cancelJoinedRefused =
-      state === before &&
-      operations.some(
-        ([label], index) => label === 'cancel()' && settledAll[index]?.status === 'fulfilled',
-      ) &&
-      operations.every(
-        ([label], index) => label === 'cancel()' || settledAll[index]?.status === 'rejected',
-      ) &&
-      operations.length > 1;
-    if (cancelJoinedRefused) {
-      countCase('  (known bug met: cancel() joined a refused operation and canceled nothing)');
-      this.log.push('  (known bug: cancel() joined a refused operation)');
-    } else if (resolved) {
+    if (resolved) {
       const settled =
         state === 'idle' || state === 'available' || (state === 'installed' && stored.awaitingReboot);
       if (!settled) this.violation(`${name} resolved and left the machine in ${state}`);
