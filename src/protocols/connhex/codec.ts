@@ -66,7 +66,8 @@ const UNSUPPORTED = {
   expiresAt: 'Connhex releases do not expire',
   minVersion:
     'Connhex has no anti-rollback floor (Min-Version bounds the installed version, a different rule)',
-  signature: 'Connhex releases are not signed: the .zip itself is the trust boundary',
+  signature:
+    'the release headers carry no signature (cloud.encodeOrder adds otakit_manifest, served as <release URL>.otakit.json)',
 } as const;
 
 /**

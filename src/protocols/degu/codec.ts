@@ -169,7 +169,7 @@ const NO_PLACE_IN_DESIRED: Partial<Record<OptionalManifestField, string>> = {
   depends: 'Degu orders have no place for depends',
   expiresAt: 'Degu orders have no place for expiresAt',
   minVersion: 'Degu orders have no place for minVersion',
-  signature: 'Degu orders have no place for signature',
+  signature: 'the Degu items have no place for signature (cloud.encodeOrder adds desired.otakit_manifest)',
   extensions: 'Degu orders have no place for extensions',
 };
 

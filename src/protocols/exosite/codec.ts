@@ -152,7 +152,7 @@ function losses(manifest: Manifest): Loss[] {
       depends: 'Exosite manifests carry no depends',
       expiresAt: 'Exosite manifests carry no expiry',
       minVersion: 'Exosite versions are opaque; no anti-rollback floor',
-      signature: 'Exosite manifests carry no signature',
+      signature: 'the Exosite manifest fields carry no signature (cloud.encodeOrder adds otakit_manifest)',
     }),
     ...foreignExtensions(manifest, EXTENSION_KEY),
   );

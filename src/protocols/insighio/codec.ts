@@ -111,7 +111,7 @@ const UNSUPPORTED: Partial<Record<OptionalManifestField, string>> = {
   depends: 'insigh.io orders carry no depends',
   expiresAt: 'insigh.io orders carry no expiresAt',
   minVersion: 'insigh.io orders carry no minVersion',
-  signature: 'insigh.io orders carry no signature',
+  signature: 'the SenML order carries no signature (cloud.encodeOrder adds the signed statement record)',
 };
 
 /**

@@ -181,7 +181,7 @@ function lostFrom(manifest: Manifest, release: Release): Loss[] {
       depends: 'micropython_ota has no provides/depends',
       expiresAt: 'micropython_ota orders never expire',
       minVersion: 'micropython_ota compares tags for equality only: any change, older included, installs',
-      signature: 'micropython_ota carries no signature',
+      signature: 'the version file carries no signature (cloud.encodeOrder adds <version>.otakit.json)',
     }),
     ...foreignExtensions(manifest, EXTENSION_KEY),
   );

@@ -229,7 +229,8 @@ function lostFrom(manifest: Manifest, pkg: Package): Loss[] {
       depends: 'ThingsBoard has no provides/depends',
       expiresAt: 'ThingsBoard packages never expire',
       minVersion: 'ThingsBoard has no anti-rollback floor',
-      signature: 'ThingsBoard carries no signature',
+      signature:
+        'the fw_* attributes carry no signature (cloud.encodeOrder adds otakit_fw_manifest / otakit_sw_manifest)',
     }),
     ...foreignExtensions(manifest, EXTENSION_KEY),
   );
