@@ -20,7 +20,7 @@
  * Every step is reported; the exit code is 1 if any step failed.
  * Usage: `node scripts/check-package.mjs` (set KEEP_TMP=1 to keep the temp dirs for debugging).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -403,6 +403,41 @@ try {
       await writeFile(file, SIDE_EFFECTS_SCRIPT);
       console.log(run(process.execPath, [file], projectDir).output);
     });
+  }
+
+  if (installed) {
+    await step(
+      'the `otakit` bin runs from the installed package (help, hash, manifest validate)',
+      async () => {
+        const bin = join(projectDir, 'node_modules/.bin/otakit');
+        const help = spawnSync(bin, ['--help'], { cwd: projectDir, encoding: 'utf8' });
+        if (help.status !== 0 || !/rollout/.test(help.stdout)) {
+          throw new Error(`otakit --help exited ${help.status}:\n${help.stdout}${help.stderr}`);
+        }
+        const hashed = spawnSync(bin, ['hash', 'package.json', '--json'], {
+          cwd: projectDir,
+          encoding: 'utf8',
+        });
+        if (hashed.status !== 0 || !/^[0-9a-f]{64}$/.test(JSON.parse(hashed.stdout).sha256 ?? '')) {
+          throw new Error(`otakit hash exited ${hashed.status}:\n${hashed.stdout}${hashed.stderr}`);
+        }
+        const bad = join(projectDir, 'bad-manifest.json');
+        await writeFile(
+          bad,
+          JSON.stringify({ id: 'x', version: '1', artifacts: [{ url: 'ftp://h/a', target: 'file' }] }),
+        );
+        const validated = spawnSync(bin, ['manifest', 'validate', bad], {
+          cwd: projectDir,
+          encoding: 'utf8',
+        });
+        if (validated.status !== 1 || !validated.stdout.includes('artifacts[0].url')) {
+          throw new Error(
+            `otakit manifest validate exited ${validated.status}:\n${validated.stdout}${validated.stderr}`,
+          );
+        }
+        console.log('  otakit --help, hash --json, manifest validate (exit 1, artifacts[0].url): ok');
+      },
+    );
   }
 
   const bare =
