@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { isOtaError } from '../../src/core/errors.js';
+import { createTrustGate } from '../../src/machine/trust-gate.js';
 import type { Manifest } from '../../src/manifest/schema.js';
+import { signManifest } from '../../src/manifest/trust.js';
 import {
   createMicropythonOtaAgent,
   type MicropythonOtaAgent,
@@ -23,6 +25,8 @@ import {
   startMicropythonOtaServer,
 } from '../../src/node/cloud/micropython-ota-server.js';
 import { toCanonical } from '../../src/protocols/micropython-ota/codec.js';
+import { rootOf, testKeys } from '../security/keys.js';
+import { until } from '../support/system-services.js';
 import { readTree, writeTree } from './micropython-ota-support.js';
 
 const AUTH = { user: 'otauser', password: 'pw-Signed-Secret-4' };
@@ -73,7 +77,7 @@ function signedManifest(host: string, version: string): Manifest {
   };
 }
 
-async function setUp() {
+async function setUp(extra: Partial<Parameters<typeof createMicropythonOtaAgent>[0]> = {}) {
   const root = await temporary();
   const server = await startMicropythonOtaServer({ root, auth: AUTH });
   servers.push(server);
@@ -93,6 +97,7 @@ async function setUp() {
     signedStatements: true,
     poll: { intervalMs: 3_600_000 },
     download: { retry: { attempts: 1, baseDelayMs: 5, maxDelayMs: 10 } },
+    ...extra,
   });
   agents.push(agent);
   return { root, server, events, directory, agent };
@@ -196,5 +201,39 @@ describe('a signed micropython_ota release, publisher → server → agent', () 
           ),
       );
     }
+  });
+
+  it('with real Ed25519 signing and a trust gate: the signed release installs, an unsigned one is refused before any download', async () => {
+    const [key] = await testKeys(7);
+    const trust = createTrustGate({ root: rootOf([key!], 1) });
+    // No signedStatements option: a machine with trust fetches the statements by default.
+    const { root, server, events, directory, agent } = await setUp({
+      signedStatements: undefined,
+      machine: { trust },
+    });
+    const { signature: _fake, ...unsigned } = signedManifest(server.url, 'v1');
+    const signed = await signManifest(unsigned, [key!.seed]);
+    await publishRelease({
+      root,
+      project: PROJECT,
+      version: 'v1',
+      files: files('v1'),
+      manifest: signed,
+      fsync: false,
+    });
+    const outcomes: Array<{ state: string; error: { code: string } | null }> = [];
+    agent.on('outcome', (outcome) => outcomes.push(outcome as never));
+    await agent.start();
+    await until(() => outcomes.length === 1);
+    expect(outcomes[0]).toMatchObject({ state: 'committed' });
+    expect(await readTree(join(directory, 'app'))).toMatchObject({ version: 'v1' });
+
+    // An unsigned release (no companion): the machine refuses it, nothing of it is fetched.
+    await publishRelease({ root, project: PROJECT, version: 'v2', files: files('v2'), fsync: false });
+    await agent.checkNow().catch(() => {});
+    await until(() => outcomes.length === 2);
+    expect(outcomes[1]).toMatchObject({ state: 'verify_failed', error: { code: 'TRUST' } });
+    expect(events.filter((event) => event.path.startsWith('/app/v2_'))).toEqual([]);
+    expect(await readTree(join(directory, 'app'))).toMatchObject({ version: 'v1' });
   });
 });
