@@ -94,7 +94,7 @@ async function setUp(extra: Partial<Parameters<typeof createMicropythonOtaAgent>
     appDirectory: join(directory, 'app'),
     stateDirectory: join(directory, 'agent'),
     fsync: false,
-    signedStatements: true,
+    ...(extra.machine === undefined ? { signedStatements: true } : {}),
     poll: { intervalMs: 3_600_000 },
     download: { retry: { attempts: 1, baseDelayMs: 5, maxDelayMs: 10 } },
     ...extra,
@@ -224,14 +224,20 @@ describe('a signed micropython_ota release, publisher → server → agent', () 
     const outcomes: Array<{ state: string; error: { code: string } | null }> = [];
     agent.on('outcome', (outcome) => outcomes.push(outcome as never));
     await agent.start();
-    await until(() => outcomes.length === 1);
+    await until(
+      () => outcomes.length === 1,
+      () => 'the signed release to finish',
+    );
     expect(outcomes[0]).toMatchObject({ state: 'committed' });
     expect(await readTree(join(directory, 'app'))).toMatchObject({ version: 'v1' });
 
     // An unsigned release (no companion): the machine refuses it, nothing of it is fetched.
     await publishRelease({ root, project: PROJECT, version: 'v2', files: files('v2'), fsync: false });
     await agent.checkNow().catch(() => {});
-    await until(() => outcomes.length === 2);
+    await until(
+      () => outcomes.length === 2,
+      () => 'the unsigned release to be refused',
+    );
     expect(outcomes[1]).toMatchObject({ state: 'verify_failed', error: { code: 'TRUST' } });
     expect(events.filter((event) => event.path.startsWith('/app/v2_'))).toEqual([]);
     expect(await readTree(join(directory, 'app'))).toMatchObject({ version: 'v1' });
