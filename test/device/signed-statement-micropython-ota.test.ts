@@ -208,7 +208,6 @@ describe('a signed micropython_ota release, publisher → server → agent', () 
     const trust = createTrustGate({ root: rootOf([key!], 1) });
     // No signedStatements option: a machine with trust fetches the statements by default.
     const { root, server, events, directory, agent } = await setUp({
-      signedStatements: undefined,
       machine: { trust },
     });
     const { signature: _fake, ...unsigned } = signedManifest(server.url, 'v1');
