@@ -308,6 +308,19 @@ export * as exosite from './protocols/exosite/index.js';
 export * as insighIo from './protocols/insighio/index.js';
 export * as micropythonOta from './protocols/micropython-ota/index.js';
 export { KNOWN_SECRETS, redactHeaders, redactText, redactUrl } from './protocols/secrets.js';
+// The signed statement: a signed manifest carried beside a platform's order (docs/security.md).
+export {
+  applyStatement,
+  type DecodeStatementOptions,
+  decodeStatement,
+  encodeStatement,
+  type ReconcileOptions,
+  reconcileStatement,
+  STATEMENT_KEY,
+  STATEMENT_LIMITS,
+  type StatementEncoding,
+  signedStatement,
+} from './protocols/signed-statement.js';
 export { STATUS_MAPPINGS, type StatusMappings } from './protocols/status-mappings.js';
 export * as thingsBoard from './protocols/thingsboard/index.js';
 export { completeStatus, type PartialStatus } from './protocols/update-status.js';
