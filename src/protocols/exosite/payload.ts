@@ -136,5 +136,12 @@ export function resolvePayloadItem(item: string, content?: ContentLocator, path 
     // Dot segments survive encodeURIComponent and would be resolved away by the URL parser.
     throw new ManifestError('Exosite payload item', [{ path, expected: PAYLOAD_ITEM_EXPECTED }]);
   }
-  return `${content.endsWith('/') ? content : `${content}/`}${encodeURIComponent(id)}`;
+  let segment: string;
+  try {
+    segment = encodeURIComponent(id);
+  } catch {
+    // A lone surrogate has no UTF-8 form, so no URL can name it (found by the fuzz suite).
+    throw new ManifestError('Exosite payload item', [{ path, expected: PAYLOAD_ITEM_EXPECTED }]);
+  }
+  return `${content.endsWith('/') ? content : `${content}/`}${segment}`;
 }

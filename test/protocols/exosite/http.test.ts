@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isOtaError, redactHeaders } from '../../../src/index.js';
+import { isOtaError, ManifestError, redactHeaders } from '../../../src/index.js';
 import { exositeProvisioning } from '../../../src/node/index.js';
 import * as exosite from '../../../src/protocols/exosite/index.js';
 
@@ -329,6 +329,20 @@ describe('HTTP device API', () => {
 });
 
 describe('payload items and content', () => {
+  it('refuses a content id with a lone surrogate (no URL can name it) with a typed error, not a URIError', () => {
+    // Shrunk from the fuzz suite (npm run test:fuzz): encodeURIComponent threw URIError here.
+    const error = (() => {
+      try {
+        exosite.resolvePayloadItem('fw\udd47.bin', 'https://cdn.example/fw.bin');
+      } catch (thrown) {
+        return thrown;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(ManifestError);
+    expect((error as ManifestError).issues[0]?.path).toBe('payload');
+  });
+
   it('resolves content ids against a query base, a path base or a function', () => {
     expect(exosite.resolvePayloadItem('fw v1&2.bin', 'https://x.example/dl?vendor=p&model=p')).toBe(
       'https://x.example/dl?vendor=p&model=p&id=fw+v1%262.bin',
