@@ -283,7 +283,9 @@ export class DeviceUpdateMachine extends MachineBase {
       if (this.#run !== undefined) return this.cancel(reason);
     }
     await this.load();
-    if (!isActiveState(this.record.state)) return run !== undefined;
+    // A terminal state still persisted (a power cut kept the update from reaching idle, and the
+    // joined operation was refused) means nothing was canceled: resume() finishes it.
+    if (!isActiveState(this.record.state)) return run !== undefined && !isTerminalState(this.record.state);
     // Nothing runs, but an update is pending (offered, or persisted and not yet resumed).
     await this.#exclusive({}, (pending) => {
       pending.controller.abort(new AbortError(reason));
