@@ -19,13 +19,25 @@ import type { UpdateOutcome } from '../../src/machine/record.js';
 import { connectNats, natsChannel } from '../../src/nats/index.js';
 import { type ConnhexAgentOptions, createConnhexAgent } from '../../src/node/agents/connhex.js';
 import { ReleaseServer, releaseZip } from '../device/connhex-support.js';
-import { NATS_SERVER, NatsServer } from '../nats/nats-server.js';
+import { NATS_MISSING, NATS_SERVER, NatsServer } from '../nats/nats-server.js';
 import { zip } from '../support/archives.js';
-import { until } from '../support/system-services.js';
+import { IN_CI, until } from '../support/system-services.js';
 import { artifactServer, cleanup, device, keys3, rootOf, sha256, sign } from './harness.js';
 
 const INIT_ID = 'edge-7';
 const KEY = `thing-${randomBytes(12).toString('hex')}`;
+
+if (!NATS_SERVER) {
+  if (IN_CI) {
+    describe('attack: update.sh without opt-in', () => {
+      it('has nats-server to run (CI must run the NATS tests)', () => {
+        throw new Error(`${NATS_MISSING}. .ci/run apt-installs nats-server when CI is set.`);
+      });
+    });
+  } else {
+    console.warn(`test/attacks/update-script-opt-in.test.ts skipped: ${NATS_MISSING}`);
+  }
+}
 
 describe.skipIf(!NATS_SERVER)('attack: update.sh without opt-in (Connhex agent)', () => {
   let root: string;
