@@ -1,6 +1,6 @@
 /**
- * Crash injection, fuzz: the crash campaign of test/fault/crash-harness.ts, FUZZ_RUNS × 0.03
- * iterations (300 at the default 10 000), against a real micropython_ota agent in a child process
+ * Crash injection, fuzz: the crash campaign of test/fault/crash-harness.ts, FUZZ_RUNS × 0.02
+ * iterations (200 at the default 10 000), against a real micropython_ota agent in a child process
  * SIGKILLed at every persisted transition and installer step, at random download byte offsets
  * and install moments, with truncated FileStore temp files and records between kill and restart.
  * `FUZZ_SEED` replays a campaign. The tally (outcomes, kill points) is printed at the end.
@@ -18,7 +18,7 @@ import {
 } from '../fault/crash-harness.js';
 import { FUZZ_RUNS } from './runs.js';
 
-const ITERATIONS = Math.max(1, Math.ceil(FUZZ_RUNS * 0.03));
+const ITERATIONS = Math.max(1, Math.ceil(FUZZ_RUNS * 0.02));
 
 describe('crash injection through a micropython_ota agent process', () => {
   let release: Release;
