@@ -6,12 +6,16 @@
  */
 import { Command } from 'commander';
 import { registerHash } from './commands/hash.js';
+import { registerKeygen } from './commands/keygen.js';
 import { registerManifest } from './commands/manifest.js';
 import { registerPublish } from './commands/publish.js';
 import { registerRelease } from './commands/release.js';
 import { registerRollout } from './commands/rollout.js';
+import { registerRoot } from './commands/root.js';
 import { registerServe } from './commands/serve.js';
 import { registerShadowService } from './commands/shadow-service.js';
+import { registerSign } from './commands/sign.js';
+import { registerVerify } from './commands/verify.js';
 import { registerWatch } from './commands/watch.js';
 
 export function createProgram(): Command {
@@ -28,5 +32,9 @@ export function createProgram(): Command {
   registerPublish(program);
   registerWatch(program);
   registerRollout(program);
+  registerKeygen(program);
+  registerRoot(program);
+  registerSign(program);
+  registerVerify(program);
   return program;
 }

@@ -3,7 +3,23 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from './run-cli.js';
 
 const COMMANDS: [string[], string[]][] = [
-  [[], ['serve', 'release', 'shadow-service', 'manifest', 'hash', 'publish', 'watch', 'rollout']],
+  [
+    [],
+    [
+      'serve',
+      'release',
+      'shadow-service',
+      'manifest',
+      'hash',
+      'publish',
+      'watch',
+      'rollout',
+      'keygen',
+      'root',
+      'sign',
+      'verify',
+    ],
+  ],
   [['serve'], ['--port', '--host', '--user', '--password-env']],
   [['release'], ['--project', '--files', '--layout', '--rollback', '--activate', '--list']],
   [['shadow-service'], ['--broker', '--store', '--password-env']],
@@ -31,6 +47,22 @@ const COMMANDS: [string[], string[]][] = [
   [['rollout', 'pause'], ['--database']],
   [['rollout', 'resume'], ['--database']],
   [['rollout', 'cancel'], ['--database']],
+  [['keygen'], ['--out', '--force', '--json']],
+  [['root'], ['create', 'sign', 'rotate']],
+  [
+    ['root', 'create'],
+    ['--key', '--threshold', '--version', '--expires', '--out'],
+  ],
+  [
+    ['root', 'sign'],
+    ['--key-file', '--key-env', '--out'],
+  ],
+  [
+    ['root', 'rotate'],
+    ['--current', '--new', '--now', '--out'],
+  ],
+  [['sign'], ['--key-file', '--key-env', '--out']],
+  [['verify'], ['--root', '--now', '--device-type', '--device-id', '--floor', '--compare', '--json']],
 ];
 
 describe('otakit --help', () => {
@@ -55,6 +87,8 @@ describe('otakit --help', () => {
       ['serve', '.', '--port', 'eighty'],
       ['publish', 'connhex', '--manifest', 'm', '--target', '{}', '--broker', 'mqtt://127.0.0.1:1'],
       ['serve', '.', '--user', 'u'],
+      ['root', 'create', '--key', 'a.pub.json', '--threshold', 'two'],
+      ['verify', 'package.json', '--root', 'package.json', '--floor', '1.0.0'],
     ];
     const results = await Promise.all(cases.map((args) => runCli(args)));
     results.forEach((result, index) => {
