@@ -84,13 +84,6 @@ export function normaliseEntryPath(name: string): EntryPath {
     }
   }
   const path = segments.join('/');
-  // Checked again once `.` segments are gone: `./c:x` normalises to `c:x`, a drive-relative path
-  // on Windows (found by the fuzz suite).
-  if (DRIVE_LETTER.test(path)) {
-    throw new ArchiveError('path-traversal', 'Entry path starts with a drive letter; refused', {
-      entry: name,
-    });
-  }
   if (encoder.encode(path).length > MAX_PATH_BYTES) {
     throw new ArchiveError('invalid-name', `Entry path is longer than ${MAX_PATH_BYTES} bytes; refused`, {
       entry: name,
