@@ -5,7 +5,13 @@
  * no edit.
  */
 import * as otakit from '../../src/index.js';
-import { type InboundMessage, PROTOCOL_NAMES, type UpdateState, type UpdateStatus } from '../../src/index.js';
+import {
+  type InboundMessage,
+  PROTOCOL_NAMES,
+  UPDATE_STATES,
+  type UpdateState,
+  type UpdateStatus,
+} from '../../src/index.js';
 import type { Protocol } from '../../src/protocols/contract.js';
 import { PROTOCOLS } from '../../src/protocols/registry.js';
 import type { ContractFixture } from '../protocols/contract-fixtures/types.js';
@@ -21,24 +27,8 @@ const fixtures = Object.fromEntries(
   ),
 ) as Record<string, ContractFixture>;
 
-export const STATES: UpdateState[] = [
-  'idle',
-  'checking',
-  'available',
-  'downloading',
-  'downloaded',
-  'verifying',
-  'installing',
-  'installed',
-  'committed',
-  'rolling_back',
-  'check_failed',
-  'download_failed',
-  'verify_failed',
-  'install_failed',
-  'rolled_back',
-  'canceled',
-];
+/** Every canonical state (the library's own list, so a new state is fuzzed with no edit). */
+export const STATES: readonly UpdateState[] = UPDATE_STATES;
 
 function statusAt(
   machineId: string,

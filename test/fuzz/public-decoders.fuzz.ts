@@ -8,7 +8,13 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as otakit from '../../src/index.js';
-import * as otakitNode from '../../src/node/index.js';
+import {
+  type AnyFunction,
+  type Decoder,
+  NAMESPACES,
+  NODE_NAMESPACES,
+  namespaceDecoders,
+} from '../support/public-decoders.js';
 import { TEST_LITERALS } from './corpus.js';
 import { SEEDS } from './protocol-seeds.js';
 import { countCase, fuzzParameters, printCounts, RUNS_LABEL } from './runs.js';
@@ -16,39 +22,8 @@ import { describeValue, fromSeeds, hostile, mutatedJson, mutatedPayload, typedOu
 
 afterAll(() => printCounts('public-decoders.fuzz.ts'));
 
-const NAMESPACES = ['degu', 'micropythonOta', 'insighIo', 'connhex', 'exosite', 'thingsBoard'] as const;
-const NODE_NAMESPACES = ['connhexAgent', 'exositeProvisioning', 'insighIoPackage'] as const;
-const DECODER_NAME = /^(decode|parse|read|safeDecode|safeParse|unpack|resolve|evaluate|classify|detect)/;
-
-type AnyFunction = (...args: unknown[]) => unknown;
-interface Decoder {
-  label: string;
-  fn: AnyFunction;
-  arity: number;
-  safe: boolean;
-}
-
 function publicDecoders(): Decoder[] {
-  const found: Decoder[] = [];
-  const sources = [
-    ...NAMESPACES.map((namespace) => [namespace, otakit] as const),
-    ...NODE_NAMESPACES.map((namespace) => [namespace, otakitNode] as const),
-  ];
-  for (const [namespace, entry] of sources) {
-    const exported = (entry as unknown as Record<string, Record<string, unknown>>)[namespace];
-    if (exported === undefined) throw new Error(`no namespace ${namespace} is exported`);
-    for (const key of Object.keys(exported).sort()) {
-      const value = exported[key];
-      if (typeof value !== 'function' || !DECODER_NAME.test(key)) continue;
-      if (/^class\s/.test(Function.prototype.toString.call(value))) continue;
-      found.push({
-        label: `${namespace}.${key}`,
-        fn: value as AnyFunction,
-        arity: Math.max(1, (value as AnyFunction).length),
-        safe: key.startsWith('safe'),
-      });
-    }
-  }
+  const found = namespaceDecoders();
   // The root entry's own decoders.
   found.push({ label: 'parseManifest', fn: otakit.parseManifest as AnyFunction, arity: 1, safe: false });
   found.push({

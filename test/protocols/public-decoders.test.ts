@@ -9,48 +9,11 @@ import { describe, expect, it } from 'vitest';
 import * as otakit from '../../src/index.js';
 import { isOtaError } from '../../src/index.js';
 import * as otakitNode from '../../src/node/index.js';
+import { type Decoder, NAMESPACES, NODE_NAMESPACES, namespaceDecoders } from '../support/public-decoders.js';
 
 const RUNS = Number(process.env.OTAKIT_PROPERTY_RUNS ?? 150);
 
-const NAMESPACES = ['degu', 'micropythonOta', 'insighIo', 'connhex', 'exosite', 'thingsBoard'] as const;
-/** Protocol code that lives in `otakit/node` (device-agent only: agent.toml, provisioning, packages). */
-const NODE_NAMESPACES = ['connhexAgent', 'exositeProvisioning', 'insighIoPackage'] as const;
-const DECODER_NAME = /^(decode|parse|read|safeDecode|safeParse|unpack|resolve|evaluate|classify|detect)/;
-
-type AnyFunction = (...args: unknown[]) => unknown;
-interface Decoder {
-  label: string;
-  fn: AnyFunction;
-  arity: number;
-  safe: boolean;
-}
-
-function decoders(): Decoder[] {
-  const found: Decoder[] = [];
-  const sources = [
-    ...NAMESPACES.map((namespace) => [namespace, otakit] as const),
-    ...NODE_NAMESPACES.map((namespace) => [namespace, otakitNode] as const),
-  ];
-  for (const [namespace, entry] of sources) {
-    const exported = (entry as unknown as Record<string, Record<string, unknown>>)[namespace];
-    if (exported === undefined) throw new Error(`no namespace ${namespace} is exported`);
-    for (const name of Object.keys(exported).sort()) {
-      const value = exported[name];
-      if (typeof value !== 'function' || !DECODER_NAME.test(name)) continue;
-      // A class is a schema-like constructor, not a decoder.
-      if (/^class\s/.test(Function.prototype.toString.call(value))) continue;
-      found.push({
-        label: `${namespace}.${name}`,
-        fn: value as AnyFunction,
-        arity: Math.max(1, (value as AnyFunction).length),
-        safe: name.startsWith('safe'),
-      });
-    }
-  }
-  return found;
-}
-
-const DECODERS = decoders();
+const DECODERS = namespaceDecoders();
 
 function nested(depth: number, leaf: unknown): unknown {
   let value = leaf;
