@@ -16,8 +16,7 @@ import {
   expectRefused,
   keys3,
   rootOf,
-  sha256,
-  sign,
+  signedPackageOrder,
   snapshot,
 } from './harness.js';
 
@@ -39,22 +38,12 @@ describe('attack: archive bomb (1 GiB of zeros in about 1 MB)', () => {
         expect(bytes.length).toBeLessThan(2 * MiB);
         const [key] = await keys3();
         const server = await artifactServer();
-        server.route('/pkg', { body: bytes });
         const rig = await device({
           kind: 'archive',
           trust: { root: rootOf([key], 1) },
           ...(limits ? { archiveLimits: limits } : {}),
         });
-        const order = await sign(
-          {
-            id: 'pkg-bomb',
-            version: '2.0.0',
-            artifacts: [
-              { url: `${server.url}/pkg`, target: 'package', size: bytes.length, sha256: sha256(bytes) },
-            ],
-          },
-          [key],
-        );
+        const order = await signedPackageOrder(server, bytes, key, 'pkg-bomb');
         const error = expectRefused(rig, await rig.machine.apply(order), {
           state: 'rolled_back',
           code: 'INSTALL',

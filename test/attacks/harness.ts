@@ -84,6 +84,19 @@ export async function sign(manifest: ManifestInput | Manifest, keys: readonly Te
   );
 }
 
+/** A package of `body` served at `/pkg`, and an order for it (version 2.0.0) signed by `key`. */
+export function signedPackageOrder(
+  server: FaultServer,
+  body: Uint8Array,
+  key: TestKey,
+  id = 'pkg-2',
+): Promise<Manifest> {
+  return sign(
+    { id, version: '2.0.0', artifacts: [{ ...artifactOf(server, '/pkg', body), target: 'package' }] },
+    [key],
+  );
+}
+
 /** Three fixed keys (seeds 1, 2, 3), for the attacks that need a trust root. */
 export async function keys3(): Promise<[TestKey, TestKey, TestKey]> {
   return (await testKeys(1, 2, 3)) as [TestKey, TestKey, TestKey];

@@ -18,8 +18,7 @@ import {
   expectRefused,
   keys3,
   rootOf,
-  sha256,
-  sign,
+  signedPackageOrder,
   snapshot,
 } from './harness.js';
 
@@ -69,17 +68,7 @@ describe('attack: symlink escape', () => {
       await writeFile(join(victim, 'keep.txt'), 'untouched');
       const victimBefore = await snapshot(victim);
       const [name, bytes] = archives(victim)[index]!;
-      server.route('/pkg', { body: bytes });
-      const order = await sign(
-        {
-          id: 'pkg-2',
-          version: '2.0.0',
-          artifacts: [
-            { url: `${server.url}/pkg`, target: 'package', size: bytes.length, sha256: sha256(bytes) },
-          ],
-        },
-        [key],
-      );
+      const order = await signedPackageOrder(server, bytes, key);
       const error = expectRefused(rig, await rig.machine.apply(order), {
         state: 'rolled_back',
         code: 'INSTALL',

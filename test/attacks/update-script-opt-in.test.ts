@@ -22,7 +22,7 @@ import { ReleaseServer, releaseZip } from '../device/connhex-support.js';
 import { NATS_MISSING, NATS_SERVER, NatsServer } from '../nats/nats-server.js';
 import { zip } from '../support/archives.js';
 import { IN_CI, until } from '../support/system-services.js';
-import { artifactServer, cleanup, device, keys3, rootOf, sha256, sign } from './harness.js';
+import { artifactServer, cleanup, device, keys3, rootOf, signedPackageOrder } from './harness.js';
 
 const INIT_ID = 'edge-7';
 const KEY = `thing-${randomBytes(12).toString('hex')}`;
@@ -123,18 +123,8 @@ describe('attack: update.sh in a signed package on a generic device', () => {
     ]);
     const [key] = await keys3();
     const server = await artifactServer();
-    server.route('/pkg', { body: bytes });
     const rig = await device({ kind: 'archive', trust: { root: rootOf([key], 1) } });
-    const order = await sign(
-      {
-        id: 'pkg-2',
-        version: '2.0.0',
-        artifacts: [
-          { url: `${server.url}/pkg`, target: 'package', size: bytes.length, sha256: sha256(bytes) },
-        ],
-      },
-      [key],
-    );
+    const order = await signedPackageOrder(server, bytes, key);
     expect((await rig.machine.apply(order)).state).toBe('committed');
     expect((await readdir(rig.target)).sort()).toEqual(['app', 'update.sh']);
     expect(existsSync(marker)).toBe(false);

@@ -18,8 +18,7 @@ import {
   expectRefused,
   keys3,
   rootOf,
-  sha256,
-  sign,
+  signedPackageOrder,
 } from './harness.js';
 
 afterEach(cleanup);
@@ -53,18 +52,8 @@ describe('attack: zip-slip', () => {
     it(`${format} with the entry ${JSON.stringify(entry)}: path-traversal, nothing outside, nothing installed`, async () => {
       const [key] = await keys3();
       const server = await artifactServer();
-      server.route('/pkg', { body: bytes });
       const rig = await device({ kind: 'archive', trust: { root: rootOf([key], 1) } });
-      const order = await sign(
-        {
-          id: 'pkg-2',
-          version: '2.0.0',
-          artifacts: [
-            { url: `${server.url}/pkg`, target: 'package', size: bytes.length, sha256: sha256(bytes) },
-          ],
-        },
-        [key],
-      );
+      const order = await signedPackageOrder(server, bytes, key);
       const error = expectRefused(rig, await rig.machine.apply(order), {
         state: 'rolled_back',
         code: 'INSTALL',
