@@ -19,6 +19,7 @@ import {
   rootOf,
   sign,
   testKeys,
+  trustRefusal,
 } from './harness.js';
 
 afterEach(cleanup);
@@ -69,13 +70,11 @@ describe('attack: bad signature', () => {
     const digest = good.artifacts[0]!.sha256!;
     const flipped = (Number.parseInt(digest[0]!, 16) ^ 1).toString(16) + digest.slice(1);
     const tampered = { ...good, artifacts: [{ ...good.artifacts[0]!, sha256: flipped }] };
-    expectRefused(rig, await rig.machine.apply(tampered), {
-      state: 'verify_failed',
-      code: 'TRUST',
-      type: TrustError,
-      reason: 'bad_signature',
-      names: 'signature.signatures',
-    });
+    expectRefused(
+      rig,
+      await rig.machine.apply(tampered),
+      trustRefusal('bad_signature', 'signature.signatures'),
+    );
     expect(server.stats('/fw.bin').requests).toBe(0);
     await expectNothingInstalled(rig);
   });

@@ -17,6 +17,7 @@ import {
   keys3,
   rootOf,
   sign,
+  trustRefusal,
 } from './harness.js';
 
 afterEach(cleanup);
@@ -57,13 +58,11 @@ describe('attack: below-threshold signatures (2 of 3 required)', () => {
       ...once,
       signature: { ...once.signature!, signatures: [signature!, { ...signature! }] },
     };
-    expectRefused(rig, await rig.machine.apply(doubled), {
-      state: 'verify_failed',
-      code: 'TRUST',
-      type: TrustError,
-      reason: 'below_threshold',
-      names: `found 1 (${k1.keyId.slice(0, 16)}… duplicate_key)`,
-    });
+    expectRefused(
+      rig,
+      await rig.machine.apply(doubled),
+      trustRefusal('below_threshold', `found 1 (${k1.keyId.slice(0, 16)}… duplicate_key)`),
+    );
     expect(server.stats('/fw.bin').requests).toBe(0);
     await expectNothingInstalled(rig);
   });
@@ -86,13 +85,11 @@ describe('attack: below-threshold signatures (2 of 3 required)', () => {
         signatures: [...order.signature!.signatures, ...other.signature!.signatures],
       },
     };
-    expectRefused(rig, await rig.machine.apply(mixed), {
-      state: 'verify_failed',
-      code: 'TRUST',
-      type: TrustError,
-      reason: 'below_threshold',
-      names: `${k2.keyId.slice(0, 16)}… bad_signature`,
-    });
+    expectRefused(
+      rig,
+      await rig.machine.apply(mixed),
+      trustRefusal('below_threshold', `${k2.keyId.slice(0, 16)}… bad_signature`),
+    );
     expect(server.stats('/fw.bin').requests).toBe(0);
     await expectNothingInstalled(rig);
     // Two distinct valid signatures pass: the threshold is the only thing refused here.

@@ -10,6 +10,7 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+import { TrustError, type TrustReason } from '../../src/core/errors.js';
 import type { Logger } from '../../src/core/logger.js';
 import { createUpdateMachine } from '../../src/machine/create-machine.js';
 import type { DeviceMachineOptions, DeviceUpdateMachine } from '../../src/machine/device-machine.js';
@@ -275,6 +276,11 @@ export function expectRefused(rig: Pick<Device, 'errors'>, outcome: UpdateOutcom
     else expect(message).toMatch(refusal.names);
   }
   return live!;
+}
+
+/** The refusal of a trust check: `verify_failed` with a `TrustError` of `reason`, naming `names`. */
+export function trustRefusal(reason: TrustReason, names: string | RegExp): Refusal {
+  return { state: 'verify_failed', code: 'TRUST', type: TrustError, reason, names };
 }
 
 /** Nothing installed: the install hook (or the installer) never ran and the target is unchanged. */

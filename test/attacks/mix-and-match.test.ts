@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { isOtaError, ManifestError, TrustError } from '../../src/core/errors.js';
+import { isOtaError, ManifestError } from '../../src/core/errors.js';
 import type { Manifest } from '../../src/manifest/schema.js';
 import {
   createMicropythonOtaAgent,
@@ -37,6 +37,7 @@ import {
   rootOf,
   sha256,
   sign,
+  trustRefusal,
 } from './harness.js';
 
 afterEach(cleanup);
@@ -63,13 +64,11 @@ describe('attack: mix-and-match on the canonical manifest', () => {
       { ...a, artifacts: [...a.artifacts, ...b.artifacts] },
       { ...b, id: a.id, version: a.version },
     ]) {
-      expectRefused(rig, await rig.machine.apply(mixed), {
-        state: 'verify_failed',
-        code: 'TRUST',
-        type: TrustError,
-        reason: 'bad_signature',
-        names: 'signature.signatures',
-      });
+      expectRefused(
+        rig,
+        await rig.machine.apply(mixed),
+        trustRefusal('bad_signature', 'signature.signatures'),
+      );
     }
     expect(server.stats('/a.bin').requests + server.stats('/b.bin').requests).toBe(0);
     await expectNothingInstalled(rig);

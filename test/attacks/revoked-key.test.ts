@@ -19,6 +19,7 @@ import {
   rootOf,
   sign,
   snapshot,
+  trustRefusal,
 } from './harness.js';
 
 afterEach(cleanup);
@@ -78,13 +79,7 @@ describe('attack: revoked key', () => {
       { id: 'evil', version: '9.0.0', artifacts: [artifactOf(server, '/evil.bin', encode('evil'))] },
       [leaked],
     );
-    expectRefused(rig, await rig.machine.apply(attack), {
-      state: 'verify_failed',
-      code: 'TRUST',
-      type: TrustError,
-      reason: 'revoked_key',
-      names: 'signature.signatures',
-    });
+    expectRefused(rig, await rig.machine.apply(attack), trustRefusal('revoked_key', 'signature.signatures'));
     expect(server.stats('/evil.bin').requests).toBe(0);
     await expectNothingInstalled(rig);
   });

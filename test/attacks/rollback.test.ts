@@ -20,6 +20,7 @@ import {
   rootOf,
   sign,
   snapshot,
+  trustRefusal,
 } from './harness.js';
 
 afterEach(cleanup);
@@ -98,13 +99,11 @@ describe('attack: rollback to an older signed manifest', () => {
       },
       [key],
     );
-    expectRefused(rig, await rig.machine.apply(order), {
-      state: 'verify_failed',
-      code: 'TRUST',
-      type: TrustError,
-      reason: 'below_floor',
-      names: 'version "1.0.0": expected at least its own minVersion "2.0.0"',
-    });
+    expectRefused(
+      rig,
+      await rig.machine.apply(order),
+      trustRefusal('below_floor', 'version "1.0.0": expected at least its own minVersion "2.0.0"'),
+    );
     expect(server.stats('/x.bin').requests).toBe(0);
     await expectNothingInstalled(rig);
   });

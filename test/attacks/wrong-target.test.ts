@@ -17,6 +17,7 @@ import {
   keys3,
   rootOf,
   sign,
+  trustRefusal,
 } from './harness.js';
 
 afterEach(cleanup);
@@ -73,13 +74,11 @@ describe('attack: wrong target', () => {
       },
       [key],
     );
-    expectRefused(rig, await rig.machine.apply(order), {
-      state: 'verify_failed',
-      code: 'TRUST',
-      type: TrustError,
-      reason: 'wrong_target',
-      names: 'compatibility.deviceTypes: the order is bound to specific device types',
-    });
+    expectRefused(
+      rig,
+      await rig.machine.apply(order),
+      trustRefusal('wrong_target', 'compatibility.deviceTypes: the order is bound to specific device types'),
+    );
     expect(server.stats('/fw.bin').requests).toBe(0);
     await expectNothingInstalled(rig);
   });
@@ -98,13 +97,11 @@ describe('attack: wrong target', () => {
       [key],
     );
     const rebound = { ...signed, compatibility: { deviceIds: ['dev-1'] } };
-    expectRefused(rig, await rig.machine.apply(rebound), {
-      state: 'verify_failed',
-      code: 'TRUST',
-      type: TrustError,
-      reason: 'bad_signature',
-      names: 'signature.signatures',
-    });
+    expectRefused(
+      rig,
+      await rig.machine.apply(rebound),
+      trustRefusal('bad_signature', 'signature.signatures'),
+    );
     expect(server.stats('/fw.bin').requests).toBe(0);
     await expectNothingInstalled(rig);
   });
