@@ -5,23 +5,10 @@
  */
 import fc from 'fast-check';
 import { isOtaError } from '../../src/index.js';
+import { PROTOTYPE_NAMES } from '../support/public-decoders.js';
 
 /** Time one call may take before it counts as a hang (generous: two loaded cores). */
 export const HANG_MS = 5_000;
-
-/** Names found on Object.prototype: lookup tables indexed with them find a function. */
-export const PROTOTYPE_NAMES = [
-  'constructor',
-  '__proto__',
-  'toString',
-  'valueOf',
-  'hasOwnProperty',
-  'isPrototypeOf',
-  'propertyIsEnumerable',
-  'toLocaleString',
-  '__defineGetter__',
-  'prototype',
-] as const;
 
 const BIG = 'a'.repeat(200_000);
 

@@ -9,7 +9,13 @@ import { describe, expect, it } from 'vitest';
 import * as otakit from '../../src/index.js';
 import { isOtaError } from '../../src/index.js';
 import * as otakitNode from '../../src/node/index.js';
-import { type Decoder, NAMESPACES, NODE_NAMESPACES, namespaceDecoders } from '../support/public-decoders.js';
+import {
+  type Decoder,
+  NAMESPACES,
+  NODE_NAMESPACES,
+  namespaceDecoders,
+  PROTOTYPE_NAMES,
+} from '../support/public-decoders.js';
 
 const RUNS = Number(process.env.OTAKIT_PROPERTY_RUNS ?? 150);
 
@@ -26,20 +32,6 @@ function nestedObject(depth: number): unknown {
   for (let i = 0; i < depth; i++) value = { a: value };
   return value;
 }
-
-/** Names that live on Object.prototype: a lookup table indexed with them finds a function. */
-const PROTOTYPE_NAMES = [
-  'constructor',
-  '__proto__',
-  'toString',
-  'valueOf',
-  'hasOwnProperty',
-  'isPrototypeOf',
-  'propertyIsEnumerable',
-  'toLocaleString',
-  '__defineGetter__',
-  'prototype',
-];
 
 const HUGE = 'a'.repeat(2_000_000);
 const DEEP_ARRAY = nested(20_000, 0);

@@ -19,6 +19,20 @@ export const NAMESPACES = [
 export const NODE_NAMESPACES = ['connhexAgent', 'exositeProvisioning', 'insighIoPackage'] as const;
 const DECODER_NAME = /^(decode|parse|read|safeDecode|safeParse|unpack|resolve|evaluate|classify|detect)/;
 
+/** Names found on Object.prototype: a lookup table indexed with them finds a function. */
+export const PROTOTYPE_NAMES = [
+  'constructor',
+  '__proto__',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+  'toLocaleString',
+  '__defineGetter__',
+  'prototype',
+] as const;
+
 export type AnyFunction = (...args: unknown[]) => unknown;
 
 export interface Decoder {
