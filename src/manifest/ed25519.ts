@@ -114,7 +114,8 @@ export function ed25519Seed(privateKey: Uint8Array | string): Uint8Array {
   );
 }
 
-function pkcs8(seed: Uint8Array): Uint8Array<ArrayBuffer> {
+/** A 32-byte seed wrapped as PKCS #8 DER (what `ed25519Seed` reads back, and openssl writes). */
+export function ed25519Pkcs8(seed: Uint8Array): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(PKCS8_PREFIX.length + seed.length);
   out.set(PKCS8_PREFIX);
   out.set(seed, PKCS8_PREFIX.length);
@@ -164,7 +165,7 @@ export async function ed25519Sign(
   const seed = ed25519Seed(privateKey);
   const subtle = await webCrypto(options.backend ?? 'auto');
   if (subtle === undefined) return (await loadJs()).sign(seed, message);
-  const key = await subtle.importKey('pkcs8', pkcs8(seed), ALGORITHM, false, ['sign']);
+  const key = await subtle.importKey('pkcs8', ed25519Pkcs8(seed), ALGORITHM, false, ['sign']);
   return new Uint8Array(await subtle.sign(ALGORITHM, key, own(message)));
 }
 
@@ -177,7 +178,7 @@ export async function ed25519PublicKey(
   const subtle = await webCrypto(options.backend ?? 'auto');
   if (subtle === undefined) return (await loadJs()).publicKey(seed);
   // WebCrypto derives the public key only on export; JWK's `x` is it, base64url.
-  const key = await subtle.importKey('pkcs8', pkcs8(seed), ALGORITHM, true, ['sign']);
+  const key = await subtle.importKey('pkcs8', ed25519Pkcs8(seed), ALGORITHM, true, ['sign']);
   const { x } = await subtle.exportKey('jwk', key);
   const decoded = x === undefined ? undefined : decodeBase64(x.replace(/-/g, '+').replace(/_/g, '/'));
   if (decoded?.length !== ED25519_PUBLIC_KEY_LENGTH) {

@@ -10,16 +10,8 @@ import { CliError } from '../exit-codes.js';
 import { exists, jsonText, writeAtomically, writeSecretFile } from '../keys.js';
 import { createOutput } from '../output.js';
 
-/** PKCS #8 PrivateKeyInfo for id-Ed25519 (RFC 8410 §7) is this fixed prefix followed by the seed. */
-const PKCS8_PREFIX = Uint8Array.from([
-  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-]);
-
-/** The PEM text of a 32-byte seed, as `openssl genpkey -algorithm ed25519` writes it. */
-function pkcs8Pem(seed: Uint8Array, encodeBase64: (bytes: Uint8Array) => string): string {
-  const der = new Uint8Array(PKCS8_PREFIX.length + seed.length);
-  der.set(PKCS8_PREFIX);
-  der.set(seed, PKCS8_PREFIX.length);
+/** The PEM text of a PKCS #8 key, as `openssl genpkey -algorithm ed25519` writes it. */
+function pkcs8Pem(der: Uint8Array, encodeBase64: (bytes: Uint8Array) => string): string {
   const body = encodeBase64(der)
     .match(/.{1,64}/g)!
     .join('\n');
@@ -42,11 +34,13 @@ export function registerKeygen(program: Command): void {
           if (await exists(path)) throw new CliError(`${path} exists; --force replaces it`);
         }
       }
-      const { ed25519GenerateKeyPair, ed25519PublicKey } = await import('../../manifest/ed25519.js');
+      const { ed25519GenerateKeyPair, ed25519Pkcs8, ed25519PublicKey } = await import(
+        '../../manifest/ed25519.js'
+      );
       const { keyIdOf } = await import('../../manifest/trust-root.js');
       const { encodeBase64 } = await import('../../core/encoding.js');
       const { privateKey, publicKey } = await ed25519GenerateKeyPair();
-      const pem = pkcs8Pem(privateKey, encodeBase64);
+      const pem = pkcs8Pem(ed25519Pkcs8(privateKey), encodeBase64);
       privateKey.fill(0);
       // The file must give back the key it was made from.
       const reread = await ed25519PublicKey(pem);
