@@ -74,6 +74,13 @@ export function normaliseEntryPath(name: string): EntryPath {
     throw new ArchiveError('invalid-name', 'Entry name contains a backslash; refused', { entry: name });
   }
   const segments = name.split('/').filter((segment) => segment !== '' && segment !== '.');
+  // `./c:x` normalises to `c:x`, which Windows reads as drive-relative: judge the first
+  // component as it will be written, not only the raw name.
+  if (DRIVE_LETTER.test(segments[0] ?? '')) {
+    throw new ArchiveError('path-traversal', 'Entry path starts with a drive letter; refused', {
+      entry: name,
+    });
+  }
   for (const segment of segments) {
     if (encoder.encode(segment).length > MAX_SEGMENT_BYTES) {
       throw new ArchiveError(

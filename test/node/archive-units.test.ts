@@ -48,6 +48,8 @@ describe('normaliseEntryPath', () => {
     ['\\\\server\\share', 'path-traversal'],
     ['C:\\x', 'path-traversal'],
     ['z:', 'path-traversal'],
+    ['./c:x', 'path-traversal'], // written as `c:x`: drive-relative on Windows
+    ['.//z:/y', 'path-traversal'],
     ['..\\x', 'path-traversal'],
     ['a\\b\\c.txt', 'invalid-name'], // one policy for every reader: backslashes are refused
     ['', 'invalid-name'],
