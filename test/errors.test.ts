@@ -6,16 +6,44 @@ import {
   IntegrityError,
   isOtaError,
   isSerializedOtaError,
+  isTrustError,
   ManifestError,
   OTA_ERROR_CODES,
   OtaError,
+  SerializedOtaErrorSchema,
   StateError,
   TimeoutError,
   TransportError,
+  TrustError,
   toOtaError,
 } from '../src/index.js';
 
 describe('errors', () => {
+  it('a TrustError keeps its reason and field through JSON, the record schema and fromSerializedError', () => {
+    const original = new TrustError('below_floor', 'version "1.0.0": expected at least "2.0.0"', {
+      field: 'version',
+    });
+    const stored = SerializedOtaErrorSchema.parse(JSON.parse(JSON.stringify(original)));
+    expect(stored).toEqual({
+      name: 'TrustError',
+      code: 'TRUST',
+      message: 'version "1.0.0": expected at least "2.0.0" (below_floor)',
+      retryable: false,
+      reason: 'below_floor',
+      field: 'version',
+    });
+    const rebuilt = fromSerializedError(stored);
+    expect(isTrustError(rebuilt, 'below_floor')).toBe(true);
+    expect(rebuilt).toBeInstanceOf(TrustError);
+    expect(rebuilt).toMatchObject({ message: original.message, name: 'TrustError', field: 'version' });
+    // An unknown reason is not a TrustError: it comes back as a plain OtaError with the code.
+    const forged = fromSerializedError({ ...stored, reason: 'no_such_reason' });
+    expect(isTrustError(forged)).toBe(false);
+    expect(forged).toMatchObject({ code: 'TRUST', message: original.message });
+    // Errors without a reason serialise without one.
+    expect(SerializedOtaErrorSchema.parse(new TransportError('x').toJSON())).not.toHaveProperty('reason');
+  });
+
   it('carries a stable code, a name, and an ES2022 cause', () => {
     const cause = new Error('socket hang up');
     const error = new TransportError('GET failed', { cause, status: 503 });

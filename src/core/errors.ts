@@ -67,6 +67,13 @@ export interface SerializedOtaError {
   code: OtaErrorCode;
   message: string;
   retryable: boolean;
+  /**
+   * The reason of an error that has one (a {@link TrustError}'s, an `ArchiveError`'s): kept so a
+   * dashboard or a reloaded record can still tell a rollback from a bad signature.
+   */
+  reason?: string | undefined;
+  /** A {@link TrustError}'s field, e.g. `version`. */
+  field?: string | undefined;
 }
 
 /** One problem found while validating input: where, and what was expected there. */
@@ -245,7 +252,11 @@ export class TrustError extends OtaError {
   }
 
   override toJSON(): SerializedOtaError & { reason: TrustReason } {
-    return { ...super.toJSON(), reason: this.reason };
+    return {
+      ...super.toJSON(),
+      reason: this.reason,
+      ...(this.field === undefined ? {} : { field: this.field }),
+    };
   }
 }
 
@@ -325,9 +336,22 @@ export function toOtaError(value: unknown, fallback: OtaErrorCode, retryable = f
   return new OtaError(fallback, message, { cause: value, retryable });
 }
 
-/** Rebuilds a live error from its serialised form (e.g. a persisted `lastError`). */
+/**
+ * Rebuilds a live error from its serialised form (e.g. a persisted `lastError`). A serialised
+ * {@link TrustError} (code `TRUST` with a known `reason`) comes back as one, so `isTrustError`
+ * still answers after a restart.
+ */
 export function fromSerializedError(value: SerializedOtaError): OtaError {
-  const error = new OtaError(value.code, value.message, { retryable: value.retryable });
+  const error =
+    value.code === 'TRUST' && value.reason !== undefined && TRUST_REASON_SET.has(value.reason)
+      ? new TrustError(
+          value.reason as TrustReason,
+          '',
+          value.field === undefined ? {} : { field: value.field },
+        )
+      : new OtaError(value.code, '', { retryable: value.retryable });
+  // The message as it was: TrustError's constructor would append the reason a second time.
+  error.message = value.message;
   error.name = value.name;
   return error;
 }

@@ -17,6 +17,10 @@ export const SerializedOtaErrorSchema = z.object({
   code: z.enum(OTA_ERROR_CODES),
   message: z.string(),
   retryable: z.boolean(),
+  /** The reason of an error that has one (`TrustError`, `ArchiveError`). */
+  reason: z.string().max(64).optional(),
+  /** A `TrustError`'s field. */
+  field: z.string().optional(),
 });
 
 /** The update a machine is working on, as far as it knows it. */

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TrustError } from '../../src/core/errors.js';
+import { fromSerializedError, isTrustError, TrustError } from '../../src/core/errors.js';
 import { integerCompare, semverCompare, type VersionComparator } from '../../src/manifest/version-policy.js';
 import {
   artifactOf,
@@ -82,6 +82,14 @@ describe('attack: rollback to an older signed manifest', () => {
       expect(await snapshot(rig.target)).toEqual(before);
       // The target still holds the committed (newer) firmware, byte for byte.
       expect(await readFile(rig.target)).toEqual(Buffer.from(newBody));
+
+      // Another restart: the persisted refusal still says why (reason and field survive the record).
+      machine.dispose();
+      const reloaded = rig.restart();
+      await reloaded.load();
+      const lastError = reloaded.snapshot().lastError;
+      expect(lastError).toMatchObject({ code: 'TRUST', reason: 'below_floor', field: 'version' });
+      expect(isTrustError(fromSerializedError(lastError!), 'below_floor')).toBe(true);
     });
   }
 
