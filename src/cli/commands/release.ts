@@ -8,8 +8,10 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { type Command, Option } from 'commander';
+import type { ManifestInput } from '../../manifest/schema.js';
 import type { Layout } from '../../protocols/micropython-ota/urls.js';
 import { usageError } from '../exit-codes.js';
+import { readJsonFile } from '../options.js';
 import { createOutput } from '../output.js';
 
 interface ReleaseOptions {
@@ -20,6 +22,7 @@ interface ReleaseOptions {
   activate?: boolean;
   inactive?: boolean;
   list?: boolean;
+  manifest?: string;
   json?: boolean;
 }
 
@@ -77,6 +80,10 @@ export function registerRelease(program: Command): void {
     .option('--activate', 'offer <version>, published earlier (files checked first)')
     .option('--rollback <version>', 'offer an older tag again (same as <version> --activate)')
     .option('--list', "list the project's releases and the live one")
+    .option(
+      '--manifest <signed.json>',
+      "the release's signed manifest (id <project>@<version>), served beside it as <version>.otakit.json",
+    )
     .option('--json', 'print the result as JSON')
     .action(async (root: string, version: string | undefined, options: ReleaseOptions) => {
       const out = createOutput({ json: options.json ?? false });
@@ -86,6 +93,11 @@ export function registerRelease(program: Command): void {
       );
       const modes = [options.list, options.rollback !== undefined, options.activate].filter(Boolean).length;
       if (modes > 1) throw usageError('give one of --list, --rollback, --activate');
+      if (modes > 0 && options.manifest !== undefined) {
+        throw usageError(
+          '--manifest signs a release being published: not with --list, --rollback, --activate',
+        );
+      }
       if (options.list) {
         if (version !== undefined) throw usageError('--list takes no version');
         const { live, releases } = await listReleases({ root, project });
@@ -120,6 +132,10 @@ export function registerRelease(program: Command): void {
         options.files === undefined
           ? await liveFiles(root, project)
           : { files: await filesOf(options.files), layout: options.layout };
+      // Read before anything is written; publishRelease refuses one that is not this release's
+      // (unsigned, another version or id) with a ManifestError naming the field, before a file moves.
+      const manifest =
+        options.manifest === undefined ? undefined : await readJsonFile(options.manifest, 'manifest');
       const published = await publishRelease({
         root,
         project,
@@ -127,12 +143,14 @@ export function registerRelease(program: Command): void {
         files: source.files,
         layout: options.files === undefined ? source.layout : options.layout,
         activate: !options.inactive,
+        ...(manifest === undefined ? {} : { manifest: manifest as ManifestInput }),
       });
-      if (out.json) return out.result(published);
+      const signed = manifest !== undefined;
+      if (out.json) return out.result({ ...published, signed });
       out.line(
         `${project}: published ${published.version} (${published.layout}, ${published.files.length} file(s))${
-          published.live ? ', live' : ', not offered yet'
-        }`,
+          signed ? `, signed statement ${published.version}.otakit.json` : ''
+        }${published.live ? ', live' : ', not offered yet'}`,
       );
     });
 }
