@@ -24,7 +24,7 @@ import type {
   WireSource,
 } from '../contract.js';
 import type { Conversion } from '../conversion.js';
-import { applyStatement, STATEMENT_KEY } from '../signed-statement.js';
+import { applyStatement, decodeStatement, STATEMENT_KEY } from '../signed-statement.js';
 import type { DeguCurrent, DeguOrder } from './check.js';
 import { toCanonical } from './codec.js';
 import { decodeMessage } from './decode.js';
@@ -67,8 +67,38 @@ function withStatement(
   if (decoded.value === null || statement === undefined || statement === null) return decoded;
   const whole = toCanonical({ desired }).value;
   if (whole === null) return decoded;
+  // A Degu order's id is made of its items' MD5s, so a statement with another id belongs to an
+  // earlier order: the cloud writes unsigned orders without touching `otakit_manifest` (the
+  // shadow's wire stays byte for byte the platform's), so an earlier signed order's statement
+  // stays in `desired` and rides in every delta. It is ignored, and the order is the unsigned
+  // one it is: a device that requires signatures still refuses it (`unsigned`), so ignoring it
+  // opens nothing. A statement with this order's id must match it item for item.
+  const stale = staleStatementId(statement, whole.id);
+  if (stale !== undefined) {
+    return {
+      ...decoded,
+      lost: [
+        ...decoded.lost,
+        {
+          field: STATEMENT_KEY,
+          reason: `the statement of an earlier order (${stale}), not of ${whole.id}: ignored, the order is unsigned`,
+        },
+      ],
+    };
+  }
   const applied = applyStatement({ value: whole, lost: [] }, statement, { wireVersion: false });
   return { ...decoded, value: applied.value };
+}
+
+/** The statement's id when it is another order's; `undefined` when it is this order's (or unreadable: then applying it names the fault). */
+function staleStatementId(statement: unknown, orderId: string): string | undefined {
+  let id: string;
+  try {
+    id = decodeStatement(statement).id;
+  } catch {
+    return undefined;
+  }
+  return id === orderId ? undefined : id;
 }
 
 function decodeOrder(message: unknown, context: OrderContext<Target>): OrderDecoding {

@@ -194,6 +194,67 @@ describe.each(COMPANION)('%s: the cloud side publishes the statement beside the 
   });
 });
 
+describe('Degu: the statement of an earlier signed order left in the shadow', () => {
+  // The cloud leaves `otakit_manifest` alone on unsigned orders (the wire stays the platform's),
+  // so after a signed order it stays in `desired` and rides in the next order's delta.
+  const MD5 = 'c4ca4238a0b923820dcc509a6f75849b';
+  const next = {
+    id: `degu:script_user=${MD5}`,
+    version: MD5,
+    artifacts: [
+      { url: 'https://ota.example.test/main-c.py', md5: MD5, target: 'script' as const, name: 'main.py' },
+    ],
+  };
+
+  it('does not make the next unsigned order a mix-and-match: it decodes as the unsigned order it is', async () => {
+    const fixture = await fixtureOf('degu');
+    const signed = signedOf(wireManifest('degu', fixture), 'degu');
+    const first = decodeAll(
+      'degu',
+      fixture,
+      protocolOf('degu').cloud.encodeOrder(signed, fixture.target).value,
+    );
+    expect(first.at(-1)?.signature).toEqual(SIGNATURE);
+
+    const messages = protocolOf('degu').cloud.encodeOrder(next, fixture.target).value as WireMessage[];
+    const received = fixture.deliverOrder(messages, fixture.target);
+    // The stale statement really is on the wire the device reads.
+    expect(received.some((message) => String(message.payload).includes(STATEMENT_KEY))).toBe(true);
+    const decodings = received.map((message: InboundMessage) =>
+      protocolOf('degu').device.decodeOrder(message, { target: fixture.target }),
+    );
+    const last = decodings.filter((decoding: { value: Manifest | null }) => decoding.value !== null).at(-1)!;
+    expect(last.value).toMatchObject({ id: next.id, artifacts: [{ url: next.artifacts[0]!.url, md5: MD5 }] });
+    expect(last.value.signature).toBeUndefined();
+    expect(last.lost).toContainEqual({
+      field: STATEMENT_KEY,
+      reason: expect.stringContaining(`the statement of an earlier order (${signed.id})`),
+    });
+  });
+
+  it("still refuses a statement with this order's id that differs from it (mix-and-match)", async () => {
+    const fixture = await fixtureOf('degu');
+    const signed = signedOf(wireManifest('degu', fixture), 'degu');
+    const [message] = protocolOf('degu').cloud.encodeOrder(signed, fixture.target).value as WireMessage[];
+    const url = signed.artifacts[0]!.url;
+    const tampered = {
+      ...message!,
+      payload: swap(String(message!.payload), url, 'https://evil.example/x.py'),
+    };
+    // The order's URL is swapped, the statement's too (swap reaches into it), so put the signed URL
+    // back in the statement only: same id (the MD5s did not change), other artifact.
+    const document = JSON.parse(String(tampered.payload));
+    document.state.desired.otakit_manifest = encodeStatement(signed);
+    const decode = () =>
+      fixture
+        .deliverOrder([{ ...tampered, payload: JSON.stringify(document) }], fixture.target)
+        .map((inbound: InboundMessage) =>
+          protocolOf('degu').device.decodeOrder(inbound, { target: fixture.target }),
+        );
+    expectStatementError(decode, 'otakit_manifest.artifacts[0].url');
+  });
+});
+
 describe('a signed manifest the wire cannot bind is refused at encode time', () => {
   it('Degu: an id other than the order id', async () => {
     const fixture = await fixtureOf('degu');
