@@ -28,6 +28,8 @@ import type { MqttConnection } from '../../transport/mqtt-connection.js';
 export interface AttributeRequestsOptions {
   connection: MqttConnection;
   type: PackageType;
+  /** Ask for the signed statement attribute too (see the target's `statements`). @default false */
+  statement?: boolean;
   /** How long a request waits for its response. */
   timeoutMs: number;
   clock?: Clock;
@@ -89,7 +91,11 @@ export function attributeRequests(options: AttributeRequestsOptions): AttributeR
         { qos: 1 },
       );
       connection
-        .publish(attributeRequestTopic(id), JSON.stringify(attributeRequest(type)), { qos: 1 })
+        .publish(
+          attributeRequestTopic(id),
+          JSON.stringify(attributeRequest(type, undefined, { statement: options.statement === true })),
+          { qos: 1 },
+        )
         .catch((error: unknown) => settle.reject(error as Error));
       return [await answer];
     } finally {

@@ -57,6 +57,13 @@ export interface ThingsBoardAgentOptions extends PresetOptions {
    */
   target: ThingsBoardTarget;
   /**
+   * Ask for the signed statement attribute (`otakit_fw_manifest`) in the boot and check attribute
+   * requests too, so a signed package assigned while the device was away runs as the signed
+   * manifest, checked against the machine's `trust` (pushes carry it whatever this says).
+   * @default true when `machine.trust` is set, else `target.statements` (false: the requests stay the client SDKs')
+   */
+  signedStatements?: boolean;
+  /**
    * The device's MQTT session, connected with the access token as user name (`connectMqtt(url,
    * { username: token })`). It stays the caller's: `stop()` does not close it.
    */
@@ -124,7 +131,12 @@ function readOptions(options: ThingsBoardAgentOptions) {
   if (typeof options.connection?.subscribe !== 'function') {
     throw new OtaError('CONFIG', 'The ThingsBoard agent needs connection: an MqttConnection as the device');
   }
-  const target = readTarget(options.target);
+  const read = readTarget(options.target);
+  const statements =
+    options.signedStatements ??
+    ((options.machine as { trust?: unknown } | undefined)?.trust !== undefined || read.statements === true);
+  const { statements: _asked, ...unsigned } = read;
+  const target: ThingsBoardTarget = statements ? { ...unsigned, statements: true } : unsigned;
   if (target.transport === 'http') {
     throw new OtaError(
       'CONFIG',
@@ -232,6 +244,7 @@ export function createThingsBoardAgent(options: ThingsBoardAgentOptions): Device
   const attributes = attributeRequests({
     connection: options.connection,
     type,
+    statement: target.statements === true,
     timeoutMs: options.attributeTimeoutMs ?? 10_000,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.random === undefined ? {} : { random: options.random }),

@@ -54,16 +54,16 @@ const ORDER = 'ThingsBoard order';
  */
 export const BOOT_REQUEST_ID = 1;
 
-/** The shared keys a device asks for, comma-separated as ThingsBoard expects them. */
-function sharedKeys(type: PackageType): string {
-  return attributeRequest(type).sharedKeys;
+/** The attribute request of `target`: its package's keys, and its statement's when it wants it. */
+function requestOf(target: Target): { sharedKeys: string } {
+  return attributeRequest(packageTypeOf(target), SHARED_KEYS, { statement: target.statements === true });
 }
 
 /** Where orders arrive: the MQTT attribute topics, or a poll of the HTTP attributes URL. */
 export function orderSources(target: Target): WireSource[] {
   const valid = readTarget(target);
   if (valid.transport === 'http') {
-    const address = deviceApiUrl(valid, `attributes?sharedKeys=${sharedKeys(packageTypeOf(valid))}`);
+    const address = deviceApiUrl(valid, `attributes?sharedKeys=${requestOf(valid).sharedKeys}`);
     return [{ channel: 'http', request: { channel: 'http', method: 'GET', address, payload: '' } }];
   }
   return [
@@ -190,7 +190,7 @@ export function bootReport(current: UpdateRef | null, context: StatusContext<Tar
     messages.push({
       channel: 'mqtt',
       address: attributeRequestTopic(BOOT_REQUEST_ID),
-      payload: JSON.stringify(attributeRequest(type)),
+      payload: JSON.stringify(requestOf(target)),
       qos: 1,
     });
   }

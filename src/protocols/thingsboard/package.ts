@@ -8,7 +8,7 @@ import { ManifestError } from '../../core/errors.js';
 import { parseWith, toValidationIssues } from '../../core/validate.js';
 import type { WireInput } from '../../core/wire.js';
 import { decodeBoundedJson } from './json.js';
-import { attributeKey, type PackageType, SHARED_KEYS, type SharedKey } from './keys.js';
+import { attributeKey, type PackageType, SHARED_KEYS, type SharedKey, statementAttribute } from './keys.js';
 import { LIMITS } from './limits.js';
 import {
   type AttributeResponse,
@@ -159,11 +159,16 @@ export function updateDecision(
 /**
  * The attribute request a device sends to learn its package
  * (`{"sharedKeys":"fw_title,fw_version,…"}` on `attributeRequestTopic(id)`). By default it asks for
- * every key the server may push, URL and tag included.
+ * every key the server may push, URL and tag included. With `statement`, it asks for the signed
+ * statement attribute too (`otakit_fw_manifest`), so a package assigned while the device was away
+ * arrives with its signature; without it the request is byte for byte the client SDKs'.
  */
 export function attributeRequest(
   type: PackageType = 'firmware',
   keys: readonly SharedKey[] = SHARED_KEYS,
+  options: { statement?: boolean } = {},
 ): { sharedKeys: string } {
-  return { sharedKeys: keys.map((key) => attributeKey(type, key)).join(',') };
+  const names: string[] = keys.map((key) => attributeKey(type, key));
+  if (options.statement === true) names.push(statementAttribute(type));
+  return { sharedKeys: names.join(',') };
 }

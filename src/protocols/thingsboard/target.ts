@@ -57,6 +57,14 @@ export const TargetSchema = z
      * @default 'match'
      */
     titleRule: z.enum(['match', 'any']).optional(),
+    /**
+     * Ask for the signed statement attribute (`otakit_fw_manifest` / `otakit_sw_manifest`) too
+     * in attribute requests (at boot, on a check, and in the HTTP poll), so a signed package
+     * assigned while the device was away is read with its signature. The ThingsBoard agent sets
+     * it when its machine checks signatures.
+     * @default false (the requests are the client SDKs')
+     */
+    statements: z.boolean().optional(),
   })
   .superRefine((target, ctx) => {
     if (target.transport === 'http' && target.baseUrl === undefined) {

@@ -116,6 +116,21 @@ describe('thingsBoard.protocol device side', () => {
     ]);
   });
 
+  it('with statements, asks for the signed statement attribute too (boot request, HTTP poll); the SDK requests otherwise', () => {
+    const keys = 'fw_title,fw_version,fw_size,fw_checksum,fw_checksum_algorithm,fw_url,fw_tag';
+    const boot = protocol.device.bootReport(null, { target: { ...target, statements: true } });
+    expect(boot.map((message) => JSON.parse(String(message.payload)))).toEqual([
+      { sharedKeys: `${keys},otakit_fw_manifest` },
+    ]);
+    expect(protocol.device.bootReport(null, { target }).map((message) => String(message.payload))).toEqual([
+      JSON.stringify({ sharedKeys: keys }),
+    ]);
+    const [poll] = protocol.device.orderSources({ ...httpTarget, statements: true, type: 'software' });
+    expect(poll).toMatchObject({
+      request: { address: expect.stringMatching(/sharedKeys=sw_title,.*,sw_tag,otakit_sw_manifest$/) },
+    });
+  });
+
   it('T1: decodes the attribute push over current f/1.1 into a SHA-256 manifest', () => {
     const { value, lost } = protocol.device.decodeOrder(push(T1_PUSH), { target, current: CURRENT });
     expect(lost).toEqual([]);
