@@ -5,11 +5,10 @@
  * Every log line, every event the agent emits, every error, every MQTT payload the broker saw and
  * every file the agent persisted is scanned: the key (raw, base64, URL-encoded) appears nowhere.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Logger } from '../../src/core/logger.js';
 import type { UpdateOutcome } from '../../src/machine/record.js';
 import { connectMqtt } from '../../src/mqtt/index.js';
 import { createInsighioAgent, insighioMqttOptions } from '../../src/node/agents/insighio.js';
@@ -17,6 +16,7 @@ import { orderPublication } from '../../src/protocols/insighio/publish.js';
 import { startAedes, startPackageServer } from '../device/insighio-support.js';
 import { makeTar } from '../protocols/insighio/fixtures.js';
 import { until } from '../support/system-services.js';
+import { capturingLogger, expectNoSecret, filesUnder, forms, recordEmits, strings } from './leak-scan.js';
 
 const KEY = 'dk-Attack-Leak-9d2e71';
 const CC = 'ctrl-attack';
@@ -24,23 +24,6 @@ const closers: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const close of closers.splice(0).reverse()) await close().catch(() => {});
 });
-
-function strings(value: unknown, out: string[] = [], seen = new Set<unknown>()): string[] {
-  if (typeof value === 'string') out.push(value);
-  else if (value !== null && typeof value === 'object' && !seen.has(value)) {
-    seen.add(value);
-    if (value instanceof Error) out.push(value.message, value.stack ?? '');
-    for (const key of Object.getOwnPropertyNames(value)) {
-      try {
-        strings((value as Record<string, unknown>)[key], out, seen);
-      } catch {}
-    }
-    try {
-      out.push(JSON.stringify(value) ?? '');
-    } catch {}
-  }
-  return out;
-}
 
 describe('attack: credentials leaking (insigh.io device key)', () => {
   it('a committed and a failed update: the key is in no log, event, error, wire payload or stored file', async () => {
@@ -57,9 +40,7 @@ describe('attack: credentials leaking (insigh.io device key)', () => {
     });
     closers.push(() => connection.close());
     const lines: unknown[] = [];
-    const log = (level: string) => (message: string, context?: Record<string, unknown>) =>
-      lines.push({ level, message, context });
-    const logger: Logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+    const logger = capturingLogger(lines);
     const agent = createInsighioAgent({
       target: { controlChannelId: CC, deviceId, baseUrl: packages.baseUrl, allowInsecureHttp: true },
       deviceKey: KEY,
@@ -73,11 +54,7 @@ describe('attack: credentials leaking (insigh.io device key)', () => {
     });
     closers.push(() => agent.stop({ cancel: true }));
     const emitted: unknown[] = [];
-    const original = agent.emit.bind(agent) as (...args: unknown[]) => boolean;
-    (agent as unknown as { emit: (...args: unknown[]) => boolean }).emit = (...args: unknown[]) => {
-      emitted.push(args);
-      return original(...args);
-    };
+    recordEmits(agent as never, emitted);
     const outcomes: UpdateOutcome[] = [];
     agent.on('outcome', (outcome) => outcomes.push(outcome));
     await agent.start();
@@ -109,24 +86,14 @@ describe('attack: credentials leaking (insigh.io device key)', () => {
     expect(outcomes[1]?.state).toMatch(/failed|rolled_back/);
     expect(packages.requests.some((request) => request.keyAccepted)).toBe(true);
 
-    const stored: string[] = [];
-    for (const entry of await readdir(join(root, 'agent'), { recursive: true, withFileTypes: true })) {
-      if (entry.isFile())
-        stored.push((await readFile(join(entry.parentPath, entry.name))).toString('latin1'));
-    }
     const haystack = [
       ...strings(lines),
       ...strings(emitted),
       ...strings(outcomes),
       ...broker.publishes.map((publish) => publish.payload),
-      ...stored,
+      ...(await filesUnder(join(root, 'agent'))),
     ];
     expect(haystack.length).toBeGreaterThan(10);
-    for (const form of [KEY, encodeURIComponent(KEY), Buffer.from(KEY).toString('base64')]) {
-      expect(
-        haystack.filter((text) => text.includes(form)),
-        `${form} leaked`,
-      ).toEqual([]);
-    }
+    expectNoSecret(haystack, forms(KEY));
   });
 });

@@ -7,11 +7,10 @@
  * base64 form (the Basic header) or its URL-encoded form. Redaction: src/transport (redactUrl,
  * redactHeaders), src/protocols/secrets.ts, the machine's logging (states, ids, codes only).
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { Logger } from '../../src/core/logger.js';
 import {
   createMicropythonOtaAgent,
   type MicropythonOtaAgent,
@@ -23,74 +22,7 @@ import {
 } from '../../src/node/cloud/micropython-ota-server.js';
 import { writeTree } from '../device/micropython-ota-support.js';
 import { artifactServer, cleanup, device, encode, md5, sha256 } from './harness.js';
-
-/** Every string reachable from `value` (errors with message, stack and cause; maps, arrays). */
-function strings(value: unknown, out: string[] = [], seen = new Set<unknown>()): string[] {
-  if (typeof value === 'string') out.push(value);
-  else if (typeof value === 'number' || typeof value === 'boolean' || value == null) return out;
-  else if (typeof value === 'object' || typeof value === 'function') {
-    if (seen.has(value)) return out;
-    seen.add(value);
-    if (value instanceof Error) {
-      out.push(value.message, value.stack ?? '', String(value));
-      strings((value as { cause?: unknown }).cause, out, seen);
-    }
-    if (value instanceof Uint8Array) out.push(Buffer.from(value).toString('latin1'));
-    else if (value instanceof Map) for (const [k, v] of value) strings([k, v], out, seen);
-    else if (typeof value === 'object') {
-      for (const key of Object.getOwnPropertyNames(value)) {
-        out.push(key);
-        try {
-          strings((value as Record<string, unknown>)[key], out, seen);
-        } catch {}
-      }
-      try {
-        out.push(JSON.stringify(value) ?? '');
-      } catch {}
-    }
-  }
-  return out;
-}
-
-function forms(secret: string, user?: string): string[] {
-  return [
-    secret,
-    encodeURIComponent(secret),
-    Buffer.from(secret).toString('base64'),
-    ...(user === undefined ? [] : [Buffer.from(`${user}:${secret}`).toString('base64')]),
-  ];
-}
-
-function capturingLogger(lines: unknown[]): Logger {
-  const log = (level: string) => (message: string, context?: Record<string, unknown>) =>
-    lines.push({ level, message, context });
-  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
-}
-
-/** Records every event `emitter.emit` sends, whatever its name. */
-function recordEmits(emitter: { emit: (...args: never[]) => boolean }, into: unknown[]): void {
-  const original = emitter.emit.bind(emitter) as (...args: unknown[]) => boolean;
-  (emitter as { emit: (...args: unknown[]) => boolean }).emit = (...args: unknown[]) => {
-    into.push(args);
-    return original(...args);
-  };
-}
-
-async function filesUnder(directory: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(directory, { recursive: true, withFileTypes: true }).catch(() => [])) {
-    if (entry.isFile()) out.push((await readFile(join(entry.parentPath, entry.name))).toString('latin1'));
-  }
-  return out;
-}
-
-function expectNoSecret(haystack: readonly string[], needles: readonly string[]): void {
-  expect(haystack.length).toBeGreaterThan(0);
-  for (const needle of needles) {
-    const found = haystack.filter((text) => text.includes(needle));
-    expect(found, `secret form ${JSON.stringify(needle)} leaked`).toEqual([]);
-  }
-}
+import { capturingLogger, expectNoSecret, filesUnder, forms, recordEmits, strings } from './leak-scan.js';
 
 const AUTH = { user: 'otauser', password: 'pw-Leak%Test/Secret+7' };
 
