@@ -57,6 +57,7 @@ describe('TrustError', () => {
       message: error.message,
       retryable: false,
       reason: 'below_floor',
+      field: 'version',
     });
     // Serialised into a status or a record, it still reads as a TRUST error.
     expect(SerializedOtaErrorSchema.parse(error.toJSON()).code).toBe('TRUST');
