@@ -193,20 +193,24 @@ describe('insigh.io agent: transient faults on the package download end committe
 
 describe('insigh.io agent: permanent faults are e=2 "can not download" on the wire, nothing installed, and the agent takes the next order', () => {
   const cases = [
-    ...PERMANENT.map(({ name, route }) => ({ name, route, size: (body: Uint8Array) => body.length })),
+    ...PERMANENT.map((fault) => ({ ...fault, size: (body: Uint8Array) => body.length })),
     {
       // insigh.io orders carry no digest: the size `s` is what the bytes are held to.
       name: "a body that never matches the order's size s",
       route: () => ({}),
+      code: 'INTEGRITY',
+      says: /size mismatch, expected \d+, got \d+$/,
       size: (body: Uint8Array) => body.length - 512,
     },
   ];
-  it.each(cases)('$name', async ({ route, size }) => {
+  it.each(cases)('$name', async ({ route, code, says, size }) => {
     const d = await device();
     const before = await snapshot(d.app);
     const bad = packageOf(2);
     await d.order('f0000002', bad, route(bad.length), size(bad));
-    expect(await d.outcome(1)).toMatchObject({ state: 'download_failed', update: { id: 'f0000002' } });
+    const outcome = await d.outcome(1);
+    expect(outcome).toMatchObject({ state: 'download_failed', update: { id: 'f0000002' }, error: { code } });
+    expect(outcome.error?.message).toMatch(says);
     await heard(d, 1);
     expect(d.wire()).toEqual([[failed('f0000002', 'can not download'), false]]);
     expect(await snapshot(d.app)).toEqual(before);

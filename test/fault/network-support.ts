@@ -19,6 +19,12 @@ export interface NetworkFault {
   route: FaultRoute;
 }
 
+/** A permanent fault, and the error the agent ends with (its `code`, and what its message says). */
+export interface PermanentFault extends NetworkFault {
+  code: 'TRANSPORT' | 'INTEGRITY' | 'TIMEOUT';
+  says: RegExp;
+}
+
 const half = (size: number) => Math.floor(size / 2);
 
 /**
@@ -41,17 +47,32 @@ export const TRANSIENT: NetworkFault[] = [
  * Faults no retry gets past: the agent must report a failure on the wire, install nothing, leave
  * nothing staged, and take the next order. (`times: Infinity` stays Infinity when decremented.)
  */
-export const PERMANENT: NetworkFault[] = [
-  { name: '404 every time', route: () => ({ fail: { status: 404, times: Number.POSITIVE_INFINITY } }) },
-  { name: '500 every time', route: () => ({ fail: { status: 500, times: Number.POSITIVE_INFINITY } }) },
+export const PERMANENT: PermanentFault[] = [
   {
+    name: '404 every time',
+    route: () => ({ fail: { status: 404, times: Number.POSITIVE_INFINITY } }),
+    code: 'TRANSPORT',
+    says: /: HTTP 404$/,
+  },
+  {
+    name: '500 every time',
+    route: () => ({ fail: { status: 500, times: Number.POSITIVE_INFINITY } }),
+    code: 'TRANSPORT',
+    says: /: HTTP 500$/,
+  },
+  {
+    // Refused on the header when the order states the size; otherwise the body ends short.
     name: 'a Content-Length that lies (4 KiB more than it sends) every time',
     route: (size) => ({ contentLength: size + 4096 }),
+    code: 'INTEGRITY',
+    says: /size mismatch, expected \d+, got \d+$/,
   },
   {
     // After one byte (at 0 the headers would never leave): each resume gains a byte, no more.
     name: 'a stall every time, until the retries are spent',
     route: () => ({ stall: { afterBytes: 1, times: Number.POSITIVE_INFINITY } }),
+    code: 'TIMEOUT',
+    says: /download stalled \(below 1 B\/s for 250 ms\)/,
   },
 ];
 
