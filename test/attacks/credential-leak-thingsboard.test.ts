@@ -85,11 +85,13 @@ describe('attack: credentials leaking (ThingsBoard access token in the download 
     await device.agent.stop({ cancel: true });
 
     // A token the firmware endpoint refuses: a 401 whose URL names the token.
-    await startAgent('refused', REFUSED);
+    const refused = await startAgent('refused', REFUSED);
     await tb.assign({ ...good, version: '1.3' });
     await settled(3);
     expect(outcomes[2]).toMatchObject({ state: 'download_failed', error: { code: 'TRANSPORT' } });
     expect(tb.http.requests.map((request) => request.status)).toEqual(expect.arrayContaining([200, 401]));
+    // Stopped before the scan: a running agent still writes its state.
+    await refused.agent.stop({ cancel: true });
 
     const haystack = [
       ...strings(lines),
