@@ -19,6 +19,7 @@ import { benchLimits } from './limits.js';
 import { benchMachine } from './machine.js';
 import { benchRolloutScale } from './rollout-scale.js';
 import { benchShadowService } from './shadow-service.js';
+import { benchSigning } from './signing.js';
 import { benchTransfer } from './transfer.js';
 
 const resultsDirectory = join(import.meta.dirname, 'results');
@@ -48,6 +49,13 @@ console.log('\nwire limits: refusing a 10 MB message, against JSON.parse of it')
 const limits = benchLimits();
 console.table(limits);
 await record('limits', limits);
+
+console.log(
+  '\nsigned orders: canonical bytes, Ed25519 verification and the trust gate, against parseManifest',
+);
+const signing = await benchSigning(Number(process.env.BENCH_MS ?? 1_000));
+console.table(signing);
+await record('signing', signing);
 
 console.log('\ntransfer: download + MD5 + SHA-256 + atomic install, against curl');
 const transfer = await benchTransfer(Number(process.env.BENCH_TRANSFER_BYTES ?? 1024 ** 3));

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { decodeBase64, fromHex } from '../core/encoding.js';
+import { decodeBase64, fromHex, toHex } from '../core/encoding.js';
 import { OtaError } from '../core/errors.js';
 
 /**
@@ -50,6 +50,32 @@ const PROBE = {
 // Keyed by the SubtleCrypto object, so a test (or a polyfill) replacing `globalThis.crypto` is
 // probed afresh.
 const support = new WeakMap<SubtleCrypto, Promise<boolean>>();
+
+/**
+ * Imported public keys, per SubtleCrypto, by their hex: importing took about a third of each
+ * verification, and a device checks every order against the same few root keys. Bounded: a root
+ * holds a handful of keys; the oldest entry goes when a stranger's keys would grow it further.
+ */
+const importedKeys = new WeakMap<SubtleCrypto, Map<string, Promise<CryptoKey>>>();
+const MAX_IMPORTED_KEYS = 64;
+
+function verifyKey(subtle: SubtleCrypto, publicKey: Uint8Array): Promise<CryptoKey> {
+  let keys = importedKeys.get(subtle);
+  if (keys === undefined) {
+    keys = new Map();
+    importedKeys.set(subtle, keys);
+  }
+  const id = toHex(publicKey);
+  let key = keys.get(id);
+  if (key === undefined) {
+    if (keys.size >= MAX_IMPORTED_KEYS) keys.delete(keys.keys().next().value!);
+    key = subtle.importKey('raw', own(publicKey), ALGORITHM, false, ['verify']);
+    // A key WebCrypto refuses (not a curve point) is not kept: the next call answers afresh.
+    key.catch(() => keys.delete(id));
+    keys.set(id, key);
+  }
+  return key;
+}
 
 /** Copies into a fresh ArrayBuffer when needed: WebCrypto's typings refuse shared buffers. */
 function own(view: Uint8Array): Uint8Array<ArrayBuffer> {
@@ -142,7 +168,7 @@ export async function ed25519Verify(
   const subtle = await webCrypto(options.backend ?? 'auto');
   if (subtle === undefined) return (await loadJs()).verify(publicKey, message, signature);
   try {
-    const key = await subtle.importKey('raw', own(publicKey), ALGORITHM, false, ['verify']);
+    const key = await verifyKey(subtle, publicKey);
     return await subtle.verify(ALGORITHM, key, own(signature), own(message));
   } catch {
     return false;

@@ -113,19 +113,37 @@ export type SignedRoot = z.output<typeof SignedRootSchema>;
 export type SignedRootInput = z.input<typeof SignedRootSchema>;
 
 /**
- * Validates a trust root.
+ * Roots this module validated. Validation hashes every key (a key id must be its key's), which
+ * cost a device more than the signature check it guards when it ran on every order; a validated
+ * root is frozen, so it cannot change after the check, and is trusted as it is when it comes back.
+ */
+const validated = new WeakSet<object>();
+
+function remember(root: TrustRoot): TrustRoot {
+  for (const key of root.keys) Object.freeze(key);
+  if (root.revokedKeyIds !== undefined) Object.freeze(root.revokedKeyIds);
+  Object.freeze(root.keys);
+  validated.add(Object.freeze(root));
+  return root;
+}
+
+/**
+ * Validates a trust root. The root returned is frozen (a root validated once is not validated
+ * again by the checks it is given to).
  * @throws ManifestError naming every failing path (a key id that is not its key's, a threshold
  * above the usable keys…).
  */
 export function parseTrustRoot(input: unknown): TrustRoot {
-  return parseWith(TrustRootSchema, input, 'trust root');
+  if (typeof input === 'object' && input !== null && validated.has(input)) return input as TrustRoot;
+  return remember(parseWith(TrustRootSchema, input, 'trust root'));
 }
 
 /** Like {@link parseTrustRoot}, but refuses with a {@link TrustError} (`invalid_root`). */
 export function trustRootOrThrow(input: unknown, what = 'trust root'): TrustRoot {
+  if (typeof input === 'object' && input !== null && validated.has(input)) return input as TrustRoot;
   const parsed = safeParseWith(TrustRootSchema, input, what);
   if (!parsed.success) throw new TrustError('invalid_root', parsed.error.message, { cause: parsed.error });
-  return parsed.data;
+  return remember(parsed.data);
 }
 
 /** The type tag that separates signed roots from signed manifests. */

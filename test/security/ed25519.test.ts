@@ -184,6 +184,37 @@ describe('Ed25519 without WebCrypto Ed25519 (a runtime like an older browser)', 
     ).toBe(true);
   });
 
+  it('imports each public key once per WebCrypto, keeps no refused key, and stays bounded', async () => {
+    const real = globalThis.crypto;
+    const others = await Promise.all(
+      Array.from({ length: 70 }, async () => (await ed25519GenerateKeyPair()).publicKey),
+    );
+    const imports: string[] = [];
+    const subtle = {
+      importKey: (...args: Parameters<SubtleCrypto['importKey']>) => {
+        imports.push(toHex(new Uint8Array(args[1] as ArrayBuffer)));
+        return (real.subtle.importKey as (...a: unknown[]) => Promise<CryptoKey>)(...args);
+      },
+      verify: real.subtle.verify.bind(real.subtle),
+      sign: real.subtle.sign.bind(real.subtle),
+    };
+    vi.stubGlobal('crypto', { subtle, getRandomValues: (array: Uint8Array) => real.getRandomValues(array) });
+    const vector = RFC8032[1]!;
+    const [publicKey, message, signature] = [vector.public, vector.message, vector.signature].map(fromHex);
+    for (let i = 0; i < 3; i++) expect(await ed25519Verify(publicKey!, message!, signature!)).toBe(true);
+    // One import for the probe (RFC 8032 TEST 1's key), one for this key, whatever the count.
+    expect(imports.filter((key) => key === vector.public)).toHaveLength(1);
+    // The cached key still checks each signature: a tampered one fails.
+    expect(await ed25519Verify(publicKey!, message!, addL(signature!))).toBe(false);
+    // A key WebCrypto refuses (not on the curve) is asked again, never remembered as good.
+    const offCurve = new Uint8Array(32).fill(0xff);
+    for (let i = 0; i < 2; i++) expect(await ed25519Verify(offCurve, message!, signature!)).toBe(false);
+    // Seventy other keys: the first ones are dropped, so this key is imported a second time.
+    for (const other of others) expect(await ed25519Verify(other, message!, signature!)).toBe(false);
+    expect(await ed25519Verify(publicKey!, message!, signature!)).toBe(true);
+    expect(imports.filter((key) => key === vector.public)).toHaveLength(2);
+  });
+
   it('backend "webcrypto" refuses with a CONFIG error instead of falling back', async () => {
     withoutEd25519();
     const vector = RFC8032[0]!;

@@ -91,6 +91,23 @@ describe('trust roots', () => {
     ).toThrow(/publicKey/);
     expect(() => parseTrustRoot(rootOf([a!], 1, { version: 0 }))).toThrow(/version/);
   });
+
+  it('a validated root is frozen and not validated again; a changed copy is', async () => {
+    const [a, b] = await testKeys(1, 2);
+    const root = parseTrustRoot(rootOf([a!, b!], 2, { revokedKeyIds: [] }));
+    expect(Object.isFrozen(root) && Object.isFrozen(root.keys) && Object.isFrozen(root.keys[0])).toBe(true);
+    expect(Object.isFrozen(root.revokedKeyIds)).toBe(true);
+    expect(() => {
+      (root.keys as { publicKey: string }[])[0]!.publicKey = b!.publicKey;
+    }).toThrow(TypeError);
+    expect(parseTrustRoot(root)).toBe(root);
+    // A copy with a key that is not its id's is a new object: validated, and refused.
+    const forged = { ...root, keys: [{ keyId: a!.keyId, publicKey: b!.publicKey }, root.keys[1]!] };
+    expect(() => parseTrustRoot(forged)).toThrow(/keys\[0\]\.keyId/);
+    await expect(verifyManifestSignature(BASE_MANIFEST, forged)).rejects.toMatchObject({
+      reason: 'invalid_root',
+    });
+  });
 });
 
 describe('signManifest / verifyManifestSignature', () => {
