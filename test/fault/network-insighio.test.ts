@@ -200,6 +200,7 @@ describe('insigh.io agent: permanent faults are e=2 "can not download" on the wi
       route: () => ({}),
       code: 'INTEGRITY',
       says: /size mismatch, expected \d+, got \d+$/,
+      retried: false,
       size: (body: Uint8Array) => body.length - 512,
     },
   ];

@@ -23,6 +23,8 @@ export interface NetworkFault {
 export interface PermanentFault extends NetworkFault {
   code: 'TRANSPORT' | 'INTEGRITY' | 'TIMEOUT';
   says: RegExp;
+  /** Whether the machine runs the download phase again (a retryable error): each run is reported. */
+  retried: boolean;
 }
 
 const half = (size: number) => Math.floor(size / 2);
@@ -53,12 +55,14 @@ export const PERMANENT: PermanentFault[] = [
     route: () => ({ fail: { status: 404, times: Number.POSITIVE_INFINITY } }),
     code: 'TRANSPORT',
     says: /: HTTP 404$/,
+    retried: false,
   },
   {
     name: '500 every time',
     route: () => ({ fail: { status: 500, times: Number.POSITIVE_INFINITY } }),
     code: 'TRANSPORT',
     says: /: HTTP 500$/,
+    retried: true,
   },
   {
     // Refused on the header when the order states the size; otherwise the body ends short.
@@ -66,6 +70,7 @@ export const PERMANENT: PermanentFault[] = [
     route: (size) => ({ contentLength: size + 4096 }),
     code: 'INTEGRITY',
     says: /size mismatch, expected \d+, got \d+$/,
+    retried: false,
   },
   {
     // After one byte (at 0 the headers would never leave): each resume gains a byte, no more.
@@ -73,6 +78,7 @@ export const PERMANENT: PermanentFault[] = [
     route: () => ({ stall: { afterBytes: 1, times: Number.POSITIVE_INFINITY } }),
     code: 'TIMEOUT',
     says: /download stalled \(below 1 B\/s for 250 ms\)/,
+    retried: true,
   },
 ];
 
@@ -83,7 +89,10 @@ export const NETWORK_DOWNLOAD = {
   // A stall sends nothing: even a loaded machine moves more than 1 B/s while it streams.
   lowSpeed: { bytesPerSecond: 1, windowMs: 250 },
 };
-export const NETWORK_MACHINE = { retry: { download: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 } } };
+export const MACHINE_DOWNLOAD_ATTEMPTS = 2;
+export const NETWORK_MACHINE = {
+  retry: { download: { attempts: MACHINE_DOWNLOAD_ATTEMPTS, baseDelayMs: 5, maxDelayMs: 20 } },
+};
 
 /** Deterministic bytes that do not compress to nothing (a mid-body cut lands in the data). */
 export function payload(length: number, seed: number): Uint8Array {
@@ -95,6 +104,9 @@ export function payload(length: number, seed: number): Uint8Array {
   }
   return out;
 }
+
+/** The permanent fault whose Content-Length over-promises. */
+export const LYING_LENGTH = PERMANENT[2]!;
 
 /** The same bytes with one flipped: same size, another digest. */
 export function corrupt(body: Uint8Array): Uint8Array {

@@ -150,6 +150,7 @@ describe('ThingsBoard agent: permanent faults are FAILED with fw_error, nothing 
       route: () => ({}),
       code: 'INTEGRITY',
       says: /sha256 mismatch, expected [0-9a-f]{64}, got [0-9a-f]{64}$/,
+      retried: false,
       serve: corrupt,
     },
   ];
