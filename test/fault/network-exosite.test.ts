@@ -30,6 +30,7 @@ import {
   sha256,
   snapshot,
   stagedFiles,
+  stagingOf,
   TRANSIENT,
 } from './network-support.js';
 
@@ -147,7 +148,7 @@ describe('Exosite agent: transient faults on the OTAU download end INSTALL_SUCCE
     expect(sha256(await readFile(join(d.app, 'app.bin')))).toBe(sha256(body));
     expect(d.counter.installs).toBe(1);
     expect(d.server.stats(FILE).requests).toBe(2); // the fault, then the retry that completed
-    expect(await stagedFiles(d.state)).toEqual([]);
+    expect(await stagedFiles(stagingOf(d.state))).toEqual([]);
     expect(await readdir(d.root)).toEqual(['agent', 'app']);
   });
 
@@ -172,7 +173,7 @@ describe('Exosite agent: transient faults on the OTAU download end INSTALL_SUCCE
     expect(d.server.stats(FILE).ranges.at(-1)).toBe(`bytes=${body.length}-`);
     expect(sha256(await readFile(join(d.app, 'app.bin')))).toBe(sha256(body));
     expect(d.counter.installs).toBe(1);
-    expect(await stagedFiles(d.state)).toEqual([]);
+    expect(await stagedFiles(stagingOf(d.state))).toEqual([]);
   });
 });
 
@@ -199,7 +200,7 @@ describe('Exosite agent: permanent faults are DOWNLOAD_ERROR with the reason, no
       expect(await snapshot(d.app)).toEqual(before);
       expect(await readdir(d.root)).toEqual(['agent', 'app']);
       expect(d.counter.installs).toBe(0);
-      expect(await onlyPartialOf(d.state, outcome.update!.id)).toBe(true);
+      expect(await onlyPartialOf(stagingOf(d.state), outcome.update!.id)).toBe(true);
       expect(d.agent.current).toMatchObject({ version: '1.0.0' });
 
       // Not wedged: the next OTAU Murano sets, to the same running agent, is installed.
@@ -218,7 +219,7 @@ describe('Exosite agent: permanent faults are DOWNLOAD_ERROR with the reason, no
       });
       expect(sha256(await readFile(join(d.app, 'app.bin')))).toBe(sha256(good));
       expect(d.counter.installs).toBe(1);
-      expect(await stagedFiles(d.state)).toEqual([]);
+      expect(await stagedFiles(stagingOf(d.state))).toEqual([]);
     },
   );
 });

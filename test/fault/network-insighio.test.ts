@@ -34,6 +34,7 @@ import {
   payload,
   snapshot,
   stagedFiles,
+  stagingOf,
   TRANSIENT,
 } from './network-support.js';
 
@@ -186,7 +187,7 @@ describe('insigh.io agent: transient faults on the package download end committe
       'keep/settings.json',
     ]);
     expect(server.stats(PACKAGES).requests).toBe(2); // the fault, then the retry that completed
-    expect(await stagedFiles(d.state)).toEqual([]);
+    expect(await stagedFiles(stagingOf(d.state))).toEqual([]);
     expect(await readdir(d.root)).toEqual(['agent', 'app']);
   });
 });
@@ -216,7 +217,7 @@ describe('insigh.io agent: permanent faults are e=2 "can not download" on the wi
     expect(d.wire()).toEqual([[failed('f0000002', 'can not download'), false]]);
     expect(await snapshot(d.app)).toEqual(before);
     expect(await readdir(d.root)).toEqual(['agent', 'app']); // no backup, no temporary tree beside it
-    expect(await onlyPartialOf(d.state, 'f0000002')).toBe(true);
+    expect(await onlyPartialOf(stagingOf(d.state), 'f0000002')).toBe(true);
     expect(d.counter.installs).toBe(0);
     expect(d.agent.current).toBeNull();
     // The failed order stays retained (the firmware retries it at its next connection).
@@ -239,6 +240,6 @@ describe('insigh.io agent: permanent faults are e=2 "can not download" on the wi
       'data/blob-3.bin',
       'keep/settings.json',
     ]);
-    expect(await stagedFiles(d.state)).toEqual([]);
+    expect(await stagedFiles(stagingOf(d.state))).toEqual([]);
   });
 });

@@ -130,9 +130,12 @@ export async function snapshot(root: string): Promise<Record<string, string>> {
   return files;
 }
 
-/** The files in an agent's staging directory. */
-export async function stagedFiles(stateDirectory: string): Promise<string[]> {
-  return Object.keys(await snapshot(join(stateDirectory, 'staging')));
+/** Where a preset agent stages its downloads (Connhex stages in its store folder instead). */
+export const stagingOf = (stateDirectory: string) => join(stateDirectory, 'staging');
+
+/** The files in a staging directory. */
+export async function stagedFiles(staging: string): Promise<string[]> {
+  return Object.keys(await snapshot(staging));
 }
 
 /**
@@ -140,11 +143,9 @@ export async function stagedFiles(stateDirectory: string): Promise<string[]> {
  * file download hook keeps it so a retry of the same order resumes, and removes it when another
  * update starts), never a file of another update.
  */
-export async function onlyPartialOf(stateDirectory: string, updateId: string): Promise<boolean> {
+export async function onlyPartialOf(staging: string, updateId: string): Promise<boolean> {
   const prefix = `${encodeURIComponent(updateId)}/`;
-  return (await stagedFiles(stateDirectory)).every(
-    (path) => path.startsWith(prefix) && path.endsWith('.part'),
-  );
+  return (await stagedFiles(staging)).every((path) => path.startsWith(prefix) && path.endsWith('.part'));
 }
 
 /** Counts the installs an installer's `onStep` hears (one `installed` step per install). */

@@ -28,6 +28,7 @@ import {
   PERMANENT,
   sha256,
   stagedFiles,
+  stagingOf,
   TRANSIENT,
 } from './network-support.js';
 
@@ -137,7 +138,7 @@ describe('ThingsBoard agent: transient faults on the firmware download end UPDAT
     expect(sha256(await readFile(d.file))).toBe(sha256(next.bytes));
     expect(d.counter.installs).toBe(1);
     expect(d.server.stats(FIRMWARE).requests).toBe(2); // the fault, then the retry that completed
-    expect(await stagedFiles(d.state)).toEqual([]);
+    expect(await stagedFiles(stagingOf(d.state))).toEqual([]);
     expect(await readdir(d.root)).toEqual(['agent', 'app.bin']);
   });
 });
@@ -173,7 +174,7 @@ describe('ThingsBoard agent: permanent faults are FAILED with fw_error, nothing 
     expect(sha256(await readFile(d.file))).toBe(sha256(OLD));
     expect(await readdir(d.root)).toEqual(['agent', 'app.bin']);
     expect(d.counter.installs).toBe(0);
-    expect(await onlyPartialOf(d.state, 'fw:app@1.1')).toBe(true);
+    expect(await onlyPartialOf(stagingOf(d.state), 'fw:app@1.1')).toBe(true);
     expect(d.agent.current).toEqual({ id: 'fw:app@1.0', version: '1.0' });
 
     // Not wedged: the next package assigned to the same running agent is installed and UPDATED.
@@ -184,6 +185,6 @@ describe('ThingsBoard agent: permanent faults are FAILED with fw_error, nothing 
     expect(sha256(await readFile(d.file))).toBe(sha256(good.bytes));
     expect(d.counter.installs).toBe(1);
     expect(d.agent.current).toEqual({ id: 'fw:app@1.2', version: '1.2' });
-    expect(await stagedFiles(d.state)).toEqual([]);
+    expect(await stagedFiles(stagingOf(d.state))).toEqual([]);
   });
 });
