@@ -202,7 +202,9 @@ export class DeviceAgent<Target = unknown> extends EventEmitter<DeviceAgentEvent
     try {
       const record = (await this.#options.store.get(agentStoreKey(this.id))) as AgentRecord | undefined;
       this.#memory = record?.format === 'otakit.agent/1' ? (record.memory ?? undefined) : undefined;
-      await this.#run(RESUME, () => this.machine.resume({ signal: lifetime.signal }));
+      // A resume that throws (the store cannot be read, the recover hook failed) fails the
+      // start: an agent that cannot read its state must not report, subscribe and take orders.
+      await this.#run(RESUME, () => this.machine.resume({ signal: lifetime.signal }), { rethrow: true });
       await this.#sendAll(
         this.protocol.device.bootReport(this.current, { target: this.target, current: this.current }),
         'boot report',
@@ -358,9 +360,14 @@ export class DeviceAgent<Target = unknown> extends EventEmitter<DeviceAgentEvent
 
   /**
    * Runs one machine operation as "the running update": orders arriving meanwhile wait in
-   * `#pending`, and the newest of them runs when it ends.
+   * `#pending`, and the newest of them runs when it ends. What it throws is an `error` event, or
+   * with `rethrow` the rejection.
    */
-  async #run(id: string, operation: () => Promise<UpdateOutcome>): Promise<UpdateOutcome | null> {
+  async #run(
+    id: string,
+    operation: () => Promise<UpdateOutcome>,
+    options: { rethrow?: boolean } = {},
+  ): Promise<UpdateOutcome | null> {
     let finish!: (outcome: UpdateOutcome | null) => void;
     const done = new Promise<UpdateOutcome | null>((resolve) => {
       finish = resolve;
@@ -377,7 +384,9 @@ export class DeviceAgent<Target = unknown> extends EventEmitter<DeviceAgentEvent
         this.emit('outcome', result);
       }
     } catch (error) {
-      this.#raise(toOtaError(error, 'STATE'));
+      const failure = toOtaError(error, 'STATE');
+      if (options.rethrow) throw failure;
+      this.#raise(failure);
     } finally {
       this.#running = undefined;
       finish(result);

@@ -1,23 +1,25 @@
 /**
- * Crash injection through a real device agent in a child process, shared by the light suite
- * (test/fault/agent-crash.test.ts) and the fuzz suite (test/fuzz/agent-crash.fuzz.ts).
+ * Crash injection through a real device agent in a child process: the generic kit (child bundle
+ * and runner, kill plans, store corruption, restart until settled, the store and install-count
+ * checks, the campaign loop) and the micropython_ota campaign, shared by the fuzz suite
+ * (test/fuzz/agent-crash.fuzz.ts). The ThingsBoard campaign (crash-harness-thingsboard.ts) runs
+ * on the same kit.
  *
- * The device is a micropython_ota agent (agent-crash-child.ts, bundled once with esbuild so each
- * start is plain node): a FileStore, the resumable file download hook, the directory installer
- * that swaps the whole app tree. Its release (four files, ~400 KiB) is served by the fault server
- * throttled, so kills land mid-download. Each iteration kills the agent one to three times:
- * right after its n-th persisted transition, right after its n-th installer step, when the
- * download passed a random byte offset (the parent kills), or a random moment into the install
- * (the parent kills). Between a kill and the restart it may leave a truncated FileStore temp file
- * (what a writer killed mid-write leaves) or truncate the record itself (what only outside
- * interference can do: FileStore renames a complete temp file over it). Then it restarts the
- * agent on the same directories until it settles, and checks everything.
- */
+ * The micropython_ota device (agent-crash-child.ts, bundled once with esbuild so each start is
+ * plain node): a FileStore, the resumable file download hook, the directory installer that swaps
+ * the whole app tree. Its release (four files, ~400 KiB) is served by the fault server throttled,
+ * so kills land mid-download. Each iteration kills the agent one to three times: right after its
+ * n-th persisted transition, right after its n-th installer step, when the download passed a
+ * random byte offset (the parent kills), or a random moment into the install (the parent kills).
+ * Between a kill and the restart it may leave a truncated FileStore temp file (what a writer
+ * killed mid-write leaves) or truncate the record itself (what only outside interference can do:
+ * FileStore renames a complete temp file over it). Then it restarts the agent on the same
+ * directories until it settles, and checks everything. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { build } from 'esbuild';
 import { machineStoreKey } from '../../src/machine/machine-base.js';
 import { FileStore } from '../../src/node/file-store.js';
@@ -32,7 +34,8 @@ export type Line = Record<string, unknown> & { event: string };
 // The release and the device's trees
 // ---------------------------------------------------------------------------------------------
 
-function bytes(seed: string, length: number): Buffer {
+/** `length` bytes that depend only on `seed` (a SHA-256 chain). */
+export function bytes(seed: string, length: number): Buffer {
   const out = Buffer.alloc(length);
   let block = createHash('sha256').update(seed).digest();
   for (let offset = 0; offset < length; offset += block.length) {
@@ -91,26 +94,45 @@ export async function treeDigest(root: string): Promise<Record<string, string> |
 // The child
 // ---------------------------------------------------------------------------------------------
 
-let bundle: Promise<string> | undefined;
-/** The child bundled once; packages stay imports resolved from the repository's node_modules. */
-export function childScript(): Promise<string> {
-  bundle ??= (async () => {
-    const cache = join(import.meta.dirname, '../../node_modules/.cache');
-    await mkdir(cache, { recursive: true });
-    const directory = await mkdtemp(join(cache, 'otakit-agent-crash-'));
-    const outfile = join(directory, 'agent-crash-child.mjs');
-    await build({
-      entryPoints: [CHILD],
-      bundle: true,
-      packages: 'external',
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      outfile,
-      logLevel: 'error',
-    });
-    return outfile;
-  })();
+const bundles = new Map<string, Promise<string>>();
+/**
+ * The child `entry` (a .ts file) bundled once. Packages stay imports resolved from the
+ * repository's node_modules, unless `bundlePackages` (the first call for an entry decides): one
+ * self-contained file starts with about half the CPU (mqtt.js alone is some 200 ms of module
+ * loading on a loaded core).
+ */
+export function childScript(
+  entry: string = CHILD,
+  options: { bundlePackages?: boolean } = {},
+): Promise<string> {
+  let bundle = bundles.get(entry);
+  if (bundle === undefined) {
+    bundle = (async () => {
+      const cache = join(import.meta.dirname, '../../node_modules/.cache');
+      await mkdir(cache, { recursive: true });
+      const directory = await mkdtemp(join(cache, 'otakit-agent-crash-'));
+      const outfile = join(directory, basename(entry).replace(/\.ts$/, '.mjs'));
+      await build({
+        entryPoints: [entry],
+        bundle: true,
+        ...(options.bundlePackages
+          ? {
+              // CommonJS packages in an ES module bundle still call require() for node builtins.
+              banner: {
+                js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+              },
+            }
+          : { packages: 'external' as const }),
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        outfile,
+        logLevel: 'error',
+      });
+      return outfile;
+    })();
+    bundles.set(entry, bundle);
+  }
   return bundle;
 }
 
@@ -130,11 +152,17 @@ export interface ChildRun {
 /** A child that runs longer than this is wedged (no kill point or restart takes near as long). */
 const WEDGED_MS = 60_000;
 
-async function runChild(
-  config: CrashChildConfig,
+/**
+ * Runs the child `entry` with `config` (its JSON argument) to its end, handing each stdout line
+ * to `onLine` with a way to SIGKILL it. Exit 0 (settled) and 3 (refused to start) are results;
+ * any other exit, or a child running past {@link WEDGED_MS}, throws.
+ */
+export async function runChild(
+  entry: string,
+  config: unknown,
   onLine: (line: Line, kill: () => void) => void = () => {},
 ): Promise<ChildRun> {
-  const script = await childScript();
+  const script = await childScript(entry);
   const child = spawn(process.execPath, [script, JSON.stringify(config)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -189,8 +217,8 @@ export interface Variant {
   installIsIdempotent: boolean;
 }
 
-export interface Plan {
-  variant: Variant;
+export interface Plan<V extends Variant = Variant> {
+  variant: V;
   kills: KillPoint[];
   /** Done between the first kill and the restart. */
   corruption: Corruption;
@@ -216,10 +244,14 @@ export function prng(seed: number): () => number {
   };
 }
 
-/** How many transitions and installer steps a run without a kill makes, per variant. */
-export interface Baseline {
+/** How many transitions and installer steps a run without a kill makes (per variant). */
+export interface Counts {
   transitions: number;
   steps: number;
+}
+
+/** A micropython_ota baseline: the counts, and the trees before and after. */
+export interface Baseline extends Counts {
   newTree: Record<string, string>;
   oldTree: Record<string, string>;
   versionFile: { old: Buffer; new: Buffer<ArrayBufferLike> };
@@ -227,10 +259,15 @@ export interface Baseline {
 
 /**
  * Plan `index`: the first kill walks over every transition and every installer step of the
- * variant in turn (so a few dozen iterations cover all of them), then byte offsets and install
- * moments; later kills (in the restarts) and corruptions are random.
+ * variant in turn (so a few dozen iterations cover all of them), then byte offsets (below
+ * `releaseBytes`) and install moments; later kills (in the restarts) and corruptions are random.
  */
-export function planFor(index: number, random: () => number, baselines: Baseline[]): Plan {
+export function planFor(
+  index: number,
+  random: () => number,
+  baselines: Counts[],
+  releaseBytes: number = RELEASE_BYTES,
+): Plan {
   const variantIndex = index % VARIANTS.length;
   const variant = VARIANTS[variantIndex]!;
   const baseline = baselines[variantIndex]!;
@@ -240,7 +277,7 @@ export function planFor(index: number, random: () => number, baselines: Baseline
   const cycle = Math.floor(round / 2);
   const randomKill = (): KillPoint => {
     const r = random();
-    if (r < 0.45) return { kind: 'bytes', offset: Math.floor(random() * RELEASE_BYTES) };
+    if (r < 0.45) return { kind: 'bytes', offset: Math.floor(random() * releaseBytes) };
     if (r < 0.65) return { kind: 'install', delayMs: Math.floor(random() * 25) };
     if (r < 0.85) return { kind: 'transition', n: 1 + Math.floor(random() * baseline.transitions) };
     return { kind: 'step', n: 1 + Math.floor(random() * baseline.steps) };
@@ -253,7 +290,7 @@ export function planFor(index: number, random: () => number, baselines: Baseline
         ? { kind: 'transition', n: point + 1 }
         : { kind: 'step', n: point - baseline.transitions + 1 };
   } else {
-    first = random() < 0.7 ? { kind: 'bytes', offset: Math.floor(random() * RELEASE_BYTES) } : randomKill();
+    first = random() < 0.7 ? { kind: 'bytes', offset: Math.floor(random() * releaseBytes) } : randomKill();
   }
   const kills = [first];
   if (random() < 0.35) kills.push(randomKill());
@@ -264,7 +301,174 @@ export function planFor(index: number, random: () => number, baselines: Baseline
 }
 
 // ---------------------------------------------------------------------------------------------
-// One iteration
+// Kill, corrupt, restart until settled (any agent)
+// ---------------------------------------------------------------------------------------------
+
+/** What the generic part needs to know of a device. */
+export interface CrashTarget {
+  /** The child's entry (.ts). */
+  entry: string;
+  /** The machine record's file in the FileStore directory. */
+  recordFile: string;
+  /** The child's argument, with one kill point (exact points) or none. */
+  config(kill?: KillPoint): unknown;
+  /** A digest of what the agent installs to: it must not change while the store is corrupt. */
+  snapshot(): Promise<unknown>;
+  /** Called after each child process ended (e.g. to mark what the cloud side had received). */
+  onRunEnd?(run: ChildRun): void;
+}
+
+export interface Crash {
+  /** Every line of every process, each process opened by a `{ event: 'run' }` line. */
+  all: Line[];
+  /** The kill points that killed the process (a point the run never reached did not). */
+  killedAt: string[];
+  missed: number;
+  restarts: number;
+  /** A truncated record was refused with a STORE error (then repaired and resumed). */
+  storeRefused: boolean;
+  /** The truncated temp file planted beside the record, or `null`. */
+  planted: string | null;
+  /** The run that settled (exited 0). */
+  last: ChildRun;
+}
+
+/** Runs the child with one kill point; the parent kills on byte offsets and install moments. */
+function runWithKill(device: CrashTarget, kill: KillPoint): Promise<ChildRun> {
+  let armed = true;
+  return runChild(device.entry, device.config(kill), (line, killNow) => {
+    if (!armed) return;
+    if (kill.kind === 'bytes' && line.event === 'progress' && (line.bytes as number) >= kill.offset) {
+      armed = false;
+      killNow();
+    } else if (kill.kind === 'install' && line.event === 'step') {
+      armed = false;
+      setTimeout(killNow, kill.delayMs);
+    }
+  });
+}
+
+function describeKill(kill: KillPoint, lines: Line[]): string {
+  if (kill.kind === 'transition') {
+    const line = lines.find((l) => l.event === 'transition' && l.n === kill.n);
+    return `transition:${String(line?.from)}->${String(line?.to)}`;
+  }
+  if (kill.kind === 'step') {
+    const line = lines.find((l) => l.event === 'step' && l.n === kill.n);
+    return `step:${String(line?.step)}`;
+  }
+  if (kill.kind === 'bytes') return 'download-bytes';
+  return 'install-moment';
+}
+
+export function fail(message: string, lines: Line[]): never {
+  throw new Error(`${message}\n${lines.map((line) => JSON.stringify(line)).join('\n')}`);
+}
+
+/**
+ * Kills the agent at each of the plan's points in turn (the first kill may be followed by a
+ * truncated temp file or record), then restarts it until a run settles (exits 0).
+ */
+export async function crashAndSettle(device: CrashTarget, plan: Plan): Promise<Crash> {
+  const all: Line[] = [];
+  const killedAt: string[] = [];
+  let missed = 0;
+  let restarts = 0;
+  let storeRefused = false;
+  let planted: string | null = null;
+  let last: ChildRun | undefined;
+  const run = async (kill: KillPoint | undefined, label: string): Promise<ChildRun> => {
+    const result =
+      kill === undefined ? await runChild(device.entry, device.config()) : await runWithKill(device, kill);
+    device.onRunEnd?.(result);
+    restarts += 1;
+    all.push({ event: 'run', kill: label }, ...result.lines);
+    return result;
+  };
+  for (const [index, kill] of plan.kills.entries()) {
+    const killed = await run(kill, kill.kind);
+    if (killed.signal !== 'SIGKILL') {
+      // The point was never reached (the update was already past it): this run settled.
+      missed += 1;
+      last = killed;
+      break;
+    }
+    killedAt.push(describeKill(kill, killed.lines));
+    if (index === 0 && plan.corruption === 'temp') {
+      // What a writer killed between open() and rename() leaves: a prefix of a record.
+      const record = await readFile(device.recordFile).catch(() =>
+        Buffer.from('{"format":"otakit.machine/1"'),
+      );
+      planted = `${device.recordFile}.${randomBytes(6).toString('hex')}.tmp`;
+      await writeFile(planted, record.subarray(0, Math.floor(record.length * plan.cutAt)));
+    } else if (index === 0 && plan.corruption === 'record') {
+      const record = await readFile(device.recordFile).catch(() => null);
+      if (record !== null) {
+        const before = JSON.stringify(await device.snapshot());
+        await truncate(device.recordFile, Math.floor(record.length * plan.cutAt));
+        const cut = await readFile(device.recordFile);
+        const refused = await run(undefined, 'none (truncated record)');
+        const fatal = refused.lines.find((line) => line.event === 'fatal');
+        if (refused.code !== 3 || fatal?.code !== 'STORE')
+          fail('a truncated record was not refused with a STORE error', all);
+        if (JSON.stringify(await device.snapshot()) !== before)
+          fail('the agent touched what it installs to with a corrupt store', all);
+        if (!(await readFile(device.recordFile)).equals(cut))
+          fail('the corrupt record was not left as it was', all);
+        storeRefused = true;
+        // A human repairs it (puts back what was there): the agent then carries on.
+        await writeFile(device.recordFile, record);
+      }
+    }
+  }
+  // Restart until it settles (exits 0 at an outcome, or finds nothing to do).
+  while (last === undefined || last.signal !== null) {
+    if (restarts > plan.kills.length + 6) fail('the agent did not settle', all);
+    last = await run(undefined, 'none');
+    if (last.code === 3) fail('the agent refused to start', all);
+  }
+  return { all, killedAt, missed, restarts, storeRefused, planted, last };
+}
+
+/**
+ * Never installed twice: one commit of the installer at most (none when the update ended rolled
+ * back), nothing downloaded or installed again after the update committed.
+ */
+export function checkInstalledOnce(all: Line[], committed: boolean): void {
+  const commits = all.filter((line) => line.event === 'step' && line.step === 'committed').length;
+  if (commits > (committed ? 1 : 0)) fail(`the installer committed ${commits} times`, all);
+  const committedAt = all.findIndex((line) => line.event === 'transition' && line.to === 'committed');
+  if (committedAt >= 0) {
+    const after = all.slice(committedAt);
+    if (after.some((line) => line.event === 'progress' || (line.event === 'step' && line.step === 'staged')))
+      fail('the update was downloaded or installed again after it committed', all);
+  }
+}
+
+/** How many times the update was offered again (and run) after it had rolled back. */
+export function retriesAfterRollback(all: Line[]): number {
+  const rolledBackAt = all.findIndex((line) => line.event === 'transition' && line.to === 'rolled_back');
+  return rolledBackAt < 0
+    ? 0
+    : all.slice(rolledBackAt).filter((line) => line.event === 'transition' && line.to === 'available').length;
+}
+
+/**
+ * No store temp file left but the planted one, and that one swept when the last run wrote.
+ * Returns whether the planted file is gone (`null`: none was planted).
+ */
+export async function checkStoreDirectory(storeDirectory: string, crash: Crash): Promise<boolean | null> {
+  const { planted, last, all } = crash;
+  const temps = (await readdir(storeDirectory)).filter((name) => name.endsWith('.tmp'));
+  const wroteLast = last.lines.some((line) => line.event === 'transition');
+  const tempSwept = planted === null ? null : !temps.some((name) => planted.endsWith(name));
+  if (temps.some((name) => !planted?.endsWith(name))) fail(`store temp files left: ${temps.join(', ')}`, all);
+  if (planted !== null && !tempSwept && wroteLast) fail('a planted temp file survived a write', all);
+  return tempSwept;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One micropython_ota iteration
 // ---------------------------------------------------------------------------------------------
 
 export interface Release {
@@ -297,6 +501,11 @@ export interface Device {
   config(variant: Variant, kill?: KillPoint): CrashChildConfig;
 }
 
+/** The FileStore file name of the machine record of agent `id`. */
+export function recordFileName(id: string): string {
+  return `${encodeURIComponent(machineStoreKey(id)).replaceAll('.', '%2E')}.json`;
+}
+
 export async function prepareDevice(
   release: Release,
   project: string,
@@ -310,14 +519,12 @@ export async function prepareDevice(
   }
   release.publish(project);
   const storeDirectory = join(root, 'agent', 'state');
-  const id = `micropython_ota/${project}`;
-  const fileName = `${encodeURIComponent(machineStoreKey(id)).replaceAll('.', '%2E')}.json`;
   return {
     root,
     project,
     app,
     storeDirectory,
-    recordFile: join(storeDirectory, fileName),
+    recordFile: join(storeDirectory, recordFileName(`micropython_ota/${project}`)),
     config: (variant, kill) => ({
       root,
       host: release.server.url,
@@ -329,21 +536,6 @@ export async function prepareDevice(
       ...(kill?.kind === 'step' ? { killAtStep: kill.n } : {}),
     }),
   };
-}
-
-/** Runs the child with one kill point; the parent kills on byte offsets and install moments. */
-async function runWithKill(device: Device, variant: Variant, kill: KillPoint): Promise<ChildRun> {
-  let armed = true;
-  return runChild(device.config(variant, kill), (line, killNow) => {
-    if (!armed) return;
-    if (kill.kind === 'bytes' && line.event === 'progress' && (line.bytes as number) >= kill.offset) {
-      armed = false;
-      killNow();
-    } else if (kill.kind === 'install' && line.event === 'step') {
-      armed = false;
-      setTimeout(killNow, kill.delayMs);
-    }
-  });
 }
 
 export interface IterationResult {
@@ -361,21 +553,33 @@ export interface IterationResult {
   retriesAfterRollback: number;
 }
 
-function describeKill(kill: KillPoint, lines: Line[]): string {
-  if (kill.kind === 'transition') {
-    const line = lines.find((l) => l.event === 'transition' && l.n === kill.n);
-    return `transition:${String(line?.from)}->${String(line?.to)}`;
-  }
-  if (kill.kind === 'step') {
-    const line = lines.find((l) => l.event === 'step' && l.n === kill.n);
-    return `step:${String(line?.step)}`;
-  }
-  if (kill.kind === 'bytes') return 'download-bytes';
-  return 'install-moment';
+/** The outcome the settling run printed: `committed`, `rolled_back` or `settled` (nothing to do). */
+export function outcomeOf(crash: Crash): IterationResult['outcome'] {
+  const end = crash.last.lines.find((line) => line.event === 'outcome' || line.event === 'settled');
+  if (end === undefined) fail('the last run ended without an outcome', crash.all);
+  const outcome = end.event === 'settled' ? 'settled' : (end.state as string);
+  if (outcome !== 'committed' && outcome !== 'rolled_back' && outcome !== 'settled')
+    fail(`the update ended ${outcome}`, crash.all);
+  return outcome;
 }
 
-function fail(message: string, lines: Line[]): never {
-  throw new Error(`${message}\n${lines.map((line) => JSON.stringify(line)).join('\n')}`);
+/** The tallies every campaign reports, from a crash and its outcome. */
+export function resultOf(
+  crash: Crash,
+  plan: Plan,
+  outcome: IterationResult['outcome'],
+  tempSwept: boolean | null,
+): IterationResult {
+  return {
+    outcome,
+    killedAt: crash.killedAt,
+    missed: crash.missed,
+    restarts: crash.restarts,
+    corruption: plan.corruption,
+    storeRefused: crash.storeRefused,
+    tempSwept,
+    retriesAfterRollback: retriesAfterRollback(crash.all),
+  };
 }
 
 const JUNK = [
@@ -397,67 +601,18 @@ export async function runIteration(
   baseline: Baseline,
 ): Promise<IterationResult> {
   const device = await prepareDevice(release, project, baseline.versionFile.old);
-  const all: Line[] = [];
-  const killedAt: string[] = [];
-  let missed = 0;
-  let restarts = 0;
-  let storeRefused = false;
-  let planted: string | null = null;
-  let last: ChildRun | undefined;
   try {
-    for (const [index, kill] of plan.kills.entries()) {
-      const run = await runWithKill(device, plan.variant, kill);
-      restarts += 1;
-      all.push({ event: 'run', kill: kill.kind }, ...run.lines);
-      if (run.signal !== 'SIGKILL') {
-        // The point was never reached (the update was already past it): this run settled.
-        missed += 1;
-        last = run;
-        break;
-      }
-      killedAt.push(describeKill(kill, run.lines));
-      if (index === 0 && plan.corruption === 'temp') {
-        // What a writer killed between open() and rename() leaves: a prefix of a record.
-        const record = await readFile(device.recordFile).catch(() =>
-          Buffer.from('{"format":"otakit.machine/1"'),
-        );
-        planted = `${device.recordFile}.${randomBytes(6).toString('hex')}.tmp`;
-        await writeFile(planted, record.subarray(0, Math.floor(record.length * plan.cutAt)));
-      } else if (index === 0 && plan.corruption === 'record') {
-        const record = await readFile(device.recordFile).catch(() => null);
-        if (record !== null) {
-          const before = await treeDigest(device.app);
-          await truncate(device.recordFile, Math.floor(record.length * plan.cutAt));
-          const cut = await readFile(device.recordFile);
-          const refused = await runChild(device.config(plan.variant));
-          restarts += 1;
-          all.push({ event: 'run', kill: 'none (truncated record)' }, ...refused.lines);
-          const fatal = refused.lines.find((line) => line.event === 'fatal');
-          if (refused.code !== 3 || fatal?.code !== 'STORE')
-            fail('a truncated record was not refused with a STORE error', all);
-          if (JSON.stringify(await treeDigest(device.app)) !== JSON.stringify(before))
-            fail('the agent touched the app directory with a corrupt store', all);
-          if (!(await readFile(device.recordFile)).equals(cut))
-            fail('the corrupt record was not left as it was', all);
-          storeRefused = true;
-          // A human repairs it (puts back what was there): the agent then carries on.
-          await writeFile(device.recordFile, record);
-        }
-      }
-    }
-    // Restart until it settles (exits 0 at an outcome, or finds nothing to do).
-    while (last === undefined || last.signal !== null) {
-      if (restarts > plan.kills.length + 6) fail('the agent did not settle', all);
-      last = await runChild(device.config(plan.variant));
-      restarts += 1;
-      all.push({ event: 'run', kill: 'none' }, ...last.lines);
-      if (last.code === 3) fail('the agent refused to start', all);
-    }
-    const end = last.lines.find((line) => line.event === 'outcome' || line.event === 'settled');
-    if (end === undefined) fail('the last run ended without an outcome', all);
-    const outcome = end.event === 'settled' ? 'settled' : (end.state as string);
-    if (outcome !== 'committed' && outcome !== 'rolled_back' && outcome !== 'settled')
-      fail(`the update ended ${outcome}`, all);
+    const crash = await crashAndSettle(
+      {
+        entry: CHILD,
+        recordFile: device.recordFile,
+        config: (kill) => device.config(plan.variant, kill),
+        snapshot: () => treeDigest(device.app),
+      },
+      plan,
+    );
+    const { all } = crash;
+    const outcome = outcomeOf(crash);
     if (plan.variant.unhealthy && outcome !== 'rolled_back')
       fail('an unhealthy update did not roll back', all);
     if (!plan.variant.unhealthy && outcome === 'rolled_back' && plan.variant.installIsIdempotent)
@@ -480,24 +635,7 @@ export async function runIteration(
     const version = outcome === 'rolled_back' ? 'v1' : 'v2';
     if (record.current?.version !== version) fail(`the record says ${record.current?.version} runs`, all);
 
-    // Never installed twice: one commit of the installer at most, nothing installed or downloaded
-    // after the update committed.
-    const commits = all.filter((line) => line.event === 'step' && line.step === 'committed').length;
-    if (commits > (outcome === 'rolled_back' ? 0 : 1)) fail(`the installer committed ${commits} times`, all);
-    const committedAt = all.findIndex((line) => line.event === 'transition' && line.to === 'committed');
-    if (committedAt >= 0) {
-      const after = all.slice(committedAt);
-      if (
-        after.some((line) => line.event === 'progress' || (line.event === 'step' && line.step === 'staged'))
-      )
-        fail('the update was downloaded or installed again after it committed', all);
-    }
-    const rolledBackAt = all.findIndex((line) => line.event === 'transition' && line.to === 'rolled_back');
-    const retriesAfterRollback =
-      rolledBackAt < 0
-        ? 0
-        : all.slice(rolledBackAt).filter((line) => line.event === 'transition' && line.to === 'available')
-            .length;
+    checkInstalledOnce(all, outcome !== 'rolled_back');
 
     // No junk where it matters: the installer's work paths, staged downloads, store temp files.
     const beside = await readdir(device.root);
@@ -505,24 +643,8 @@ export async function runIteration(
     if (junk.length > 0) fail(`left behind: ${junk.join(', ')}`, all);
     const staging = await readdir(join(device.root, 'agent', 'staging'), { recursive: true }).catch(() => []);
     if (staging.length > 0) fail(`staged downloads left behind: ${staging.join(', ')}`, all);
-    const storeFiles = await readdir(device.storeDirectory);
-    const temps = storeFiles.filter((name) => name.endsWith('.tmp'));
-    const wroteLast = last.lines.some((line) => line.event === 'transition');
-    const tempSwept = planted === null ? null : !temps.some((name) => planted?.endsWith(name));
-    if (temps.some((name) => !planted?.endsWith(name)))
-      fail(`store temp files left: ${temps.join(', ')}`, all);
-    if (planted !== null && !tempSwept && wroteLast) fail('a planted temp file survived a write', all);
-
-    return {
-      outcome,
-      killedAt,
-      missed,
-      restarts,
-      corruption: plan.corruption,
-      storeRefused,
-      tempSwept,
-      retriesAfterRollback,
-    };
+    const tempSwept = await checkStoreDirectory(device.storeDirectory, crash);
+    return resultOf(crash, plan, outcome, tempSwept);
   } finally {
     await rm(device.root, { recursive: true, force: true });
   }
@@ -535,14 +657,13 @@ export async function measureBaselines(release: Release): Promise<Baseline[]> {
     const device = await prepareDevice(release, `baseline${index}`);
     try {
       const oldTree = (await treeDigest(device.app))!;
-      const run = await runChild(device.config(variant));
+      const run = await runChild(CHILD, device.config(variant));
       const outcome = run.lines.find((line) => line.event === 'outcome');
       if (outcome?.state !== (variant.unhealthy ? 'rolled_back' : 'committed'))
         fail('a baseline run failed', run.lines);
       const version = await readFile(join(device.app, 'version'));
       baselines.push({
-        transitions: run.lines.filter((line) => line.event === 'transition').length,
-        steps: run.lines.filter((line) => line.event === 'step').length,
+        ...countsOf(run),
         newTree: variant.unhealthy ? {} : (await treeDigest(device.app))!,
         oldTree,
         versionFile: { old: Buffer.from('v1'), new: version },
@@ -557,28 +678,36 @@ export async function measureBaselines(release: Release): Promise<Baseline[]> {
   return baselines;
 }
 
-/** Runs `count` plans, `concurrency` at a time, and tallies the results. */
-export async function runCampaign(options: {
-  release: Release;
-  baselines: Baseline[];
+/** The transitions and installer steps of a run. */
+export function countsOf(run: ChildRun): Counts {
+  return {
+    transitions: run.lines.filter((line) => line.event === 'transition').length,
+    steps: run.lines.filter((line) => line.event === 'step').length,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Campaigns
+// ---------------------------------------------------------------------------------------------
+
+/** Runs plans 0..count-1 (drawn in order from one seeded source), `concurrency` at a time. */
+export async function campaign<P, R>(options: {
   count: number;
   seed: number;
   concurrency: number;
-  prefix: string;
-}): Promise<{ results: IterationResult[]; plans: Plan[] }> {
+  plan: (index: number, random: () => number) => P;
+  run: (index: number, plan: P) => Promise<R>;
+}): Promise<{ results: R[]; plans: P[] }> {
   const random = prng(options.seed);
-  const plans = Array.from({ length: options.count }, (_, index) =>
-    planFor(index, random, options.baselines),
-  );
-  const results: IterationResult[] = new Array(plans.length);
+  const plans = Array.from({ length: options.count }, (_, index) => options.plan(index, random));
+  const results: R[] = new Array(plans.length);
   let next = 0;
   const worker = async () => {
     while (next < plans.length) {
       const index = next++;
       const plan = plans[index]!;
-      const baseline = options.baselines[index % VARIANTS.length]!;
       try {
-        results[index] = await runIteration(options.release, `${options.prefix}${index}`, plan, baseline);
+        results[index] = await options.run(index, plan);
       } catch (error) {
         throw new Error(`iteration ${index} (seed ${options.seed}, plan ${JSON.stringify(plan)}) failed`, {
           cause: error,
@@ -590,16 +719,40 @@ export async function runCampaign(options: {
   return { results, plans };
 }
 
+/** Runs `count` micropython_ota plans, `concurrency` at a time, and tallies the results. */
+export function runCampaign(options: {
+  release: Release;
+  baselines: Baseline[];
+  count: number;
+  seed: number;
+  concurrency: number;
+  prefix: string;
+}): Promise<{ results: IterationResult[]; plans: Plan[] }> {
+  return campaign({
+    ...options,
+    plan: (index, random) => planFor(index, random, options.baselines),
+    run: (index, plan) =>
+      runIteration(
+        options.release,
+        `${options.prefix}${index}`,
+        plan,
+        options.baselines[index % VARIANTS.length]!,
+      ),
+  });
+}
+
+/** Counts of each value, `key=count` sorted by key. */
+export function tally(values: string[]): string {
+  const counts = new Map<string, number>();
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  return [...counts]
+    .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+    .map(([key, count]) => `${key}=${count}`)
+    .join(' ');
+}
+
 /** A summary for the log: outcomes, kill points, corruptions. */
 export function summarize(results: IterationResult[]): string {
-  const tally = (values: string[]) => {
-    const counts = new Map<string, number>();
-    for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
-    return [...counts]
-      .sort((a, b) => (a[0] < b[0] ? -1 : 1))
-      .map(([key, count]) => `${key}=${count}`)
-      .join(' ');
-  };
   return [
     `iterations: ${results.length}`,
     `outcomes: ${tally(results.map((r) => r.outcome))}`,
