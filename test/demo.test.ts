@@ -2,10 +2,12 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { bundled } from './support/bundle.js';
 
 const run = promisify(execFile);
-const demo = (...args: string[]) =>
-  run(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../examples/demo.ts'), ...args], {
+// Bundled once (test/support/bundle.ts): each run starts as plain node, not through tsx.
+const demo = async (...args: string[]) =>
+  run(process.execPath, [await bundled(join(import.meta.dirname, '../examples/demo.ts')), ...args], {
     timeout: 120_000, // only catches a hang
   });
 

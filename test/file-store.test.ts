@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createUpdateMachine, isOtaError } from '../src/index.js';
 import { FileStore } from '../src/node/index.js';
+import { bundled } from './support/bundle.js';
 import { manifest, rig } from './support/fixtures.js';
 
 let directory: string;
@@ -59,7 +60,7 @@ describe('FileStore', () => {
   it('after SIGKILL mid-write, the key holds a whole value at least as new as the last acknowledged one', async () => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(import.meta.dirname, 'support/file-store-writer.ts'), directory],
+      [await bundled(join(import.meta.dirname, 'support/file-store-writer.ts')), directory],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },

@@ -1,12 +1,16 @@
 /**
  * Runs the `otakit` command as a subprocess, as users do. The built binary (dist/cli/main.js)
- * when it exists and is newer than every file of src/cli (CI builds before testing); otherwise
- * the sources through tsx. `runCli` waits for the exit; `startCli` returns the running process
- * for long-running commands (serve, shadow-service, watch), to read lines from and signal.
+ * when it exists and is newer than every file of src/ (CI builds before testing; the CLI's chunks
+ * hold code from all of src/); otherwise src/cli/main.ts bundled once per test process with
+ * esbuild (test/support/bundle.ts), which starts as plain node: a third of the CPU of starting it
+ * through tsx, for each of the ~100 commands these tests run. `runCli` waits for the exit;
+ * `startCli` returns the running process for long-running commands (serve, shadow-service,
+ * watch), to read lines from and signal.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { bundled } from '../support/bundle.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const BUILT = join(ROOT, 'dist/cli/main.js');
@@ -21,13 +25,17 @@ function newestIn(dir: string): number {
   return newest;
 }
 
+const FRESH_BUILD = existsSync(BUILT) && statSync(BUILT).mtimeMs > newestIn(join(ROOT, 'src'));
+
+export const CLI_MODE: 'built' | 'bundled' = FRESH_BUILD ? 'built' : 'bundled';
+
+/** The script `node` runs to start the CLI. */
+const ENTRY = FRESH_BUILD ? BUILT : await bundled(SOURCE);
+
 /** `node` and the arguments that start the CLI. */
 export function cliCommand(): string[] {
-  if (existsSync(BUILT) && statSync(BUILT).mtimeMs > newestIn(join(ROOT, 'src/cli'))) return [BUILT];
-  return ['--import', 'tsx', SOURCE];
+  return [ENTRY];
 }
-
-export const CLI_MODE = cliCommand().length === 1 ? 'built' : 'tsx';
 
 export interface CliResult {
   code: number | null;

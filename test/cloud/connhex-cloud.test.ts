@@ -25,12 +25,18 @@ import {
 } from '../../src/node/cloud/connhex-release-server.js';
 import { type ConnhexAgent, type ConnhexAgentOptions, createConnhexAgent } from '../../src/node/index.js';
 import { NATS_MISSING, NATS_SERVER } from '../nats/nats-server.js';
+import { bundled } from '../support/bundle.js';
 import { IN_CI, until } from '../support/system-services.js';
 import { EDGE_SUBJECTS, EdgeAccountsNats } from './connhex-cloud-support.js';
 
 const EDGES = ['edge-1', 'edge-2', 'edge-3', 'edge-4', 'edge-5', 'edge-6', 'edge-7', 'edge-8'];
 const KEYS = Object.fromEntries(EDGES.map((edge) => [edge, `thing-${randomBytes(12).toString('hex')}`]));
 const CHILD = join(import.meta.dirname, 'connhex-cloud-agent-child.ts');
+/** The child bundled once: it starts as plain node, not through tsx. */
+let childBundle: string;
+beforeAll(async () => {
+  childBundle = await bundled(CHILD);
+});
 const E2E_TIMEOUT = 60_000;
 
 if (!NATS_SERVER) {
@@ -303,7 +309,7 @@ describe.skipIf(!NATS_SERVER)('Connhex cloud side over real NATS, HTTP and devic
       const child = (env: Record<string, string>, onLine: (line: string, kill: () => void) => void) => {
         const process_: ChildProcess = spawn(
           process.execPath,
-          ['--import', 'tsx', CHILD, dir, endpoint.url, nats.url, 'edge-5', KEYS['edge-5']!],
+          [childBundle, dir, endpoint.url, nats.url, 'edge-5', KEYS['edge-5']!],
           {
             stdio: ['ignore', 'pipe', 'inherit'],
             env: {

@@ -18,12 +18,18 @@ import { isOtaError, type OtaError, TransportError, type UpdateOutcome } from '.
 import { connectNats, natsChannel } from '../../src/nats/index.js';
 import { type ConnhexAgent, type ConnhexAgentOptions, createConnhexAgent } from '../../src/node/index.js';
 import { NATS_MISSING, NATS_SERVER, NatsServer } from '../nats/nats-server.js';
+import { bundled } from '../support/bundle.js';
 import { IN_CI, until } from '../support/system-services.js';
 import { ReleaseServer, releaseZip, StatusWatcher, sha256 } from './connhex-support.js';
 
 const INIT_ID = 'edge-42';
 const KEY = `thing-${randomBytes(12).toString('hex')}`;
 const CHILD = join(import.meta.dirname, 'connhex-agent-child.ts');
+/** The child bundled once: it starts as plain node, not through tsx. */
+let childBundle: string;
+beforeAll(async () => {
+  childBundle = await bundled(CHILD);
+});
 
 if (!NATS_SERVER) {
   if (IN_CI) {
@@ -413,7 +419,7 @@ describe.skipIf(!NATS_SERVER)('Connhex agent over real NATS and HTTP', () => {
     ): Promise<{ code: number | null; lines: string[] }> {
       const process_: ChildProcess = spawn(
         process.execPath,
-        ['--import', 'tsx', CHILD, dir, server.url, nats.url, INIT_ID, KEY],
+        [childBundle, dir, server.url, nats.url, INIT_ID, KEY],
         { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
       );
       const lines: string[] = [];

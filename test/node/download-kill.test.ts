@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFaultServer, type FaultServer } from '../../src/testing/index.js';
+import { bundled } from '../support/bundle.js';
 
 const SIZE = 48 * 1024 * 1024;
 const BODY = new Uint8Array(SIZE).map((_, index) => (index ^ (index >> 13)) & 0xff);
@@ -13,7 +14,10 @@ const AGENT = join(import.meta.dirname, '../support/download-agent.ts');
 
 let server: FaultServer;
 let root: string;
+/** The agent bundled once: it starts as plain node, not through tsx. */
+let bundledAgent: string;
 beforeAll(async () => {
+  bundledAgent = await bundled(AGENT);
   server = await createFaultServer();
   root = await mkdtemp(join(tmpdir(), 'otakit-kill-'));
 });
@@ -25,13 +29,9 @@ afterAll(async () => {
 function agent(
   onLine: (line: string, kill: () => void) => void,
 ): Promise<{ code: number | null; lines: string[] }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', AGENT, root, `${server.url}/big.bin`, SHA, String(SIZE)],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+  const child = spawn(process.execPath, [bundledAgent, root, `${server.url}/big.bin`, SHA, String(SIZE)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines: string[] = [];
   let buffer = '';
   child.stdout.on('data', (chunk: Buffer) => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFaultServer, type FaultServer } from '../../src/testing/index.js';
+import { bundled } from '../support/bundle.js';
 
 const run = promisify(execFile);
 const TLS = join(import.meta.dirname, '../fixtures/tls');
@@ -41,7 +42,7 @@ afterAll(async () => {
 async function download(
   url: string,
 ): Promise<{ ok: boolean; size?: number; error?: { code: string; message: string } }> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', CLIENT, url], {
+  const { stdout } = await run(process.execPath, [await bundled(CLIENT), url], {
     env: { ...process.env, NODE_EXTRA_CA_CERTS: join(TLS, 'cert.pem') },
     timeout: 30_000,
   });

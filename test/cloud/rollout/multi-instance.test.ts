@@ -18,6 +18,7 @@ import { createFleetSimulator, type FleetSimulator, seededRandom } from '../../.
 import { mqttChannel } from '../../../src/transport/mqtt-channel.js';
 import type { MqttConnection } from '../../../src/transport/mqtt-connection.js';
 import { eventually } from '../../support/async.js';
+import { bundled } from '../../support/bundle.js';
 import { type LoopbackMosquitto, MOSQUITTO, startLoopbackMosquitto } from '../../support/mosquitto.js';
 import { findPostgresBin, type PostgresServer, startPostgres } from '../../support/postgres.js';
 import { skipOrFailInCi } from '../../support/system-services.js';
@@ -39,8 +40,14 @@ interface Instance {
   exited: Promise<number | null>;
 }
 
+/** The instance process bundled once: each starts as plain node, not through tsx. */
+let instanceBundle: string;
+beforeAll(async () => {
+  instanceBundle = await bundled(`${import.meta.dirname}/instance-process.ts`);
+});
+
 function startInstance(id: string, env: Record<string, string>): Instance {
-  const child = spawn(process.execPath, ['--import', 'tsx', `${import.meta.dirname}/instance-process.ts`], {
+  const child = spawn(process.execPath, [instanceBundle], {
     env: { ...process.env, ...env, INSTANCE_ID: id },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
