@@ -24,8 +24,10 @@ import {
   NETWORK_MACHINE,
   PERMANENT,
   payload,
+  SWAPPED,
   snapshot,
   stagedFiles,
+  swapWhileStalled,
   TRANSIENT,
 } from './network-support.js';
 
@@ -178,7 +180,7 @@ describe.skipIf(!NATS_SERVER)('Connhex agent: network faults on the release down
   });
 
   const cases = [
-    ...PERMANENT.map((fault) => ({ ...fault, served: (zip: Uint8Array) => zip })),
+    ...[...PERMANENT, SWAPPED].map((fault) => ({ ...fault, served: (zip: Uint8Array) => zip })),
     {
       name: 'a body that never matches the release digest (x-checksum-sha256)',
       route: () => ({}),
@@ -190,10 +192,12 @@ describe.skipIf(!NATS_SERVER)('Connhex agent: network faults on the release down
   ];
   it.each(cases)(
     'permanent: $name → download_failed with the error, nothing installed, the next release taken',
-    async ({ route, code, says, served }) => {
+    async ({ name, route, code, says, served }) => {
       const d = await device(route, served);
       const before = await snapshot(join(d.store, 'current'));
       await d.agent.start();
+      if (name === SWAPPED.name)
+        await swapWhileStalled(d.server.fault, RELEASE, corrupt(d.server.release!.body));
       const outcome = await d.outcome(1);
       expect(outcome).toMatchObject({
         state: 'download_failed',

@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InstallStep } from '../../src/node/install/types.js';
-import type { ArtifactRoute } from '../../src/testing/fault-server.js';
+import type { ArtifactRoute, FaultServer } from '../../src/testing/fault-server.js';
+import { until } from '../support/system-services.js';
 
 /** A route's misbehaviour, sized to the artifact it serves. */
 export type FaultRoute = (size: number) => Omit<ArtifactRoute, 'body'>;
@@ -103,6 +104,28 @@ export function payload(length: number, seed: number): Uint8Array {
     out[index] = state >>> 24;
   }
   return out;
+}
+
+/**
+ * For platforms whose orders carry a digest: the first response stalls mid-body, the test swaps
+ * the artifact meanwhile ({@link swapWhileStalled}), the resume's `If-Range` no longer matches, and
+ * the server's `200` brings other bytes of the same size, which the digest refuses.
+ */
+export const SWAPPED: PermanentFault = {
+  name: 'the body swapped between attempts (same size, another digest)',
+  route: (size) => ({ stall: { afterBytes: half(size), times: 1 } }),
+  code: 'INTEGRITY',
+  says: /sha256 mismatch, expected [0-9a-f]{64}, got [0-9a-f]{64}$/,
+  retried: false,
+};
+
+/** Waits until the first response of `path` hangs in its stall, then serves `body` there instead. */
+export async function swapWhileStalled(server: FaultServer, path: string, body: Uint8Array): Promise<void> {
+  await until(
+    () => server.stats(path).bytesSent > 0,
+    () => `the first bytes of ${path}`,
+  );
+  server.update(path, { body });
 }
 
 /** The permanent fault whose Content-Length over-promises. */

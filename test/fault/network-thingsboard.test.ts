@@ -26,9 +26,11 @@ import {
   NETWORK_MACHINE,
   onlyPartialOf,
   PERMANENT,
+  SWAPPED,
   sha256,
   stagedFiles,
   stagingOf,
+  swapWhileStalled,
   TRANSIENT,
 } from './network-support.js';
 
@@ -145,7 +147,7 @@ describe('ThingsBoard agent: transient faults on the firmware download end UPDAT
 
 describe('ThingsBoard agent: permanent faults are FAILED with fw_error, nothing installed, and the agent takes the next package', () => {
   const cases = [
-    ...PERMANENT.map((fault) => ({ ...fault, serve: (bytes: Uint8Array) => bytes })),
+    ...[...PERMANENT, SWAPPED].map((fault) => ({ ...fault, serve: (bytes: Uint8Array) => bytes })),
     {
       name: 'a body that never matches fw_checksum (SHA256)',
       route: () => ({}),
@@ -155,10 +157,11 @@ describe('ThingsBoard agent: permanent faults are FAILED with fw_error, nothing 
       serve: corrupt,
     },
   ];
-  it.each(cases)('$name', async ({ route, code, says, serve }) => {
+  it.each(cases)('$name', async ({ name, route, code, says, serve }) => {
     const d = await device();
     const bad = pkg('1.1');
     await d.assign(bad, route(bad.bytes.length), serve(bad.bytes));
+    if (name === SWAPPED.name) await swapWhileStalled(d.server, FIRMWARE, corrupt(bad.bytes));
     const outcome = await d.outcome(1);
     expect(outcome).toMatchObject({
       state: 'download_failed',
