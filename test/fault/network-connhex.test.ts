@@ -22,6 +22,7 @@ import {
   installCounter,
   NETWORK_DOWNLOAD,
   NETWORK_MACHINE,
+  nth,
   PERMANENT,
   payload,
   SWAPPED,
@@ -136,13 +137,8 @@ describe.skipIf(!NATS_SERVER)('Connhex agent: network faults on the release down
       counter,
       outcomes,
       publish,
-      async outcome(count) {
-        await until(
-          () => outcomes.length >= count,
-          () => `outcome ${count}, heard ${JSON.stringify(watcher.changes())}`,
-        );
-        return outcomes[count - 1]!;
-      },
+      outcome: (count) =>
+        nth(outcomes, count, () => `outcome ${count}, heard ${JSON.stringify(watcher.changes())}`),
       async changes(count) {
         await until(
           () => watcher.changes().length >= count,

@@ -24,6 +24,7 @@ import {
   MACHINE_DOWNLOAD_ATTEMPTS,
   NETWORK_DOWNLOAD,
   NETWORK_MACHINE,
+  nth,
   onlyPartialOf,
   PERMANENT,
   payload,
@@ -115,13 +116,7 @@ async function device(): Promise<Device> {
       const manifest = { version, name: 'app', type: 'FILE', payload: `${server.url}${FILE}` };
       await murano.setConfig(manifest as OtauManifestInput);
     },
-    async outcome(count) {
-      await until(
-        () => outcomes.length >= count,
-        () => `outcome ${count} (otau_in so far ${words().join(' ')})`,
-      );
-      return outcomes[count - 1]!;
-    },
+    outcome: (count) => nth(outcomes, count, () => `outcome ${count} (otau_in so far ${words().join(' ')})`),
     async words(count) {
       await until(
         () => words().length >= count,

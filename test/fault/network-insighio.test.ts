@@ -29,6 +29,7 @@ import {
   installCounter,
   NETWORK_DOWNLOAD,
   NETWORK_MACHINE,
+  nth,
   onlyPartialOf,
   PERMANENT,
   payload,
@@ -143,13 +144,12 @@ async function device(): Promise<Device> {
       );
       await console_.publish(publication.topic, publication.payload, publication.options);
     },
-    async outcome(count) {
-      await until(
-        () => outcomes.length >= count,
+    outcome: (count) =>
+      nth(
+        outcomes,
+        count,
         () => `outcome ${count}, got ${JSON.stringify(outcomes.map((outcome) => outcome.state))}`,
-      );
-      return outcomes[count - 1]!;
-    },
+      ),
   };
 }
 

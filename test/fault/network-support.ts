@@ -183,3 +183,9 @@ export function installCounter(): { onStep: (step: InstallStep) => void; readonl
     },
   };
 }
+
+/** The `count`th item of a list events append to, once it is there (`what` names it in a timeout). */
+export async function nth<T>(items: readonly T[], count: number, what: () => string): Promise<T> {
+  await until(() => items.length >= count, what);
+  return items[count - 1]!;
+}

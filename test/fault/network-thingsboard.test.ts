@@ -24,6 +24,7 @@ import {
   installCounter,
   NETWORK_DOWNLOAD,
   NETWORK_MACHINE,
+  nth,
   onlyPartialOf,
   PERMANENT,
   SWAPPED,
@@ -108,13 +109,8 @@ async function device(): Promise<Device> {
       server.route(FIRMWARE, { ...fault, body: served });
       await tb.assign(next);
     },
-    async outcome(count) {
-      await until(
-        () => outcomes.length >= count,
-        () => `outcome ${count} (fw_state so far ${tb.fwStates().join(' ')})`,
-      );
-      return outcomes[count - 1]!;
-    },
+    outcome: (count) =>
+      nth(outcomes, count, () => `outcome ${count} (fw_state so far ${tb.fwStates().join(' ')})`),
     async states(count) {
       await until(
         () => tb.fwStates().length >= count,
