@@ -19,6 +19,7 @@ import type { UpdateOutcome } from '../../src/machine/record.js';
 import { connectMqtt } from '../../src/mqtt/index.js';
 import {
   createInsighioAgent,
+  type InsighioAgentOptions,
   type InsighioTarget,
   insighioMqttOptions,
 } from '../../src/node/agents/insighio.js';
@@ -61,6 +62,8 @@ interface Device {
   steps: string[];
   /** Reconnects the client saw (`online` after the first). */
   onlines: number;
+  /** Codes of the agent's `error` events. */
+  errors: string[];
 }
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -90,7 +93,10 @@ describe('insigh.io agent through the MQTT chaos proxy (aedes, loopback package 
     await rm(root, { recursive: true, force: true });
   });
 
-  async function device(arm: (proxy: ChaosProxy, topic: string) => void = () => {}): Promise<Device> {
+  async function device(
+    arm: (proxy: ChaosProxy, topic: string) => void = () => {},
+    machine: InsighioAgentOptions['machine'] = {},
+  ): Promise<Device> {
     const deviceId = `chaos-${process.pid}-${++count}`;
     const clientId = `${deviceId}-c`;
     const topic = otaTopic({ controlChannelId: CC, deviceId });
@@ -112,6 +118,7 @@ describe('insigh.io agent through the MQTT chaos proxy (aedes, loopback package 
       ignored: [],
       steps: [],
       onlines: 0,
+      errors: [],
     };
     connection.onStateChange?.((change) => {
       if (change.state === 'online') state.onlines += 1;
@@ -124,13 +131,14 @@ describe('insigh.io agent through the MQTT chaos proxy (aedes, loopback package 
       stateDirectory: join(root, deviceId, 'agent'),
       fsync: false,
       download: { retry: FAST_RETRY },
-      machine: { retry: { download: FAST_RETRY, report: FAST_RETRY } },
+      machine: { retry: { download: FAST_RETRY, report: FAST_RETRY }, ...machine },
       installer: { onStep: (step) => void state.steps.push(step) },
     });
     state.agent = agent;
     agent.on('outcome', (outcome) => state.outcomes.push(outcome));
     agent.on('ignored', (event) => state.ignored.push(event));
-    agent.on('error', () => {}); // reports that failed while cut are retried; the asserts judge the end
+    // Reports that failed while cut are retried; the asserts judge the end.
+    agent.on('error', (error) => state.errors.push(error.code));
     cleanups.push(() => agent.stop({ cancel: true }));
     await agent.start();
     return state;
@@ -161,7 +169,7 @@ describe('insigh.io agent through the MQTT chaos proxy (aedes, loopback package 
   }
 
   const context = (target: Device) => () =>
-    `outcomes ${JSON.stringify(target.outcomes.map((o) => o.state))}, steps ${target.steps.join(',')}\n${target.proxy.trace.slice(-40).join('\n')}`;
+    `outcomes ${JSON.stringify(target.outcomes.map((o) => o.state))}, errors ${target.errors.join(',')}, steps ${target.steps.join(',')}\n${target.proxy.trace.slice(-40).join('\n')}`;
 
   /** What the broker received from this device on its OTA topic, payloads in order. */
   const wire = (target: Device) =>
@@ -282,6 +290,27 @@ describe('insigh.io agent through the MQTT chaos proxy (aedes, loopback package 
     // The update finishes while the broker is away; its status can only go once it is back.
     await until(() => target.steps.includes('committed'), context(target));
     expect(wire(target)).not.toContain(applied(fileId));
+    target.proxy.upstreamUp();
+    await expectInstalledOnce(target, fileId, await fired(first!, context(target)));
+  });
+
+  it('the broker away longer than the report budget, right before e=1: the status goes once it is back', async () => {
+    let first: Promise<Passing> | undefined;
+    let away: Promise<unknown> | undefined;
+    const target = await device(
+      (proxy, topic) => {
+        first = proxy.observe(isOrderTo(topic));
+        // The broker leaves as the success status leaves the device.
+        away = proxy.cutWhen(isSuccessFrom(topic), { when: 'before' }).then(() => proxy.upstreamDown());
+      },
+      { timeouts: { report: 100 }, retry: { report: { attempts: 2, ...FAST_RETRY } } },
+    );
+    const fileId = await order(target);
+    await fired(away as Promise<Passing>, context(target));
+    // The final report ran out of time (TIMEOUT): the update still ends committed…
+    await until(() => target.outcomes.length >= 1 && target.errors.includes('TIMEOUT'), context(target));
+    expect(wire(target)).not.toContain(applied(fileId));
+    // …and the status, still queued on the connection, reaches the broker once it is back.
     target.proxy.upstreamUp();
     await expectInstalledOnce(target, fileId, await fired(first!, context(target)));
   });

@@ -19,7 +19,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { IgnoredEvent } from '../../src/device/events.js';
 import type { UpdateOutcome } from '../../src/machine/record.js';
 import { connectMqtt } from '../../src/mqtt/index.js';
-import { createThingsBoardAgent } from '../../src/node/agents/thingsboard.js';
+import { createThingsBoardAgent, type ThingsBoardAgentOptions } from '../../src/node/agents/thingsboard.js';
 import { startThingsBoard, type TbEmulator, type TbPackage } from '../device/thingsboard-support.js';
 import {
   type ChaosProxy,
@@ -43,6 +43,8 @@ interface Device {
   outcomes: UpdateOutcome[];
   ignored: IgnoredEvent[];
   steps: string[];
+  /** Codes of the agent's `error` events. */
+  errors: string[];
 }
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -51,7 +53,10 @@ afterEach(async () => {
 });
 
 /** A ThingsBoard emulator, the proxy in front of it, and a started agent connected through the proxy. */
-async function device(arm: (proxy: ChaosProxy) => void = () => {}): Promise<Device> {
+async function device(
+  arm: (proxy: ChaosProxy) => void = () => {},
+  machine: ThingsBoardAgentOptions['machine'] = {},
+): Promise<Device> {
   const tb = await startThingsBoard(TOKEN);
   cleanups.push(() => tb.close());
   const root = await mkdtemp(join(tmpdir(), 'otakit-mqtt-chaos-tb-'));
@@ -67,7 +72,7 @@ async function device(arm: (proxy: ChaosProxy) => void = () => {}): Promise<Devi
     reconnect: { initialMs: 20, maxMs: 100 },
   });
   cleanups.push(() => connection.close());
-  const state: Device = { tb, proxy, file, outcomes: [], ignored: [], steps: [] };
+  const state: Device = { tb, proxy, file, outcomes: [], ignored: [], steps: [], errors: [] };
   const agent = createThingsBoardAgent({
     target: { accessToken: TOKEN, baseUrl: tb.http.baseUrl },
     connection,
@@ -80,12 +85,13 @@ async function device(arm: (proxy: ChaosProxy) => void = () => {}): Promise<Devi
     installTarget: file,
     stateDirectory: join(root, 'agent'),
     fsync: false,
-    machine: { retry: { report: FAST } },
+    machine: { retry: { report: FAST }, ...machine },
     installer: { onStep: (step) => void state.steps.push(step) },
   });
   agent.on('outcome', (outcome) => state.outcomes.push(outcome));
   agent.on('ignored', (event) => state.ignored.push(event));
-  agent.on('error', () => {}); // failures while cut are retried; the asserts judge the end
+  // Failures while cut are retried; the asserts judge the end.
+  agent.on('error', (error) => state.errors.push(error.code));
   cleanups.push(() => agent.stop({ cancel: true }));
   await agent.start();
   return state;
@@ -111,7 +117,7 @@ const isFwState = (state: string) => (passing: Passing) =>
   (JSON.parse(payloadOf(passing.packet)) as { fw_state?: string }).fw_state === state;
 
 const context = (target: Device) => () =>
-  `outcomes ${JSON.stringify(target.outcomes.map((o) => o.state))}, fw_state ${target.tb.fwStates().join(' ')}, steps ${target.steps.join(',')}\n${target.proxy.trace.slice(-40).join('\n')}`;
+  `outcomes ${JSON.stringify(target.outcomes.map((o) => o.state))}, errors ${target.errors.join(',')}, fw_state ${target.tb.fwStates().join(' ')}, steps ${target.steps.join(',')}\n${target.proxy.trace.slice(-40).join('\n')}`;
 
 /**
  * The end every scenario must reach: committed once, installed once, the file is the package,
@@ -163,6 +169,19 @@ describe('ThingsBoard agent through the MQTT chaos proxy (emulated device API on
     expect(target.proxy.counts.duplicated).toBe(2);
     expect(target.proxy.counts.redelivered).toBe(2);
     expect(target.ignored.some((event) => event.reason === 'duplicate')).toBe(true);
+  });
+
+  it('the push lost with the connection (cut instead of delivering it): asked for again after the reconnect', async () => {
+    let lost: Promise<Passing> | undefined;
+    const target = await device((proxy) => {
+      lost = proxy.cutWhen(isPush, { when: 'before' });
+    });
+    const next = pkg('1.1');
+    await target.tb.assign(next);
+    const push = await fired(lost!, context(target));
+    // ThingsBoard does not keep a push for an absent device: only an attribute request finds it.
+    await expectInstalledOnce(target, next, push);
+    expect(target.tb.attributeRequests.length).toBeGreaterThanOrEqual(3); // boot, fetchOrder, reconnect
   });
 
   it('cut mid-download, once right after a chunk arrives and once instead of one: the download goes on', async () => {
@@ -217,6 +236,25 @@ describe('ThingsBoard agent through the MQTT chaos proxy (emulated device API on
     target.proxy.upstreamDown();
     await until(() => target.proxy.counts.refused >= 3, context(target));
     target.tb.release();
+    target.proxy.upstreamUp();
+    await expectInstalledOnce(target, next, await fired(first!, context(target)));
+  });
+
+  it('the broker away longer than the report budget, right before UPDATED: UPDATED arrives once it is back', async () => {
+    let first: Promise<Passing> | undefined;
+    let away: Promise<unknown> | undefined;
+    const target = await device(
+      (proxy) => {
+        first = proxy.observe(isPush);
+        away = proxy.cutWhen(isFwState('UPDATED'), { when: 'before' }).then(() => proxy.upstreamDown());
+      },
+      { timeouts: { report: 100 }, retry: { report: { attempts: 2, ...FAST } } },
+    );
+    const next = pkg('1.1');
+    await target.tb.assign(next);
+    await fired(away as Promise<Passing>, context(target));
+    await until(() => target.outcomes.length >= 1 && target.errors.includes('TIMEOUT'), context(target));
+    expect(target.tb.fwStates()).not.toContain('UPDATED');
     target.proxy.upstreamUp();
     await expectInstalledOnce(target, next, await fired(first!, context(target)));
   });

@@ -1,7 +1,7 @@
 /**
  * Asking ThingsBoard for the device's package attributes: ThingsBoard pushes only changes, so an
- * agent that was offline asks at start (and on `checkNow()`) by publishing
- * `{"sharedKeys":"fw_title,…"}` on `v1/devices/me/attributes/request/<id>` and waiting for
+ * agent that was offline asks at start, on `checkNow()` and once its connection is back, by
+ * publishing `{"sharedKeys":"fw_title,…"}` on `v1/devices/me/attributes/request/<id>` and waiting for
  * `v1/devices/me/attributes/response/<id>`. The agent also listens to every response (the
  * protocol's order source `…/response/+`); the channel made here keeps the answers to these
  * requests, and to the protocol's boot request, out of that listener, so each answer is decoded
@@ -54,17 +54,40 @@ export function attributeRequests(options: AttributeRequestsOptions): AttributeR
   // Ids from a random start: answers to a previous process's requests are not taken for ours.
   let nextId = 2 + Math.floor((options.random ?? Math.random)() * 1_000_000);
 
+  const request = (id: number) =>
+    connection.publish(
+      attributeRequestTopic(id),
+      JSON.stringify(attributeRequest(type, undefined, { statement: options.statement === true })),
+      { qos: 1 },
+    );
+
   const channel: MqttChannel = {
     ...base,
     async listen(source, onMessage) {
       if (source.channel !== 'mqtt' || source.filter !== ATTRIBUTE_RESPONSE_SUBSCRIPTION) {
         return (base.listen as NonNullable<Channel['listen']>)(source, onMessage);
       }
-      return (base.listen as NonNullable<Channel['listen']>)(source, (message) => {
+      const stopListening = await (base.listen as NonNullable<Channel['listen']>)(source, (message) => {
         const id = parseAttributeResponseTopic(message.address);
         if (id !== undefined && (id === BOOT_REQUEST_ID || owned.has(id))) return;
         onMessage(message);
       });
+      // A push sent while the connection was down is lost for good (ThingsBoard keeps none, and
+      // the session is clean): once back, ask again, as ThingsBoard's device SDKs do. The answer
+      // is not `owned`, so it reaches this listener and is decoded like a push (the package the
+      // device runs, or the one it is running, is ignored there).
+      let away = false;
+      const stopWatching = connection.onStateChange?.((change) => {
+        if (change.state === 'offline') away = true;
+        if (change.state !== 'online' || !away) return;
+        away = false;
+        // A failure means the connection is down again: the next reconnect asks again.
+        request(nextId++).catch(() => {});
+      });
+      return async () => {
+        stopWatching?.();
+        await stopListening();
+      };
     },
   };
 
@@ -90,13 +113,7 @@ export function attributeRequests(options: AttributeRequestsOptions): AttributeR
           settle.resolve({ address: message.topic, payload: message.payload, retained: message.retain }),
         { qos: 1 },
       );
-      connection
-        .publish(
-          attributeRequestTopic(id),
-          JSON.stringify(attributeRequest(type, undefined, { statement: options.statement === true })),
-          { qos: 1 },
-        )
-        .catch((error: unknown) => settle.reject(error as Error));
+      request(id).catch((error: unknown) => settle.reject(error as Error));
       return [await answer];
     } finally {
       clock.clearTimeout(timer);
