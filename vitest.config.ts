@@ -35,6 +35,10 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: MOCKING,
           isolate: false,
+          // `npx vitest run` type-checks test/**/*.test-d.ts (one tsc over their imports: ~50 s
+          // of CPU). `npm test` turns it off (--typecheck.enabled=false): its `npm run typecheck`,
+          // which runs first, already checks those files with the whole tsconfig, and fails on
+          // any expectTypeOf mismatch or unused @ts-expect-error.
           typecheck: { enabled: true, include: ['test/**/*.test-d.ts'] },
         },
       },
