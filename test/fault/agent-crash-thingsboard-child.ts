@@ -8,14 +8,15 @@
  * happened. It SIGKILLs itself right after the n-th transition or installer step when told to
  * (exact kill points); the parent kills it at random byte offsets and install moments. It exits 0
  * at the first outcome, or once the package attributes hold nothing to do (the device is
- * settled); 3 when `start()` rejects (a corrupt store), printing the error's code.
+ * settled); 3 when `start()` rejects (a corrupt store), printing the error's code
+ * (crash-child-kit.ts).
  */
-import { writeSync } from 'node:fs';
-import { isOtaError } from '../../src/core/errors.js';
 import { connectMqtt } from '../../src/mqtt/index.js';
 import { createThingsBoardAgent } from '../../src/node/agents/thingsboard.js';
+import { statusToTelemetry } from '../../src/protocols/thingsboard/status.js';
+import { crashChild, type KillConfig } from './crash-child-kit.js';
 
-export interface ThingsBoardCrashChildConfig {
+export interface ThingsBoardCrashChildConfig extends KillConfig {
   root: string;
   brokerUrl: string;
   token: string;
@@ -28,22 +29,17 @@ export interface ThingsBoardCrashChildConfig {
   unhealthy: boolean;
   /** `false`: a crash while installing rolls back instead of installing again. */
   installIsIdempotent: boolean;
-  /** SIGKILL right after the n-th (1-based) transition of this process. */
-  killAtTransition?: number;
-  /** SIGKILL right after the n-th (1-based) installer step of this process. */
-  killAtStep?: number;
 }
 
 const config = JSON.parse(process.argv[2]!) as ThingsBoardCrashChildConfig;
-const print = (line: Record<string, unknown>) => writeSync(1, `${JSON.stringify(line)}\n`);
-const die = () => process.kill(process.pid, 'SIGKILL');
-
+// What the agent sent for each status, in ThingsBoard's words (the protocol's own mapping).
+const child = crashChild(config, {
+  report: (status) => ({ fw: statusToTelemetry(status).map((telemetry) => telemetry.fw_state) }),
+});
 const connection = await connectMqtt(config.brokerUrl, {
   username: config.token,
   reconnect: { initialMs: 20, maxMs: 100 },
 });
-let transitions = 0;
-let steps = 0;
 const agent = createThingsBoardAgent({
   target: { accessToken: config.token, baseUrl: config.baseUrl },
   connection,
@@ -62,37 +58,6 @@ const agent = createThingsBoardAgent({
   // Every chunk reported: the parent kills on a byte count.
   machine: { progressIntervalMs: 0, installIsIdempotent: config.installIsIdempotent },
   hooks: config.unhealthy ? { healthCheck: async () => false } : {},
-  installer: {
-    onStep: (step) => {
-      steps += 1;
-      print({ event: 'step', step, n: steps });
-      if (steps === config.killAtStep) die();
-    },
-  },
+  installer: { onStep: child.onStep },
 });
-agent.on('transition', ({ from, to, resumed }) => {
-  transitions += 1;
-  print({ event: 'transition', from, to, resumed, n: transitions });
-  if (transitions === config.killAtTransition) die();
-});
-agent.on('progress', ({ bytes }) => print({ event: 'progress', bytes }));
-agent.on('report', ({ status, delivered }) => print({ event: 'report', state: status.state, delivered }));
-agent.on('error', (error) => print({ event: 'error', code: error.code, message: error.message }));
-agent.on('outcome', (outcome) => {
-  print({ event: 'outcome', state: outcome.state, update: outcome.update?.id ?? null });
-  process.exit(0);
-});
-agent.on('ignored', ({ reason }) => {
-  print({ event: 'ignored', reason });
-  if (reason === 'already_installed' || reason === 'no_order') {
-    print({ event: 'settled' });
-    process.exit(0);
-  }
-});
-try {
-  await agent.start();
-  print({ event: 'started' });
-} catch (error) {
-  print({ event: 'fatal', code: isOtaError(error) ? error.code : null, message: String(error) });
-  process.exit(3);
-}
+await child.run(agent);

@@ -19,16 +19,16 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { machineStoreKey } from '../../src/machine/machine-base.js';
-import { FileStore } from '../../src/node/file-store.js';
 import { startThingsBoard, type TbEmulator, type TbPackage } from '../device/thingsboard-support.js';
 import type { ThingsBoardCrashChildConfig } from './agent-crash-thingsboard-child.js';
 import {
+  baselineRun,
   bytes,
   type Counts,
   type Crash,
   campaign,
   checkInstalledOnce,
+  checkRecord,
   checkStoreDirectory,
   childScript,
   countsOf,
@@ -36,13 +36,13 @@ import {
   fail,
   type IterationResult,
   type KillPoint,
+  killConfig,
   type Line,
   outcomeOf,
   type Plan,
   planFor,
   recordFileName,
   resultOf,
-  runChild,
   summarize,
   tally,
   VARIANTS,
@@ -119,8 +119,7 @@ async function prepareDevice(token: string): Promise<ThingsBoardDevice> {
       current: CURRENT,
       unhealthy: variant.unhealthy,
       installIsIdempotent: variant.installIsIdempotent,
-      ...(kill?.kind === 'transition' ? { killAtTransition: kill.n } : {}),
-      ...(kill?.kind === 'step' ? { killAtStep: kill.n } : {}),
+      ...killConfig(kill),
     }),
     async close() {
       await tb.close();
@@ -187,11 +186,15 @@ function checkCloud(tb: TbEmulator, crash: Crash, marks: number[], committed: bo
     if (typeof error !== 'string' || !error.startsWith('rolled_back: '))
       said(`FAILED with fw_error ${JSON.stringify(error)}`);
   }
-  // The device's own view agrees: no delivered report of `committed` before it persisted it.
-  const reportedAt = all.findIndex((line) => line.event === 'report' && line.state === 'committed');
+  // The device's own view, line by line: no status it sent as UPDATED before it had persisted
+  // `committed` (a transition line is printed before its status is sent).
+  const reportedAt = all.findIndex(
+    (line) => line.event === 'report' && (line.fw as unknown[]).includes('UPDATED'),
+  );
   const persistedAt = all.findIndex((line) => line.event === 'transition' && line.to === 'committed');
   if (reportedAt >= 0 && (persistedAt < 0 || reportedAt < persistedAt))
-    fail('committed was reported before it was persisted', all);
+    fail('UPDATED was sent before committed was persisted', all);
+  if (!committed && reportedAt >= 0) fail('UPDATED was sent for an update that did not commit', all);
   // What the device says it runs, last: the new version when committed, else the old one.
   const version = telemetry.findLast((entry) => entry.current_fw_version !== undefined)?.current_fw_version;
   const expected = committed ? NEW_PACKAGE.version : CURRENT.version;
@@ -223,15 +226,16 @@ export async function runThingsBoardIteration(
     const { all } = crash;
     const outcome = outcomeOf(crash);
 
-    // The record parses with the library's FileStore; it says which version runs.
-    const record = (await new FileStore(device.storeDirectory).get(machineStoreKey(AGENT_ID))) as
-      | { state: string; current: { version: string } | null }
-      | undefined;
-    if (record?.state !== 'idle') fail(`the record ends in ${String(record?.state)}`, all);
-    const committed =
-      outcome === 'settled' ? record.current?.version === NEW_PACKAGE.version : outcome === 'committed';
-    if (record.current?.version !== (committed ? NEW_PACKAGE.version : CURRENT.version))
-      fail(`the record says ${record.current?.version} runs after ${outcome}`, all);
+    // The record parses with the library's FileStore; it says which version runs. Settled (the
+    // update had ended in an earlier process) happens only after a commit: after a rollback the
+    // package is still assigned, so a restart runs it again.
+    const committed = outcome !== 'rolled_back';
+    await checkRecord(
+      device.storeDirectory,
+      AGENT_ID,
+      committed ? NEW_PACKAGE.version : CURRENT.version,
+      all,
+    );
     if (plan.variant.unhealthy && committed) fail('an unhealthy update committed', all);
     if (!plan.variant.unhealthy && !committed && plan.variant.installIsIdempotent)
       fail('an idempotent install rolled back', all);
@@ -274,11 +278,8 @@ export async function measureThingsBoardCounts(): Promise<Counts[]> {
   for (const [index, variant] of VARIANTS.entries()) {
     const device = await prepareDevice(`TB_BASELINE_${index}`);
     try {
-      const run = await runChild(THINGSBOARD_CHILD, device.config({ ...variant, transfer: 'mqtt' }));
-      const outcome = run.lines.find((line) => line.event === 'outcome');
-      if (outcome?.state !== (variant.unhealthy ? 'rolled_back' : 'committed'))
-        fail('a baseline run failed', run.lines);
-      counts.push(countsOf(run));
+      const config = device.config({ ...variant, transfer: 'mqtt' });
+      counts.push(countsOf(await baselineRun(THINGSBOARD_CHILD, config, variant)));
     } finally {
       await device.close();
     }

@@ -25,6 +25,7 @@ import { machineStoreKey } from '../../src/machine/machine-base.js';
 import { FileStore } from '../../src/node/file-store.js';
 import { createFaultServer, type FaultServer } from '../../src/testing/fault-server.js';
 import type { CrashChildConfig } from './agent-crash-child.js';
+import type { KillConfig } from './crash-child-kit.js';
 
 const CHILD = join(import.meta.dirname, 'agent-crash-child.ts');
 
@@ -333,6 +334,30 @@ export interface Crash {
   last: ChildRun;
 }
 
+/** The child's side of a kill point: the exact points it SIGKILLs itself at. */
+export function killConfig(kill: KillPoint | undefined): KillConfig {
+  if (kill?.kind === 'transition') return { killAtTransition: kill.n };
+  if (kill?.kind === 'step') return { killAtStep: kill.n };
+  return {};
+}
+
+/**
+ * The machine record of agent `id` parses with the library's FileStore, is idle, and says
+ * `version` runs.
+ */
+export async function checkRecord(
+  storeDirectory: string,
+  id: string,
+  version: string,
+  all: Line[],
+): Promise<void> {
+  const record = (await new FileStore(storeDirectory).get(machineStoreKey(id))) as
+    | { state: string; current: { version: string } | null }
+    | undefined;
+  if (record?.state !== 'idle') fail(`the record ends in ${String(record?.state)}`, all);
+  if (record.current?.version !== version) fail(`the record says ${record.current?.version} runs`, all);
+}
+
 /** Runs the child with one kill point; the parent kills on byte offsets and install moments. */
 function runWithKill(device: CrashTarget, kill: KillPoint): Promise<ChildRun> {
   let armed = true;
@@ -532,8 +557,7 @@ export async function prepareDevice(
       filenames: Object.keys(NEW_FILES),
       unhealthy: variant.unhealthy,
       installIsIdempotent: variant.installIsIdempotent,
-      ...(kill?.kind === 'transition' ? { killAtTransition: kill.n } : {}),
-      ...(kill?.kind === 'step' ? { killAtStep: kill.n } : {}),
+      ...killConfig(kill),
     }),
   };
 }
@@ -628,12 +652,12 @@ export async function runIteration(
       );
 
     // The record parses with the library's FileStore and agrees with the tree.
-    const record = (await new FileStore(device.storeDirectory).get(
-      machineStoreKey(`micropython_ota/${project}`),
-    )) as { state: string; current: { version: string } | null } | undefined;
-    if (record?.state !== 'idle') fail(`the record ends in ${String(record?.state)}`, all);
-    const version = outcome === 'rolled_back' ? 'v1' : 'v2';
-    if (record.current?.version !== version) fail(`the record says ${record.current?.version} runs`, all);
+    await checkRecord(
+      device.storeDirectory,
+      `micropython_ota/${project}`,
+      outcome === 'rolled_back' ? 'v1' : 'v2',
+      all,
+    );
 
     checkInstalledOnce(all, outcome !== 'rolled_back');
 
@@ -657,10 +681,7 @@ export async function measureBaselines(release: Release): Promise<Baseline[]> {
     const device = await prepareDevice(release, `baseline${index}`);
     try {
       const oldTree = (await treeDigest(device.app))!;
-      const run = await runChild(CHILD, device.config(variant));
-      const outcome = run.lines.find((line) => line.event === 'outcome');
-      if (outcome?.state !== (variant.unhealthy ? 'rolled_back' : 'committed'))
-        fail('a baseline run failed', run.lines);
+      const run = await baselineRun(CHILD, device.config(variant), variant);
       const version = await readFile(join(device.app, 'version'));
       baselines.push({
         ...countsOf(run),
@@ -676,6 +697,15 @@ export async function measureBaselines(release: Release): Promise<Baseline[]> {
   for (const baseline of baselines)
     if (Object.keys(baseline.newTree).length === 0) baseline.newTree = baselines[0]!.newTree;
   return baselines;
+}
+
+/** Runs `variant` once without a kill; it must end committed, or rolled back when unhealthy. */
+export async function baselineRun(entry: string, config: unknown, variant: Variant): Promise<ChildRun> {
+  const run = await runChild(entry, config);
+  const outcome = run.lines.find((line) => line.event === 'outcome');
+  if (outcome?.state !== (variant.unhealthy ? 'rolled_back' : 'committed'))
+    fail('a baseline run failed', run.lines);
+  return run;
 }
 
 /** The transitions and installer steps of a run. */
