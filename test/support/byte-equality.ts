@@ -25,10 +25,15 @@ export function byteArrayEquality(a: unknown, b: unknown): boolean | undefined {
   return a.length === b.length && bytesOf(a).equals(bytesOf(b));
 }
 
-// Files that share a worker (`isolate: false`) share vitest's list of testers: register once.
+// Files that share a worker (`isolate: false`) share vitest's list of testers, while this setup
+// file runs again (a new instance of this module) for each of them: register the first instance's
+// tester once, and keep it where the check in byte-equality.test.ts finds it.
 const REGISTERED = Symbol.for('otakit.test.byteArrayEquality');
-const registry = globalThis as { [REGISTERED]?: true };
+const registry = globalThis as { [REGISTERED]?: typeof byteArrayEquality };
 if (registry[REGISTERED] === undefined) {
-  registry[REGISTERED] = true;
+  registry[REGISTERED] = byteArrayEquality;
   expect.addEqualityTesters([byteArrayEquality]);
 }
+
+/** The tester vitest was given (the first instance of this module in this worker). */
+export const registeredTester = registry[REGISTERED];
