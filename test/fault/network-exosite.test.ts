@@ -154,18 +154,10 @@ describe('Exosite agent: transient faults on the OTAU download end INSTALL_SUCCE
     const body = payload(40_000, 2);
     await d.order('1.0.1', body, LYING_LENGTH.route(body.length));
     expect(await d.outcome(1)).toMatchObject({ state: 'committed', update: { version: '1.0.1' } });
-    const tail = ['DOWNLOAD_SUCCESS', 'INSTALL', 'INSTALL_SUCCESS', 'INSTALLED_VERSION'];
-    await until(
-      () =>
-        d.murano.statuses().at(-1)?.status === 'INSTALLED_VERSION' &&
-        d.murano.statuses().length > 1 + taken.length,
-      () => `INSTALLED_VERSION 1.0.1, got ${JSON.stringify(d.murano.statuses())}`,
-    );
-    const words = d.murano.statuses().map((status) => status.status);
-    expect(words.slice(0, 1 + taken.length)).toEqual(['INSTALLED_VERSION', ...taken]);
-    expect(words.slice(-tail.length)).toEqual(tail);
-    expect(words).not.toContain('DOWNLOAD_ERROR');
-    expect(d.server.stats(FILE).ranges.at(-1)).toBe(`bytes=${body.length}-`);
+    expect(await d.words(1 + HAPPY.length)).toEqual(['INSTALLED_VERSION', ...HAPPY]);
+    // The bytes that arrived before the connection closed are kept (the nodeFetch fix): one
+    // resume, answered 416, and no second run of the download phase.
+    expect(d.server.stats(FILE).ranges).toEqual([null, `bytes=${body.length}-`]);
     expect(sha256(await readFile(join(d.app, 'app.bin')))).toBe(sha256(body));
     expect(d.counter.installs).toBe(1);
     expect(await stagedFiles(stagingOf(d.state))).toEqual([]);

@@ -60,6 +60,8 @@ export function exchange(request: ExchangeRequest, options: ExchangeOptions): Pr
     let settled = false; // the body stream closed or errored
     let complete = false; // every body byte has arrived
     let paused = false;
+    /** A body cut short: raised once the reader has taken the bytes that did arrive. */
+    let cutShort: TypeError | undefined;
 
     const fail = (error: unknown) => {
       socket.destroy();
@@ -68,6 +70,13 @@ export function exchange(request: ExchangeRequest, options: ExchangeOptions): Pr
         responded = true;
         reject(signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: error }));
       } else if (!settled) {
+        if (!signal?.aborted && (queue.length > 0 || overflow.length > 0)) {
+          // Erroring the stream now would drop the bytes held for the reader: a resume would ask
+          // for them again. Hand them over first (drain), then the error.
+          cutShort = new TypeError('terminated', { cause: error });
+          drain();
+          return;
+        }
         settled = true;
         controller?.error(signal?.aborted ? signal.reason : new TypeError('terminated', { cause: error }));
       }
@@ -96,6 +105,11 @@ export function exchange(request: ExchangeRequest, options: ExchangeOptions): Pr
           else overflow[0] = first.subarray(count);
         }
         if (filled > 0) controller.byobRequest!.respond(filled);
+      }
+      if (cutShort !== undefined && queue.length === 0 && overflow.length === 0) {
+        settled = true;
+        controller.error(cutShort);
+        return;
       }
       if (complete && queue.length === 0 && overflow.length === 0) {
         settled = true;
