@@ -30,6 +30,7 @@ import {
   isPublish,
   type Passing,
   payloadOf,
+  replayStale,
   startMqttChaosProxy,
 } from '../support/mqtt-chaos-proxy.js';
 import { until } from '../support/system-services.js';
@@ -175,10 +176,10 @@ describe('Degu agent through the MQTT chaos proxy (shadow service on aedes, loop
     expect(md5(await readFile(target.firmwarePath))).toBe(md5(target.bytes));
 
     const ignoredBefore = target.ignored.length;
-    target.proxy.replayOnNextConnection(delta.packet as never);
-    target.proxy.cutNow();
+    const replayed = replayStale(target.proxy, delta);
     await until(
-      () => target.ignored.slice(ignoredBefore).some((event) => event.address === topicOf(delta)),
+      () =>
+        replayed() && target.ignored.slice(ignoredBefore).some((event) => event.address === topicOf(delta)),
       () => `the stale delta ignored; ${context(target)()}`,
     );
     expect(target.outcomes).toHaveLength(1);

@@ -26,6 +26,7 @@ import {
   isPublish,
   type Passing,
   payloadOf,
+  replayStale,
   startMqttChaosProxy,
 } from '../support/mqtt-chaos-proxy.js';
 import { until } from '../support/system-services.js';
@@ -144,10 +145,10 @@ describe('Exosite agent over MQTT through the MQTT chaos proxy (Murano emulator 
 
     const ignoredBefore = target.ignored.length;
     const statusesBefore = target.murano.statuses().length;
-    target.proxy.replayOnNextConnection(config.packet as never);
-    target.proxy.cutNow();
+    const replayed = replayStale(target.proxy, config);
     await until(
-      () => target.ignored.slice(ignoredBefore).some((event) => event.address === topicOf(config)),
+      () =>
+        replayed() && target.ignored.slice(ignoredBefore).some((event) => event.address === topicOf(config)),
       () => `the stale config_otau ignored; ${context(target)()}`,
     );
     expect(words(target).slice(statusesBefore)).not.toContain('INIT');

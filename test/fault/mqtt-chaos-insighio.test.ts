@@ -38,6 +38,7 @@ import {
   isPublish,
   type Passing,
   payloadOf,
+  replayStale,
   startMqttChaosProxy,
 } from '../support/mqtt-chaos-proxy.js';
 import { until } from '../support/system-services.js';
@@ -195,10 +196,10 @@ describe('insigh.io agent through the MQTT chaos proxy (aedes, loopback package 
     // A stale order after the final status: delivered again on the next connection.
     const confirmations = wire(target).filter((payload) => payload === applied(fileId)).length;
     const ignoredBefore = target.ignored.length;
-    target.proxy.replayOnNextConnection(firstOrder.packet as never);
-    target.proxy.cutNow();
+    const replayed = replayStale(target.proxy, firstOrder);
     await until(
       () =>
+        replayed() &&
         target.ignored
           .slice(ignoredBefore)
           .some((event) => event.reason === 'already_installed' && event.address === target.topic),

@@ -27,6 +27,7 @@ import {
   isPublish,
   type Passing,
   payloadOf,
+  replayStale,
   startMqttChaosProxy,
 } from '../support/mqtt-chaos-proxy.js';
 import { until } from '../support/system-services.js';
@@ -138,11 +139,11 @@ async function expectInstalledOnce(target: Device, next: TbPackage, push: Passin
 
   const ignoredBefore = target.ignored.length;
   const statesBefore = tb.fwStates().length;
-  target.proxy.replayOnNextConnection(push.packet as never);
-  target.proxy.cutNow();
+  const replayed = replayStale(target.proxy, push);
   // The protocol decodes a push of the package the device runs as "no order".
   await until(
     () =>
+      replayed() &&
       target.ignored
         .slice(ignoredBefore)
         .some((event) => event.reason === 'no_order' && event.address === 'v1/devices/me/attributes'),

@@ -121,6 +121,21 @@ export async function fired(rule: Fired, what: () => string, timeoutMs = 15_000)
   }
 }
 
+/**
+ * Delivers a stale copy of `passing` (a PUBLISH a rule saw) on a new connection: kept for the next
+ * connection, then the current one is cut. Returns a predicate that holds once the copy was sent
+ * and the client acknowledged it (QoS 1): by then the client has handed it to its application.
+ */
+export function replayStale(proxy: ChaosProxy, passing: Passing): () => boolean {
+  if (passing.packet.cmd !== 'publish' || passing.packet.qos !== 1) {
+    throw new Error('replayStale: give a QoS 1 PUBLISH');
+  }
+  const { redelivered, swallowedAcks } = proxy.counts;
+  proxy.replayOnNextConnection(passing.packet);
+  proxy.cutNow();
+  return () => proxy.counts.redelivered > redelivered && proxy.counts.swallowedAcks > swallowedAcks;
+}
+
 interface Rule {
   kind: 'observe' | 'duplicate' | 'cut-before' | 'cut-after' | 'redeliver';
   match: Match;
