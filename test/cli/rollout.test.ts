@@ -174,7 +174,7 @@ describe.skipIf(PG_BIN === undefined)(
         },
       });
       await orchestrator.run();
-    }, 60_000);
+    }, 120_000);
 
     afterAll(async () => {
       releaseHeld?.();
@@ -185,7 +185,7 @@ describe.skipIf(PG_BIN === undefined)(
       await Promise.all(connections.map((connection) => connection.close()));
       await broker?.close();
       await database?.stop();
-    }, 30_000);
+    }, 120_000);
 
     it('start: stores the plan, prints its snapshot; the service picks it up and orders devices', async () => {
       const planFile = await writeJson(dir, 'plan.json', PLAN);

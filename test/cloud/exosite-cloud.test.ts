@@ -234,7 +234,7 @@ describe('publish to a fleet of devices', () => {
     expect(acks.sort()).toEqual(identities.map((identity) => `${identity}:true`));
     expect(await publisher.fleet.anomalies()).toEqual([]);
     expect((await publisher.fleet.counts()).committed).toBe(3);
-  }, 60_000);
+  }, 120_000);
 
   it('a device ordered content that is not there fails in the fleet; the other commits', async () => {
     const { service } = await startService();
@@ -250,7 +250,7 @@ describe('publish to a fleet of devices', () => {
     await settle(publisher.fleet, 'sensor-2', 'download_failed');
     expect(otauWords(service, 'sensor-2').at(-1)).toBe('DOWNLOAD_ERROR');
     expect((await publisher.fleet.device('sensor-2'))?.lastError).toMatchObject({ code: expect.any(String) });
-  }, 60_000);
+  }, 120_000);
 
   it('withdraw: an order not yet taken is cleared from the device state', async () => {
     const { service } = await startService();
@@ -264,7 +264,7 @@ describe('publish to a fleet of devices', () => {
     await settle(publisher.fleet, 'sensor-3', 'idle');
     expect(agent.machine.snapshot().state).toBe('idle');
     expect(otauWords(service, 'sensor-3')).toEqual(['INSTALLED_VERSION']);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('interruptions', () => {
@@ -285,7 +285,7 @@ describe('interruptions', () => {
     await settle(publisher.fleet, 'sensor-1', 'committed');
     expect(await readFile(join(first.root, 'app', 'big.bin'), 'utf8')).toBe('b'.repeat(64 * 1024));
     expect(otauWords(service, 'sensor-1').at(-1)).toBe('INSTALLED_VERSION');
-  }, 60_000);
+  }, 120_000);
 
   it('the service and the publisher restart mid-update: resources, journal and fleet lose nothing', async () => {
     const directory = await tempRoot();
@@ -326,7 +326,7 @@ describe('interruptions', () => {
     expect(second.requests.some((record) => record.path.includes('id=big.bin') && record.status >= 200)).toBe(
       true,
     );
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('duplicate and out-of-order statuses', () => {
@@ -370,7 +370,7 @@ describe('duplicate and out-of-order statuses', () => {
     ]);
     service.release('big.bin');
     await settle(publisher.fleet, 'sensor-1', 'committed');
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('the write feed', () => {
@@ -398,7 +398,7 @@ describe('the write feed', () => {
     expect(outcomes).toEqual(['applied', 'applied', 'duplicate']);
     expect(await stateOf(publisher.fleet, 'sensor-1')).toBe('downloading');
     expect(await publisher.fleet.anomalies()).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('credentials and limits', () => {
@@ -436,7 +436,7 @@ describe('credentials and limits', () => {
     expect(service.resource('sensor-1', 'config_otau')).toBeUndefined();
     expect(requests.filter((record) => record.status === 401).length).toBeGreaterThanOrEqual(4);
     expect(requests.every((record) => !record.authorized || record.status !== 401)).toBe(true);
-  }, 60_000);
+  }, 120_000);
 
   it('activation hands out a token once; unknown identities are 404; the token then works', async () => {
     const { service } = await startService({ devices: [{ identity: 'fresh-1' }] });
@@ -524,5 +524,5 @@ describe('MQTT', () => {
       [],
     );
     expect(await publisher.fleet.anomalies()).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 });

@@ -198,7 +198,7 @@ describe('micropython_ota server with the device agent', () => {
     );
     // No temporary file is left behind.
     expect((await readdir(join(root, PROJECT))).filter((name) => name.startsWith('.'))).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 
   it('wrong Basic credentials: the device gets a typed 401 and installs nothing; no secret in any log line', async () => {
     const root = await temporary();
@@ -225,7 +225,7 @@ describe('micropython_ota server with the device agent', () => {
     for (const secret of [wrong, AUTH.password, btoa(`${AUTH.user}:${wrong}`), authorization]) {
       expect(text).not.toContain(secret);
     }
-  }, 60_000);
+  }, 120_000);
 
   it('per-project credentials replace the global ones; a project without auth is open', async () => {
     const root = await temporary();
@@ -305,7 +305,7 @@ describe('micropython_ota server with the device agent', () => {
       outcome: { state: 'committed' },
     });
     expect(await readTree(join(directory, 'app'))).toEqual(installed('v2'));
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('micropython_ota publishRelease refusals', () => {

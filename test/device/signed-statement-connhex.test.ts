@@ -144,5 +144,5 @@ describe('a signed Connhex release: release server → agent', () => {
       seen.slice(before).filter((request) => request.method === 'GET' && request.url.endsWith('/edge-s')),
     ).toEqual([]);
     expect(outcomes).toHaveLength(1);
-  }, 60_000);
+  }, 120_000);
 });

@@ -140,5 +140,5 @@ describe('a signed insigh.io order: publisher → aedes → agent', () => {
     );
     expect(seen.slice(before).filter((url) => url.includes(b.entry.fileId))).toEqual([]);
     expect(outcomes).toHaveLength(1);
-  }, 60_000);
+  }, 120_000);
 });
