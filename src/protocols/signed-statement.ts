@@ -28,6 +28,7 @@
  *
  * @module
  */
+import { decodeBase64url, encodeBase64url } from '../core/encoding.js';
 import { ManifestError, type ValidationIssue } from '../core/errors.js';
 import { toValidationIssues } from '../core/validate.js';
 import { decodeJson } from '../core/wire.js';
@@ -79,7 +80,7 @@ export function encodeStatement(manifest: Manifest, encoding: StatementEncoding 
       },
     ]);
   }
-  return encoding === 'json' ? json : toBase64url(bytes);
+  return encoding === 'json' ? json : encodeBase64url(bytes);
 }
 
 /** Options of {@link decodeStatement}. */
@@ -107,7 +108,7 @@ export function decodeStatement(input: unknown, options: DecodeStatementOptions 
     if (input.length > Math.ceil((STATEMENT_LIMITS.maxBytes * 4) / 3)) {
       return fail('', `at most ${STATEMENT_LIMITS.maxBytes} bytes`);
     }
-    const bytes = fromBase64url(input);
+    const bytes = decodeBase64url(input);
     if (bytes === undefined) return fail('', 'base64url (RFC 4648 §5) of the statement JSON');
     text = bytes;
   } else if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
@@ -272,43 +273,4 @@ function join(prefix: string, path: string): string {
   if (path === '') return prefix;
   if (prefix === '') return path;
   return path.startsWith('[') ? `${prefix}${path}` : `${prefix}.${path}`;
-}
-
-const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const B64URL_INDEX: ReadonlyMap<string, number> = new Map([...B64URL].map((char, index) => [char, index]));
-
-/** Base64url without padding (RFC 4648 §5). */
-export function toBase64url(bytes: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < bytes.length; i += 3) {
-    const a = bytes[i]!;
-    const b = bytes[i + 1];
-    const c = bytes[i + 2];
-    out += B64URL[a >> 2]!;
-    out += B64URL[((a & 3) << 4) | ((b ?? 0) >> 4)]!;
-    if (b !== undefined) out += B64URL[((b & 15) << 2) | ((c ?? 0) >> 6)]!;
-    if (c !== undefined) out += B64URL[c & 63]!;
-  }
-  return out;
-}
-
-/** Strict base64url without padding; `undefined` for anything else. */
-export function fromBase64url(text: string): Uint8Array | undefined {
-  if (text.length % 4 === 1) return undefined;
-  const out = new Uint8Array(Math.floor((text.length * 3) / 4));
-  let buffer = 0;
-  let bits = 0;
-  let at = 0;
-  for (const char of text) {
-    const value = B64URL_INDEX.get(char);
-    if (value === undefined) return undefined;
-    buffer = ((buffer << 6) | value) & 0xffffff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[at++] = (buffer >> bits) & 0xff;
-    }
-  }
-  if ((buffer & ((1 << bits) - 1)) !== 0) return undefined;
-  return out;
 }

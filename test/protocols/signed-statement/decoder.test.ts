@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { encodeBase64url } from '../../../src/core/encoding.js';
 import { statementCompanion } from '../../../src/device/statement-companion.js';
 import { isOtaError, type Manifest, parseManifest } from '../../../src/index.js';
 import { mergeDelta, orderState } from '../../../src/protocols/degu/memory.js';
@@ -15,7 +16,6 @@ import {
   encodeStatement,
   normaliseArtifactUrl,
   reconcileStatement,
-  toBase64url,
 } from '../../../src/protocols/signed-statement.js';
 import type { Channel } from '../../../src/transport/channel.js';
 
@@ -73,7 +73,7 @@ describe('decodeStatement on arbitrary input', () => {
           if (!isOtaError(error, 'MANIFEST_INVALID')) throw error;
         }
         typedOrValue(() =>
-          decodeStatement(toBase64url(new TextEncoder().encode(mutated)), { encoding: 'base64url' }),
+          decodeStatement(encodeBase64url(new TextEncoder().encode(mutated)), { encoding: 'base64url' }),
         );
       }),
       { numRuns: 2000 },

@@ -5,7 +5,9 @@
  * typed error naming the statement's path. micropython_ota and Connhex carry it in a companion
  * file (statement-companion.test.ts); their cloud side is checked here.
  */
+
 import { describe, expect, it } from 'vitest';
+import { encodeBase64url } from '../../../src/core/encoding.js';
 import {
   type InboundMessage,
   isOtaError,
@@ -20,7 +22,6 @@ import {
   encodeStatement,
   STATEMENT_KEY,
   STATEMENT_LIMITS,
-  toBase64url,
 } from '../../../src/protocols/signed-statement.js';
 import type { ContractFixture } from '../contract-fixtures/types.js';
 
@@ -46,8 +47,8 @@ async function fixtureOf(name: string): Promise<ContractFixture> {
 /** `payload` with `a` replaced by `b` however deeply the wire escaped it (JSON in JSON, base64url). */
 function swap(payload: string, a: string, b: string): string {
   let out = payload.replaceAll(
-    toBase64url(new TextEncoder().encode(a)),
-    toBase64url(new TextEncoder().encode(b)),
+    encodeBase64url(new TextEncoder().encode(a)),
+    encodeBase64url(new TextEncoder().encode(b)),
   );
   let from = a;
   let to = b;
@@ -300,7 +301,7 @@ describe('decodeStatement', () => {
     const json = decodeStatement(statement);
     expect(json.signature).toEqual(SIGNATURE);
     expect(
-      decodeStatement(toBase64url(new TextEncoder().encode(statement)), { encoding: 'base64url' }),
+      decodeStatement(encodeBase64url(new TextEncoder().encode(statement)), { encoding: 'base64url' }),
     ).toEqual(json);
   });
 
