@@ -142,7 +142,11 @@ describe('the MQTT chaos proxy between a client and aedes', () => {
     expect(seen.offlines).toBeGreaterThanOrEqual(3);
     expect(seen.onlines).toBe(1);
     seen.proxy.upstreamUp();
-    await until(() => seen.onlines >= 2, trace(seen.proxy));
+    // Online is not enough: 'back' published before the new SUBACK would be lost (a clean session).
+    await until(
+      () => seen.onlines >= 2 && (seen.proxy.counts.passed.toClient.suback ?? 0) >= 2,
+      trace(seen.proxy),
+    );
     await publisher.publish(seen.topic, 'back', { qos: 1 });
     await until(() => seen.received.length >= 1, trace(seen.proxy));
     expect(seen.received).toEqual(['back']);
