@@ -50,6 +50,12 @@ export async function loadPrivateKeys(
     } catch (error) {
       throw usageError(`${source}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
     }
+    // A .pub.json given by mistake: say so, rather than ask to chmod a file that holds no secret.
+    if (looksLikePublicKeyFile(value)) {
+      throw new CliError(
+        `${source}: this is a public key file (keygen's .pub.json); give the private key file written beside it`,
+      );
+    }
     if (openToOthers(mode)) {
       throw new CliError(
         `${source}: the private key is open to group or others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); chmod 600 it, or pass it with --key-env`,
@@ -64,7 +70,19 @@ export async function loadPrivateKeys(
   return keys;
 }
 
-/** The key id of each private key; a value that is no Ed25519 private key fails naming its source. */
+function looksLikePublicKeyFile(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && 'publicKey' in value;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The key id of each private key; a value that is no Ed25519 private key fails naming its source,
+ * and one key given twice (under two names or the same) is a usage error: it would count once.
+ */
 export async function keyIdsOf(keys: readonly LoadedKey[]): Promise<string[]> {
   const { ed25519PublicKey } = await import('../manifest/ed25519.js');
   const { keyIdOf } = await import('../manifest/trust-root.js');
@@ -77,6 +95,10 @@ export async function keyIdsOf(keys: readonly LoadedKey[]): Promise<string[]> {
       throw new CliError(
         `${key.source}: not an Ed25519 private key (expected PKCS #8 PEM as written by otakit keygen, or base64 of a 32-byte seed)`,
       );
+    }
+    const first = ids.indexOf(ids.at(-1)!);
+    if (first < ids.length - 1) {
+      throw usageError(`${keys[first]!.source} and ${key.source} are the same key (${ids.at(-1)})`);
     }
   }
   return ids;

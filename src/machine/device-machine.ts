@@ -68,10 +68,12 @@ export interface DeviceMachineOptions extends MachineCommonOptions {
   random?: () => number;
   /**
    * Signed orders: refuse, in `available` and before the download hook is called, any order that
-   * is unsigned or badly signed under `trust.root`, expired, below the anti-rollback floor, or
-   * bound to another device type or id. A refusal ends in `verify_failed` with a `TrustError`
-   * (code `TRUST`). The floor (raised at each commit) and a root adopted by `rotateTrustRoot()`
-   * are persisted in the record. Without it, only `expiresAt` is checked. Make it with
+   * is unsigned or badly signed under `trust.root`, below the anti-rollback floor, bound to
+   * another device type or id, or (by default) carrying an artifact without a digest. A refusal
+   * ends in `verify_failed` with a `TrustError` (code `TRUST`, with `reason` and `field`). The
+   * floor (raised at each commit) and a root adopted by `rotateTrustRoot()` are persisted in the
+   * record. An expired order (`expiresAt`) is refused just before the gate, with or without it:
+   * `check_failed` with `MANIFEST_EXPIRED`. Make it with
    * `createTrustGate({ root, deviceType, compareVersions, … })`.
    */
   trust?: TrustGate;

@@ -235,6 +235,56 @@ describe('a key ceremony: two keys, threshold 2', () => {
     expect(withNew.code, withNew.stderr).toBe(0);
   });
 
+  it('sign warns about what devices would refuse; verify holds a bare artifact to md5 as the gate does; a key twice or a public key is refused', async () => {
+    const bare = {
+      ...MANIFEST,
+      id: 'fw-bare',
+      releaseNotes: 'not signed',
+      expiresAt: '2020-01-01T00:00:00Z',
+      artifacts: [{ url: 'https://cdn.example.test/fw.bin', target: 'firmware', size: 3, foo: 1 }],
+    };
+    await writeJson(dir, 'bare.json', bare);
+    await writeJson(dir, 'fresh-bare.json', { ...bare, expiresAt: '2035-01-01T00:00:00Z' });
+    await chmod(at('a.pub.json'), 0o600);
+    const [expired, fresh, twice, publicKey] = await Promise.all([
+      otakit(['sign', at('bare.json'), '--key-file', at('a.key'), '--out', at('bare.signed.json')]),
+      otakit(['sign', at('fresh-bare.json'), '--key-file', at('a.key'), '--key-env', 'B_KEY'], {
+        env: { B_KEY: await readFile(at('b.key'), 'utf8') },
+      }),
+      otakit(['sign', at('manifest.json'), '--key-file', at('a.key'), '--key-file', at('a.key')]),
+      otakit(['sign', at('manifest.json'), '--key-file', at('a.pub.json')]),
+    ]);
+    expect(expired.code, expired.stderr).toBe(0);
+    expect(expired.stderr).toContain('left out of the signed manifest: artifacts[0].foo, releaseNotes');
+    expect(expired.stderr).toContain('artifacts[0]: no md5 or sha256');
+    expect(expired.stderr).toContain('weak_integrity');
+    expect(expired.stderr).toContain('expiresAt 2020-01-01T00:00:00Z is already past');
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(fresh.stderr).not.toContain('already past');
+    await writeFile(at('bare-2.signed.json'), fresh.stdout);
+
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toContain(`are the same key (${keyIds.a})`);
+    expect(twice.stdout).toBe('');
+    expect(publicKey.code).toBe(1);
+    expect(publicKey.stderr).toContain('this is a public key file');
+    expect(publicKey.stderr).not.toContain('chmod');
+
+    const common = ['--root', at('root.json'), '--device-type', 'gw-2', '--json'];
+    const [weak, lenient] = await Promise.all([
+      otakit(['verify', at('bare-2.signed.json'), ...common]),
+      otakit(['verify', at('bare-2.signed.json'), ...common, '--min-integrity', 'none']),
+    ]);
+    expect(weak.code).toBe(1);
+    expect(JSON.parse(weak.stdout)).toMatchObject({
+      valid: false,
+      reason: 'weak_integrity',
+      field: 'artifacts',
+    });
+    expect(lenient.code, lenient.stdout).toBe(0);
+    expect(JSON.parse(lenient.stdout)).toMatchObject({ valid: true });
+  });
+
   it('the rotation signed by the current keys and the new ones is accepted', async () => {
     const accepted = await otakit([
       'root',
@@ -252,7 +302,7 @@ describe('a key ceremony: two keys, threshold 2', () => {
 
 describe('key material', () => {
   it('no private key appears in any output', async () => {
-    expect(outputs.length).toBe(18);
+    expect(outputs.length).toBe(24);
     for (const name of ['a', 'b', 'c']) {
       const pem = await readFile(at(`${name}.key`), 'utf8');
       const body = pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');

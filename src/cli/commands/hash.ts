@@ -34,7 +34,7 @@ export async function hashFile(path: string, algorithms: readonly Algorithm[]) {
 export function registerHash(program: Command): void {
   program
     .command('hash')
-    .description('print the MD5 and/or SHA-256 of a file (streamed)')
+    .description('print the size, MD5 and/or SHA-256 of a file (streamed)')
     .argument('<file>', 'the file to hash')
     .addOption(
       new Option('-a, --algorithm <name>', 'which digest').choices(['md5', 'sha256', 'all']).default('all'),
@@ -45,6 +45,7 @@ export function registerHash(program: Command): void {
       const result = await hashFile(file, algorithms);
       const out = createOutput({ json: options.json ?? false });
       if (out.json) return out.result({ file, ...result });
+      out.line(`size  ${result.size}  ${file}`);
       for (const algorithm of algorithms) out.line(`${algorithm}  ${result[algorithm]}  ${file}`);
     });
 }

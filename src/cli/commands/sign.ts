@@ -40,14 +40,9 @@ export function registerSign(program: Command): void {
         privateKeys.map((key) => key.value),
       );
       const out = createOutput({ json: options.json ?? false });
-      if (typeof input === 'object' && input !== null) {
-        const dropped = Object.keys(input).filter((name) => !(name in signed));
-        if (dropped.length > 0) {
-          out.error(
-            `otakit: warning: not manifest fields, left out of the signed manifest: ${dropped.join(', ')}`,
-          );
-        }
-      }
+      const { signingWarnings } = await import('../sign-warnings.js');
+      for (const warning of signingWarnings(input, signed, Date.now()))
+        out.error(`otakit: warning: ${warning}`);
       if (options.out === undefined) return void process.stdout.write(jsonText(signed));
       await writeAtomically(options.out, jsonText(signed));
       const keyIds = signed.signature!.signatures.map((signature) => signature.keyId);

@@ -1,7 +1,8 @@
 /**
  * `otakit verify <manifest.json> --root <root.json>`: what a device decides before it fetches a
  * byte. The signatures must meet the root's threshold (`verifyManifestSignature`) and the order
- * must pass the policy (`checkManifestPolicy`: expiry, device type/id, the anti-rollback floor).
+ * must pass the policy (`checkManifestPolicy`: expiry, device type/id, the anti-rollback floor, the
+ * weakest digest accepted: md5 by default, as the device's trust gate when it requires signatures).
  * Exit 0 with the key ids that signed; exit 1 with the refusal's reason and field.
  *
  * @module
@@ -32,6 +33,7 @@ interface VerifyOptions {
   deviceId?: string;
   floor?: string;
   compare: Compare;
+  minIntegrity: 'none' | 'md5' | 'sha256';
   json?: boolean;
 }
 
@@ -99,6 +101,14 @@ export function registerVerify(program: Command): void {
         .choices(['semver', 'integer', 'opaque'])
         .default('opaque'),
     )
+    .addOption(
+      new Option(
+        '--min-integrity <digest>',
+        "the weakest artifact digest accepted (a device's trust gate requires md5 when it requires signatures)",
+      )
+        .choices(['none', 'md5', 'sha256'])
+        .default('md5'),
+    )
     .option('--json', 'print { valid, reason?, field?, keyIds, threshold, rootVersion, rejected }')
     .action(async (file: string, options: VerifyOptions) => {
       const now = options.now === undefined ? Date.now() : parseInstant(options.now, '--now');
@@ -148,6 +158,7 @@ export function registerVerify(program: Command): void {
           now,
           compareVersions,
           floor: options.floor ?? null,
+          minIntegrity: options.minIntegrity,
           ...(options.deviceType === undefined ? {} : { deviceType: options.deviceType }),
           ...(options.deviceId === undefined ? {} : { deviceId: options.deviceId }),
         });
