@@ -166,9 +166,8 @@ export async function verifyManifestSignature(
     throw new TrustError(
       'root_expired',
       `trust root version ${trusted.version} expired at ${trusted.expiresAt}`,
-      {
-        field: 'expiresAt',
-      },
+      // The root's field, not the manifest's own expiresAt (a different refusal, manifest_expired).
+      { field: 'root.expiresAt' },
     );
   }
   // Checked before the schema, whose literal would call a newer encoding merely "invalid".

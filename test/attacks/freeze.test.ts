@@ -89,7 +89,7 @@ describe('attack: freeze (stale orders, a stale trust root)', () => {
       reason: 'root_expired',
       names: `trust root version 1 expired at ${PAST}`,
     });
-    expect((error as TrustError).field).toBe('expiresAt');
+    expect((error as TrustError).field).toBe('root.expiresAt');
     expect(server.stats('/fw.bin').requests).toBe(0);
     await expectNothingInstalled(rig);
   });

@@ -213,7 +213,7 @@ describe('a key ceremony: two keys, threshold 2', () => {
     expect(JSON.parse(expired.stdout)).toMatchObject({
       valid: false,
       reason: 'root_expired',
-      field: 'expiresAt',
+      field: 'root.expiresAt',
     });
 
     expect(wrongTarget.code).toBe(1);
