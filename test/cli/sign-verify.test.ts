@@ -271,9 +271,20 @@ describe('a key ceremony: two keys, threshold 2', () => {
     expect(publicKey.stderr).not.toContain('chmod');
 
     const common = ['--root', at('root.json'), '--device-type', 'gw-2', '--json'];
-    const [weak, lenient] = await Promise.all([
+    await writeJson(dir, 'invalid.json', {
+      ...MANIFEST,
+      artifacts: [{ ...MANIFEST.artifacts[0], md5: 'x' }],
+    });
+    const [weak, lenient, invalid] = await Promise.all([
       otakit(['verify', at('bare-2.signed.json'), ...common]),
       otakit(['verify', at('bare-2.signed.json'), ...common, '--min-integrity', 'none']),
+      otakit(['verify', at('invalid.json'), '--root', at('root.json')]),
+    ]);
+    // Text: the field once, on its own line; no signature count for a manifest never checked.
+    expect(invalid.code).toBe(1);
+    expect(invalid.stdout.trim().split('\n')).toEqual([
+      'invalid: invalid_manifest (artifacts[0].md5)',
+      '  artifacts[0].md5: expected 32 hex characters (MD5)',
     ]);
     expect(weak.code).toBe(1);
     expect(JSON.parse(weak.stdout)).toMatchObject({
@@ -302,7 +313,7 @@ describe('a key ceremony: two keys, threshold 2', () => {
 
 describe('key material', () => {
   it('no private key appears in any output', async () => {
-    expect(outputs.length).toBe(24);
+    expect(outputs.length).toBe(25);
     for (const name of ['a', 'b', 'c']) {
       const pem = await readFile(at(`${name}.key`), 'utf8');
       const body = pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');

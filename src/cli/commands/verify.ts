@@ -193,9 +193,14 @@ export function registerVerify(program: Command): void {
         );
       } else {
         out.line(`invalid: ${verdict.reason}${verdict.field ? ` (${verdict.field})` : ''}`);
+        if (verdict.issues !== undefined) {
+          // The message joins the same issues: one line per field instead, and no signature count
+          // (the signatures of an invalid manifest were never checked).
+          for (const issue of verdict.issues)
+            out.line(`  ${issue.path || '(root)'}: expected ${issue.expected}`);
+          return;
+        }
         out.line(`  ${verdict.message}`);
-        for (const issue of verdict.issues ?? [])
-          out.line(`  ${issue.path || '(root)'}: expected ${issue.expected}`);
         out.line(`signed by ${signers}:`);
       }
       for (const keyId of verdict.keyIds) out.line(`  ${keyId}`);
