@@ -143,6 +143,12 @@ export function createConnhexReleaseHandler(
     'Cache-Control': 'no-store',
   });
 
+  /** The release an endpoint serves now: a device's own, or the latest of a firmware. */
+  const releaseAt = (endpoint: ConnhexReleaseEndpoint): StoredConnhexRelease | undefined =>
+    endpoint.kind === 'device'
+      ? releases.forDevice(endpoint.initId)
+      : releases.forFirmware(endpoint.firmwareId);
+
   async function serve(
     request: IncomingMessage,
     response: ServerResponse,
@@ -171,10 +177,7 @@ export function createConnhexReleaseHandler(
       if (keys !== undefined && !(await deviceAllowed(keys, endpoint, request.headers.authorization))) {
         return answer(401, { 'WWW-Authenticate': 'Thing' });
       }
-      const release =
-        endpoint.kind === 'device'
-          ? releases.forDevice(endpoint.initId)
-          : releases.forFirmware(endpoint.firmwareId);
+      const release = releaseAt(endpoint);
       if (release?.statement === undefined) return answer(404);
       return answer(
         200,
@@ -199,10 +202,7 @@ export function createConnhexReleaseHandler(
       return answer(401, { 'WWW-Authenticate': 'Thing' });
     }
     // Read once: a publish during this request does not mix two releases in one answer.
-    const release =
-      endpoint.kind === 'device'
-        ? releases.forDevice(endpoint.initId)
-        : releases.forFirmware(endpoint.firmwareId);
+    const release = releaseAt(endpoint);
     if (release === undefined) return answer(endpoint.kind === 'device' ? 404 : 204);
     if (endpoint.kind === 'artifact') {
       const installed = getHeader(request.headers, 'Version')?.replace(/^"|"$/g, '');
