@@ -118,7 +118,10 @@ describe('otakit hash', () => {
     expect(all.code).toBe(0);
     expect(JSON.parse(all.stdout)).toEqual({ file: path, size: content.length, md5, sha256 });
     expect(one.code).toBe(0);
-    expect(one.stdout.trim().split('\n')).toEqual([`size  ${content.length}  ${path}`, `md5  ${md5}  ${path}`]);
+    expect(one.stdout.trim().split('\n')).toEqual([
+      `size  ${content.length}  ${path}`,
+      `md5  ${md5}  ${path}`,
+    ]);
   });
 
   it('a missing file: exit 1', async () => {
