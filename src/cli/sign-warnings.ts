@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { isRecord } from '../core/record.js';
 import { isManifestExpired, type Manifest } from '../manifest/schema.js';
 
 /**
@@ -43,8 +44,4 @@ export function signingWarnings(input: unknown, signed: Manifest, now: number): 
     );
   }
   return warnings;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -8,7 +8,7 @@
  * @module
  */
 import { type Command, Option } from 'commander';
-import type { Manifest } from '../../manifest/schema.js';
+import type { Manifest, ManifestIntegrity } from '../../manifest/schema.js';
 import type { SignatureCount } from '../../manifest/trust.js';
 import type { TrustRoot } from '../../manifest/trust-root.js';
 import { EXIT, usageError } from '../exit-codes.js';
@@ -33,7 +33,7 @@ interface VerifyOptions {
   deviceId?: string;
   floor?: string;
   compare: Compare;
-  minIntegrity: 'none' | 'md5' | 'sha256';
+  minIntegrity: ManifestIntegrity;
   json?: boolean;
 }
 
@@ -106,7 +106,7 @@ export function registerVerify(program: Command): void {
         '--min-integrity <digest>',
         "the weakest artifact digest accepted (a device's trust gate requires md5 when it requires signatures)",
       )
-        .choices(['none', 'md5', 'sha256'])
+        .choices(['none', 'md5', 'sha256'] satisfies ManifestIntegrity[])
         .default('md5'),
     )
     .option('--json', 'print { valid, reason?, field?, keyIds, threshold, rootVersion, rejected }')

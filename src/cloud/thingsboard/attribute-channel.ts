@@ -8,16 +8,13 @@
  * @module
  */
 import { ManifestError, OtaError } from '../../core/errors.js';
+import { isRecord } from '../../core/record.js';
 import type { JsonValue } from '../../core/store.js';
 import { ATTRIBUTES_TOPIC } from '../../protocols/thingsboard/topics.js';
 import type { Channel, ChannelSendOptions, WireMessage } from '../../transport/channel.js';
 import type { ThingsBoardBackend } from './backend.js';
 
 const WHAT = 'ThingsBoard attribute update';
-
-function isRecord(value: unknown): value is Record<string, JsonValue> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** The attributes set, or the keys deleted, by one attribute update. */
 export function readAttributeUpdate(
@@ -30,7 +27,8 @@ export function readAttributeUpdate(
     throw new ManifestError(WHAT, [{ path: 'payload', expected: 'a JSON object' }]);
   }
   if (!isRecord(value)) throw new ManifestError(WHAT, [{ path: 'payload', expected: 'a JSON object' }]);
-  const { deleted, ...saved } = value;
+  // Every value under a JSON.parse result is JSON.
+  const { deleted, ...saved } = value as Record<string, JsonValue>;
   if (deleted === undefined) return { save: saved };
   if (
     !Array.isArray(deleted) ||

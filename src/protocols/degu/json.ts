@@ -5,6 +5,7 @@
  * @module
  */
 
+import { isRecord } from '../../core/record.js';
 import type { JsonValue } from '../../core/store.js';
 
 /** A JSON object (what `desired` and `reported` are), of the code base's one `JsonValue`. */
@@ -12,7 +13,7 @@ export type JsonObject = { [key: string]: JsonValue };
 
 /** Whether `value` is a JSON object (not an array, not null). */
 export function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return isRecord(value);
 }
 
 /**

@@ -6,6 +6,7 @@
  * @module
  */
 import { ManifestError, type ValidationIssue } from '../../core/errors.js';
+import { isRecord } from '../../core/record.js';
 import type { InboundMessage } from '../contract.js';
 
 /** An inbound message whose fields have the types the contract promises. */
@@ -14,10 +15,6 @@ export interface CheckedInbound {
   payload: string | Uint8Array;
   /** The HTTP status, when the message is a response. */
   status: number | undefined;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
 }
 
 /**

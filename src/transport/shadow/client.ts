@@ -33,6 +33,7 @@
 import { abortReason } from '../../core/abort.js';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { ManifestError, type OtaError, TransportError, toOtaError } from '../../core/errors.js';
+import { isRecord } from '../../core/record.js';
 import { parseWith } from '../../core/validate.js';
 import { decodeShadowMessage } from '../../protocols/degu/decode.js';
 import {
@@ -128,9 +129,7 @@ const decoder = new TextDecoder();
 function readJson(payload: Uint8Array): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(decoder.decode(payload));
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
+    return isRecord(value) ? value : undefined;
   } catch {
     return undefined;
   }
