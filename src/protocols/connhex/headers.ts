@@ -19,22 +19,56 @@ export type HeadersLike =
   | { get(name: string): string | null }
   | Readonly<Record<string, string | readonly string[] | number | undefined>>;
 
+/** A header value as HTTP would read it, or `undefined` when `value` is none. */
+function headerValue(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number') return String(value);
+  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value.join(', ');
+  return undefined;
+}
+
+/**
+ * Whether `headers` can be read as headers at all: a `Headers` or a record. An array or a byte
+ * array is neither (its indices are not header names), and walking a large one per lookup took
+ * seconds (found by the fuzz suite with 200 kB of bytes given as headers).
+ */
+function isHeadersLike(headers: unknown): headers is HeadersLike {
+  return (
+    typeof headers === 'object' &&
+    headers !== null &&
+    !Array.isArray(headers) &&
+    !ArrayBuffer.isView(headers) &&
+    !(headers instanceof ArrayBuffer)
+  );
+}
+
+/**
+ * A case-insensitive reader of `headers`. A record is indexed in one pass (the first usable
+ * value of each name wins, as {@link getHeader}), so reading several headers stays linear.
+ */
+function headerReader(headers: HeadersLike): (name: string) => string | undefined {
+  if (typeof (headers as { get?: unknown }).get === 'function') {
+    const fetchHeaders = headers as { get(name: string): string | null };
+    return (name) => {
+      const value = fetchHeaders.get(name);
+      return typeof value === 'string' ? value : undefined;
+    };
+  }
+  const index = new Map<string, string>();
+  for (const [key, raw] of Object.entries(headers as Record<string, unknown>)) {
+    const name = key.toLowerCase();
+    if (index.has(name)) continue;
+    const value = headerValue(raw);
+    if (value !== undefined) index.set(name, value);
+  }
+  return (name) => index.get(name.toLowerCase());
+}
+
 /** Case-insensitive header lookup; repeated values are joined with `, ` as HTTP does. */
 export function getHeader(headers: HeadersLike, name: string): string | undefined {
   // Neither a Headers object nor a record (plain JavaScript callers): no header at all.
-  if (typeof headers !== 'object' || headers === null || typeof name !== 'string') return undefined;
-  if (typeof (headers as { get?: unknown }).get === 'function') {
-    const value = (headers as { get(name: string): string | null }).get(name);
-    return typeof value === 'string' ? value : undefined;
-  }
-  const wanted = name.toLowerCase();
-  for (const [key, value] of Object.entries(headers as Record<string, unknown>)) {
-    if (key.toLowerCase() !== wanted) continue;
-    if (typeof value === 'string') return value;
-    if (typeof value === 'number') return String(value);
-    if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value.join(', ');
-  }
-  return undefined;
+  if (!isHeadersLike(headers) || typeof name !== 'string') return undefined;
+  return headerReader(headers)(name);
 }
 
 /**
@@ -131,14 +165,15 @@ export function parseReleaseHeaders(
   headers: HeadersLike,
   options: ReleaseHeaderOptions = {},
 ): ReleaseMetadata {
-  if (typeof headers !== 'object' || headers === null) {
+  if (!isHeadersLike(headers)) {
     throw new ManifestError('Connhex release headers', [
       { path: '', expected: 'the response headers (a Headers object or a record of header values)' },
     ]);
   }
   const issues: ValidationIssue[] = [];
+  const header = headerReader(headers);
   const read = (name: string): string | undefined => {
-    const value = getHeader(headers, name);
+    const value = header(name);
     if (value !== undefined && value.length > LIMITS.maxHeaderValueLength) {
       issues.push({ path: name, expected: `at most ${LIMITS.maxHeaderValueLength} characters` });
       return undefined;

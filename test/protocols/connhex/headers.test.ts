@@ -230,6 +230,40 @@ describe('release headers', () => {
     );
   });
 
+  it('refuses an array or a byte array given as headers, naming the whole value', () => {
+    // The fuzz suite found this: 200 kB of bytes given as headers were walked index by index, once
+    // per header name (seconds). They are not headers at all.
+    const bytes = new Uint8Array(200_002).fill(97);
+    for (const notHeaders of [bytes, bytes.buffer, [['Version', '1']], new DataView(bytes.buffer)]) {
+      const error = manifestError(() => connhex.parseReleaseHeaders(notHeaders as never));
+      expect(error.issues).toEqual([
+        { path: '', expected: 'the response headers (a Headers object or a record of header values)' },
+      ]);
+      expect(connhex.getHeader(notHeaders as never, '0')).toBeUndefined();
+    }
+  });
+
+  it('reads a record in one pass, whatever the number of headers asked for', () => {
+    let passes = 0;
+    const record = new Proxy(
+      { ...HEAD, 'x-padding': 'a' },
+      {
+        ownKeys(target) {
+          passes += 1;
+          return Reflect.ownKeys(target);
+        },
+      },
+    );
+    expect(connhex.parseReleaseHeaders(record).version).toBe('0.0.3');
+    expect(passes).toBe(1);
+  });
+
+  it('takes the first usable value of a name in any letter case', () => {
+    const headers = { version: [1, 2], VERSION: '2.0.0', Version: '3.0.0' } as never;
+    expect(connhex.getHeader(headers, 'Version')).toBe('2.0.0');
+    expect(connhex.parseReleaseHeaders(headers).version).toBe('2.0.0');
+  });
+
   it(`rejects header values over ${connhex.LIMITS.maxHeaderValueLength} characters (10 MB, never scanned)`, async () => {
     let error: ReturnType<typeof manifestError> | undefined;
     const examined = await largestInputs(() => {
