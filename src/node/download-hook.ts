@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { serializeByKey } from '../core/serialize.js';
 import type { JsonValue } from '../core/store.js';
@@ -82,9 +82,32 @@ function readCheckpoint(value: JsonValue | null, count: number): DownloadCheckpo
   return { format: 'otakit.download/1', validators: [] };
 }
 
+/** The folder of `manifest`'s staged artifacts. */
+function stagedFolder(directory: string, manifest: Pick<Manifest, 'id'>): string {
+  return join(directory, encodeURIComponent(manifest.id));
+}
+
 /** Where artifact `index` of `manifest` is staged. */
 export function stagedPath(directory: string, manifest: Pick<Manifest, 'id'>, index: number): string {
-  return join(directory, encodeURIComponent(manifest.id), `${index}.part`);
+  return join(stagedFolder(directory, manifest), `${index}.part`);
+}
+
+/**
+ * Runs one download attempt; when it fails having kept nothing (bytes that failed their check are
+ * deleted), its update's folder goes too, so a refused download leaves nothing staged. A partial
+ * worth resuming keeps the folder: `rmdir` only removes an empty one.
+ */
+export async function removeEmptyOnFailure<T>(
+  directory: string,
+  manifest: Pick<Manifest, 'id'>,
+  attempt: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await attempt();
+  } catch (error) {
+    await rmdir(stagedFolder(directory, manifest)).catch(() => {});
+    throw error;
+  }
 }
 
 const PART_FILE = /^\d+\.part$/;
@@ -130,7 +153,9 @@ export function createFileDownloadHook(options: FileDownloadHookOptions): Update
     ...shared
   } = options;
   return (context: DownloadContext) =>
-    oneAtATime(options.directory, context.manifest.id, () => download(context));
+    oneAtATime(options.directory, context.manifest.id, () =>
+      removeEmptyOnFailure(options.directory, context.manifest, () => download(context)),
+    );
 
   async function download(context: DownloadContext): Promise<StagedArtifactInput[]> {
     const { manifest } = context;

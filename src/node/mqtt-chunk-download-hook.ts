@@ -16,7 +16,7 @@ import type { StagedArtifactInput } from '../machine/record.js';
 import type { HashFactory } from '../manifest/hash.js';
 import { type ChunkTopics, downloadMqttChunks } from '../transport/mqtt-chunks.js';
 import type { MqttConnection } from '../transport/mqtt-connection.js';
-import { stagedPath } from './download-hook.js';
+import { removeEmptyOnFailure, stagedPath } from './download-hook.js';
 import { FileSink } from './file-sink.js';
 import { createNodeHash } from './hash.js';
 import { ensureFreeSpace } from './install/free-space.js';
@@ -65,7 +65,10 @@ export function createMqttChunkDownloadHook(options: MqttChunkDownloadHookOption
   if (typeof options?.directory !== 'string' || options.directory.length === 0) {
     throw new OtaError('CONFIG', 'directory must be a staging directory path');
   }
-  return (context) => oneAtATime(options.directory, context.manifest.id, () => download(context));
+  return (context) =>
+    oneAtATime(options.directory, context.manifest.id, () =>
+      removeEmptyOnFailure(options.directory, context.manifest, () => download(context)),
+    );
 
   async function download(context: DownloadContext): Promise<StagedArtifactInput[]> {
     const { manifest } = context;

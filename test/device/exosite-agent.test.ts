@@ -297,7 +297,7 @@ describe.each(['http', 'mqtt'] as const)('happy path over %s', (transport) => {
         await emulator.attachMqtt(await connect(broker, 'murano', 'platform'));
         connection = await connect(broker, 'sensor-7', TOKEN);
       }
-      const { seen, app } = await startAgent({
+      const { seen, app, root } = await startAgent({
         emulator,
         transport,
         ...(connection === undefined ? {} : { connection }),
@@ -328,6 +328,8 @@ describe.each(['http', 'mqtt'] as const)('happy path over %s', (transport) => {
       for (const [name, text] of Object.entries(EXPECTED_FILES[type])) {
         expect(await readFile(join(app, name), 'utf8')).toBe(text);
       }
+      // The downloads and their update's folder are gone once committed.
+      expect(await readdir(join(root, 'agent', 'staging'))).toEqual([]);
       expect(await listing(app)).toEqual(['.otau.json', ...Object.keys(EXPECTED_FILES[type])].sort());
       expect(JSON.parse(await readFile(join(app, '.otau.json'), 'utf8'))).toMatchObject({
         version: '1.0.2',

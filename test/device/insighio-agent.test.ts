@@ -310,6 +310,7 @@ describe('createInsighioAgent against an in-process aedes broker and a loopback 
       // The package's files over the old tree; the file it does not carry stays (overlay).
       expect(await readTree(device.app)).toEqual({ ...OLD_TREE, ...NEW_FILES });
       expect(await readdir(device.root)).toEqual(['agent', 'app']); // no backup, no staging left
+      expect(await readdir(join(device.root, 'agent', 'staging'))).toEqual([]); // nor a download
       // The status first, then the empty retained payload that clears the order, both QoS 1.
       expect(wire(broker.publishes, device.clientId, device.topic)).toEqual([
         [applied(fileId), false, 1],

@@ -52,6 +52,7 @@ interface Rig {
   errors: OtaError[];
   logs: string[];
   nextOutcome(): Promise<UpdateOutcome>;
+  /** Everything under the agent's staging directory: files, and folders ending in `/`. */
   stagedFiles(): Promise<string[]>;
 }
 
@@ -119,7 +120,7 @@ async function rig(options: Partial<ThingsBoardAgentOptions> & { tb?: TbEmulator
     async stagedFiles() {
       const staging = join(root, 'agent', 'staging');
       const entries = await readdir(staging, { recursive: true, withFileTypes: true }).catch(() => []);
-      return entries.filter((entry) => entry.isFile()).map((entry) => entry.name);
+      return entries.map((entry) => (entry.isDirectory() ? `${entry.name}/` : entry.name));
     },
   };
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,5 +96,32 @@ describe('createFileDownloadHook + createFileInstaller in an update machine', ()
     ).rejects.toMatchObject({
       code: 'ENOENT',
     });
+    // Nor the update's folder: a refused download leaves nothing staged.
+    expect(await readdir(join(root, 'staging-bad'))).toEqual([]);
+  });
+
+  it('keeps a partial download worth resuming, in its folder, when the transfer fails', async () => {
+    server.route('/cut.bin', { body: BODY, drop: { afterBytes: 100_000, times: 10 } });
+    const cut = {
+      id: 'u-cut',
+      version: '2.0.0',
+      artifacts: [
+        { url: `${server.url}/cut.bin`, size: BODY.length, sha256: SHA, target: 'firmware' as const },
+      ],
+    };
+    const machine = createUpdateMachine({
+      id: 'cut',
+      hooks: {
+        // One request per attempt, and one attempt: the failure is final for this run.
+        download: createFileDownloadHook({ directory: join(root, 'staging-cut'), retry: { attempts: 1 } }),
+        install: async () => {},
+      },
+      retry: { download: { attempts: 1 } },
+    });
+    const outcome = await machine.apply(cut);
+    expect(outcome.state).toBe('download_failed');
+    expect(outcome.error).toMatchObject({ code: 'TRANSPORT' });
+    expect(await readdir(join(root, 'staging-cut'))).toEqual(['u-cut']);
+    expect((await stat(join(root, 'staging-cut', 'u-cut', '0.part'))).size).toBeGreaterThan(0);
   });
 });

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { abortReason } from '../../core/abort.js';
 import { isOtaError, OtaError } from '../../core/errors.js';
@@ -25,6 +25,7 @@ import { EXTENSION_KEY, type ExositeExtension } from '../../protocols/exosite/co
 import { copyFile } from '../install/copy.js';
 import type { DirectoryInstaller } from '../install/directory-installer.js';
 import { formatBytes, measureFreeSpace } from '../install/free-space.js';
+import { dropStaged } from './drop-staged.js';
 import type { StatusWriter } from './exosite-status.js';
 
 /** The file in the install directory that says which OTAU it holds. */
@@ -165,10 +166,6 @@ export async function installedVersion(directory: string): Promise<string | unde
   } catch {
     return undefined;
   }
-}
-
-async function dropStaged(staged: readonly { location: string }[] | null): Promise<void> {
-  for (const artifact of staged ?? []) await rm(artifact.location, { force: true });
 }
 
 export interface InstallHooksOptions {

@@ -6,13 +6,13 @@
  *
  * @module
  */
-import { rm } from 'node:fs/promises';
 import { InstallError } from '../../core/errors.js';
 import type { UpdateHooks } from '../../machine/hooks.js';
 import { LIMITS } from '../../protocols/insighio/limits.js';
 import { extractArchive } from '../archive/extract.js';
 import type { ArchiveLimits } from '../archive/limits.js';
 import type { DirectoryInstaller } from '../install/directory-installer.js';
+import { dropStaged } from './drop-staged.js';
 import { keepUnreplaced } from './insighio-overlay.js';
 
 /**
@@ -36,11 +36,6 @@ export interface PackageHooksOptions {
 }
 
 type PackageHooks = Required<Pick<UpdateHooks, 'install' | 'commit' | 'rollback' | 'recover'>>;
-
-/** Removes the staged download once the update has ended either way (the next one starts clean). */
-async function dropStaged(staged: readonly { location: string }[] | null): Promise<void> {
-  for (const artifact of staged ?? []) await rm(artifact.location, { force: true });
-}
 
 export function packageHooks(options: PackageHooksOptions): PackageHooks {
   const { installer, mode, limits } = options;

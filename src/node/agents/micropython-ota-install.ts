@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { lstat, mkdir, readdir, readlink, rm, rmdir, symlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { lstat, mkdir, readdir, readlink, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { throwIfAborted } from '../../core/abort.js';
 import { InstallError } from '../../core/errors.js';
 import type { UpdateHooks } from '../../machine/hooks.js';
@@ -21,6 +21,7 @@ import { isFileChannelTemp } from '../file-channel.js';
 import { copyFile, copyTree } from '../install/copy.js';
 import type { DirectoryInstaller } from '../install/directory-installer.js';
 import { errorCode, lstatOrNull } from '../install/durable-fs.js';
+import { dropStaged } from './drop-staged.js';
 
 type TreeHooks = Required<Pick<UpdateHooks, 'install' | 'commit' | 'rollback'>>;
 
@@ -84,17 +85,6 @@ async function carryOver(previous: string, staging: string, signal: AbortSignal)
     else if (entry.isSymbolicLink()) await symlink(await readlink(from), to);
     else throw new InstallError(`Refusing to carry over ${from}: not a regular file, directory or symlink`);
   }
-}
-
-/** Removes the downloaded files, and their update's directory once empty, when the update has ended either way. */
-async function dropStaged(staged: readonly { location: string }[] | null): Promise<void> {
-  const folders = new Set<string>();
-  for (const artifact of staged ?? []) {
-    await rm(artifact.location, { force: true });
-    folders.add(dirname(artifact.location));
-  }
-  // rmdir, not rm -r: a directory that still holds something is not ours to empty.
-  for (const folder of folders) await rmdir(folder).catch(() => {});
 }
 
 /**

@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { rm } from 'node:fs/promises';
 import { InstallError } from '../../core/errors.js';
 import type { UpdateRef } from '../../core/status.js';
 import type { UpdateHooks } from '../../machine/hooks.js';
@@ -15,6 +14,7 @@ import type { ArchiveLimits } from '../archive/limits.js';
 import { createDirectoryInstaller } from '../install/directory-installer.js';
 import { createFileInstaller } from '../install/file-installer.js';
 import type { InstallStep } from '../install/types.js';
+import { dropStaged } from './drop-staged.js';
 
 /** `file`: the package is the file at `installTarget`; `archive`: it unpacks to that directory. */
 export type ThingsBoardInstallAs = 'file' | 'archive';
@@ -34,10 +34,6 @@ export interface InstallHooksOptions {
 }
 
 type InstallHooks = Required<Pick<UpdateHooks, 'install' | 'commit' | 'rollback' | 'recover'>>;
-
-async function dropStaged(staged: readonly { location: string }[] | null): Promise<void> {
-  for (const artifact of staged ?? []) await rm(artifact.location, { force: true });
-}
 
 export function installHooks(options: InstallHooksOptions): InstallHooks {
   const settings = {

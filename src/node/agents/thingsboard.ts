@@ -23,7 +23,6 @@
  *
  * @module
  */
-import { rm } from 'node:fs/promises';
 import { InstallError, OtaError } from '../../core/errors.js';
 import type { RetryPolicy } from '../../core/retry.js';
 import type { UpdateRef } from '../../core/status.js';
@@ -279,7 +278,7 @@ async function verifyPackage(context: StagedContext, allowUnverified: boolean): 
       await verifyThingsBoardChecksum(file.location, kept, labelOf(manifest), signal);
     }
   } catch (error) {
-    for (const artifact of staged) await rm(artifact.location, { force: true });
+    await dropStaged(staged);
     throw error;
   }
 }
@@ -292,5 +291,8 @@ export {
   createMqttChunkDownloadHook,
   type MqttChunkDownloadHookOptions,
 } from '../mqtt-chunk-download-hook.js';
+
+import { dropStaged } from './drop-staged.js';
+
 export { checksumFile as thingsBoardChecksumFile } from './thingsboard-checksum.js';
 export type { ThingsBoardInstallAs } from './thingsboard-install.js';
