@@ -251,13 +251,8 @@ export async function runThingsBoardIteration(
     // No junk: the installer's work files, staged downloads, store temp files.
     const junk = (await readdir(device.root)).filter((name) => name !== 'app.bin' && name !== 'agent');
     if (junk.length > 0) fail(`left behind: ${junk.join(', ')}`, all);
-    // Files only: the update's empty staging folder stays until the next update starts.
-    const staging = await readdir(join(device.root, 'agent', 'staging'), {
-      recursive: true,
-      withFileTypes: true,
-    })
-      .then((entries) => entries.filter((entry) => !entry.isDirectory()).map((entry) => entry.name))
-      .catch(() => []);
+    // Nothing at all: the update's files and its folder go once it has ended.
+    const staging = await readdir(join(device.root, 'agent', 'staging'), { recursive: true }).catch(() => []);
     if (staging.length > 0) fail(`staged downloads left behind: ${staging.join(', ')}`, all);
     const tempSwept = await checkStoreDirectory(device.storeDirectory, crash);
     return {

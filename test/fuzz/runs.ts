@@ -53,11 +53,20 @@ export function countCase(label: string): void {
   counts.set(label, (counts.get(label) ?? 0) + 1);
 }
 
+/** The slowest call seen in this file: the margin under the hang limit, printed with the counts. */
+let slowest = { label: '', ms: 0 };
+
+export function noteElapsed(label: string, ms: number): void {
+  if (ms > slowest.ms) slowest = { label, ms };
+}
+
 export function printCounts(file: string): void {
   const lines = [...counts].map(([label, count]) => `  ${label}: ${count}`);
   // Labels indented with spaces are details (what the cases reached), not cases.
   const total = [...counts]
     .filter(([label]) => !label.startsWith(' '))
     .reduce((sum, [, count]) => sum + count, 0);
-  console.info(`${file}: ${total} fuzz cases (FUZZ_RUNS=${FUZZ_RUNS})\n${lines.join('\n')}`);
+  const margin =
+    slowest.ms > 0 ? `\n  slowest call: ${Math.round(slowest.ms)} ms (${slowest.label})` : '';
+  console.info(`${file}: ${total} fuzz cases (FUZZ_RUNS=${FUZZ_RUNS})\n${lines.join('\n')}${margin}`);
 }

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { isOtaError } from '../../src/index.js';
 import { PROTOTYPE_NAMES } from '../support/public-decoders.js';
+import { noteElapsed } from './runs.js';
 
 /**
  * Time one call may take before it counts as a hang: generous (two loaded cores), since the
@@ -506,6 +507,7 @@ export async function typedOutcome<T>(
     outcome = { ok: false, error };
   }
   const elapsed = performance.now() - started;
+  noteElapsed(label, elapsed);
   if (elapsed > HANG_MS) throw new Error(`${label}(${input()}) took ${Math.round(elapsed)} ms (a hang)`);
   if (!outcome.ok) {
     const { error } = outcome;
