@@ -66,7 +66,6 @@ export function printCounts(file: string): void {
   const total = [...counts]
     .filter(([label]) => !label.startsWith(' '))
     .reduce((sum, [, count]) => sum + count, 0);
-  const margin =
-    slowest.ms > 0 ? `\n  slowest call: ${Math.round(slowest.ms)} ms (${slowest.label})` : '';
+  const margin = slowest.ms > 0 ? `\n  slowest call: ${Math.round(slowest.ms)} ms (${slowest.label})` : '';
   console.info(`${file}: ${total} fuzz cases (FUZZ_RUNS=${FUZZ_RUNS})\n${lines.join('\n')}${margin}`);
 }
