@@ -21,6 +21,11 @@ export interface ArtifactRoute {
   drop?: { afterBytes: number; times: number };
   /** Stop sending (keep the socket open) after this many body bytes, for the next `times` requests. */
   stall?: { afterBytes: number; times: number };
+  /**
+   * Take the request and answer nothing at all (no status line, no headers; the socket stays
+   * open) for the next `times` requests: a server that hangs before it responds.
+   */
+  stallHeaders?: { times: number };
   /** Answer with this status for the next `times` requests. */
   fail?: { status: number; times: number; retryAfter?: string };
   /** Redirect to this location (absolute or relative). */
@@ -108,6 +113,11 @@ export async function createFaultServer(): Promise<FaultServer> {
     counters.urls.push(request.url ?? '/');
     if (route === undefined) {
       response.writeHead(404).end();
+      return;
+    }
+    if (route.stallHeaders && route.stallHeaders.times > 0) {
+      route.stallHeaders.times -= 1;
+      // Silent until the client gives up (its socket closes) or the server closes.
       return;
     }
     if (route.redirect) {

@@ -44,6 +44,7 @@ export const TRANSIENT: NetworkFault[] = [
     route: () => ({ fail: { status: 503, times: 1, retryAfter: '1' } }),
   },
   { name: 'a stall mid-body (once)', route: (size) => ({ stall: { afterBytes: half(size), times: 1 } }) },
+  { name: 'no response headers at all (once)', route: () => ({ stallHeaders: { times: 1 } }) },
 ];
 
 /**
@@ -81,6 +82,13 @@ export const PERMANENT: PermanentFault[] = [
     says: /download stalled \(below 1 B\/s for 250 ms\)/,
     retried: true,
   },
+  {
+    name: 'no response headers, every time, until the retries are spent',
+    route: () => ({ stallHeaders: { times: Number.POSITIVE_INFINITY } }),
+    code: 'TIMEOUT',
+    says: /response headers timed out after 1000 ms/,
+    retried: true,
+  },
 ];
 
 /** Short budgets: a few quick attempts, and a stall is a quarter second without a byte. */
@@ -89,6 +97,8 @@ export const NETWORK_DOWNLOAD = {
   retry: FAST_RETRY,
   // A stall sends nothing: even a loaded machine moves more than 1 B/s while it streams.
   lowSpeed: { bytesPerSecond: 1, windowMs: 250 },
+  // A loopback server answers in milliseconds; a second covers a loaded machine's pauses.
+  headersTimeoutMs: 1_000,
 };
 export const MACHINE_DOWNLOAD_ATTEMPTS = 2;
 export const NETWORK_MACHINE = {

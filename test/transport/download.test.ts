@@ -194,6 +194,22 @@ describe.each([
     ).rejects.toMatchObject({ code: 'TIMEOUT', message: expect.stringMatching(/download stalled/) });
   });
 
+  it('gives up on a server that never sends headers after headersTimeoutMs, and retries', async () => {
+    server.route(path, { body: BODY, stallHeaders: { times: 1 } });
+    const result = await downloadArtifact(options({ headersTimeoutMs: 300, expected: { sha256: SHA } }));
+    expect(result.attempts).toBe(2);
+    expect(result.sha256).toBe(SHA);
+    expect(server.stats(path).requests).toBe(2);
+
+    server.route(path, { body: BODY, stallHeaders: { times: 10 } });
+    await expect(
+      downloadArtifact(options({ headersTimeoutMs: 200, retry: { attempts: 2, baseDelayMs: 1 } })),
+    ).rejects.toMatchObject({
+      code: 'TIMEOUT',
+      message: expect.stringMatching(/: response headers timed out after 200 ms$/),
+    });
+  });
+
   it('honours Retry-After on 429 (seconds and HTTP-date) and 503', async () => {
     server.route(path, { body: BODY, fail: { status: 429, times: 1, retryAfter: '2' } });
     const clock = recordingClock();
