@@ -1,5 +1,7 @@
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import * as z from 'zod';
+import { parseWith } from '../src/core/validate.js';
 import {
   AbortError,
   fromSerializedError,
@@ -17,6 +19,16 @@ import {
   TrustError,
   toOtaError,
 } from '../src/index.js';
+
+function manifestErrorOf(call: () => unknown): ManifestError {
+  try {
+    call();
+  } catch (error) {
+    if (error instanceof ManifestError) return error;
+    throw error;
+  }
+  throw new Error('expected a ManifestError');
+}
 
 describe('errors', () => {
   it('a TrustError keeps its reason and field through JSON, the record schema and fromSerializedError', () => {
@@ -130,6 +142,20 @@ describe('errors', () => {
       'Invalid manifest: artifacts[0].md5: expected MD5; artifacts[1].md5: expected MD5; artifacts[2].md5: expected MD5; artifacts[3].md5: expected MD5; artifacts[4].md5: expected MD5 (and 2 more)',
     );
     expect(error.issues).toHaveLength(7);
+  });
+
+  it('names at most five unknown keys, each cut at 64 characters (a byte array has 200 000)', () => {
+    const strict = z.object({ url: z.string() }).strict();
+    const bytes = new Uint8Array(200_000);
+    const error = manifestErrorOf(() => parseWith(strict, Object.assign(bytes, { url: 'x' }), 'order'));
+    expect(error.issues).toEqual([
+      { path: '', expected: 'no unknown keys (found "0", "1", "2", "3", "4" and 199995 more)' },
+    ]);
+    const long = 'k'.repeat(10_000);
+    const second = manifestErrorOf(() => parseWith(strict, { url: 'x', [long]: 1 }, 'order'));
+    expect(second.message).toBe(
+      `Invalid order: (root): expected no unknown keys (found "${'k'.repeat(64)}"…)`,
+    );
   });
 
   it('has unique codes', () => {

@@ -37,12 +37,28 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case 'invalid_value':
       return `one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`;
     case 'unrecognized_keys':
-      return `no unknown keys (found ${issue.keys.map((key) => JSON.stringify(key)).join(', ')})`;
+      return `no unknown keys (found ${listKeys(issue.keys)})`;
     case 'invalid_union':
       return 'one of the allowed shapes';
     default:
       return issue.message;
   }
+}
+
+/** Keys shown in an unknown-keys issue, and characters shown of each key. */
+const SHOWN_KEYS = 5;
+const SHOWN_KEY_LENGTH = 64;
+
+/**
+ * The first few unknown keys, each cut short: a hostile object (or a byte array, whose indices
+ * zod reads as keys) can have hundreds of thousands, and listing them all made a 2 MB message.
+ */
+function listKeys(keys: readonly string[]): string {
+  const shown = keys.slice(0, SHOWN_KEYS).map((key) =>
+    key.length > SHOWN_KEY_LENGTH ? `${JSON.stringify(key.slice(0, SHOWN_KEY_LENGTH))}…` : JSON.stringify(key),
+  );
+  const more = keys.length > SHOWN_KEYS ? ` and ${keys.length - SHOWN_KEYS} more` : '';
+  return `${shown.join(', ')}${more}`;
 }
 
 function sizeUnit(origin: string): string {
