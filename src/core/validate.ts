@@ -54,9 +54,13 @@ const SHOWN_KEY_LENGTH = 64;
  * zod reads as keys) can have hundreds of thousands, and listing them all made a 2 MB message.
  */
 function listKeys(keys: readonly string[]): string {
-  const shown = keys.slice(0, SHOWN_KEYS).map((key) =>
-    key.length > SHOWN_KEY_LENGTH ? `${JSON.stringify(key.slice(0, SHOWN_KEY_LENGTH))}…` : JSON.stringify(key),
-  );
+  const shown = keys
+    .slice(0, SHOWN_KEYS)
+    .map((key) =>
+      key.length > SHOWN_KEY_LENGTH
+        ? `${JSON.stringify(key.slice(0, SHOWN_KEY_LENGTH))}…`
+        : JSON.stringify(key),
+    );
   const more = keys.length > SHOWN_KEYS ? ` and ${keys.length - SHOWN_KEYS} more` : '';
   return `${shown.join(', ')}${more}`;
 }
