@@ -198,7 +198,9 @@ describe.skipIf(MISSING !== '')('rollout shared by two instances (mosquitto, Pos
       // The survivor finished it: it ordered devices after the kill, and both took statuses.
       expect(orderedByFirst).toBeGreaterThan(0);
       expect(second.dispatched.length).toBeGreaterThan(0);
-      expect(first.dispatched.length + second.dispatched.length).toBeGreaterThanOrEqual(DEVICES);
+      // Not asserted: that the orders A and B printed add up to the fleet. An order A published
+      // right before the SIGKILL reaches its device, which installs it, yet A never prints it (CI
+      // once saw 159 of 160). The installs above and the store below are what count.
       await eventually(() => (second.stats?.applied ?? 0) > 0, 'statuses applied by the survivor', {
         timeoutMs: 10_000,
       });
