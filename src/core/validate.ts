@@ -93,8 +93,15 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown, what: 
 /**
  * zod validates recursively: absurdly deep input (a 100 KB `[[[[…` inside a free-form JSON field)
  * overflows the stack. That is bad input like any other, so it becomes a ManifestError.
+ *
+ * Bytes where an object belongs are refused up front: zod reads a byte array as an object whose
+ * keys are its indices, so it walked every byte (half a second for 200 kB on a loaded machine)
+ * only to report hundreds of thousands of unknown keys.
  */
 function guardedSafeParse<S extends z.ZodType>(schema: S, input: unknown, what: string) {
+  if ((ArrayBuffer.isView(input) || input instanceof ArrayBuffer) && schema._zod.def.type === 'object') {
+    throw new ManifestError(what, [{ path: '', expected: 'an object (got bytes)' }]);
+  }
   try {
     return schema.safeParse(input);
   } catch (cause) {
