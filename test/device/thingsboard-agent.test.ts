@@ -4,6 +4,7 @@
 // SIGKILLs in a child process. Nothing is timed: timeouts only catch hangs.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -509,6 +510,14 @@ async function runChild(
   return { code, signal, lines };
 }
 
+/** Bytes of the `.part` files under `staging` (0 while there are none). */
+function stagedBytes(staging: string): number {
+  if (!existsSync(staging)) return 0;
+  return readdirSync(staging, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.part'))
+    .reduce((sum, entry) => sum + statSync(join(entry.parentPath, entry.name)).size, 0);
+}
+
 describe('SIGKILL of the agent process, then a restart', () => {
   async function prepare() {
     const tb = await startThingsBoard(TOKEN);
@@ -528,8 +537,8 @@ describe('SIGKILL of the agent process, then a restart', () => {
 
   it('killed mid-download: the new process resumes from the staged bytes and installs once', async () => {
     const { tb, root, config } = await prepare();
-    // 1.5 MiB in 64 KiB chunks: the file sink writes 1 MiB batches, so past chunk 16 the
-    // first MiB is on disk. Chunk 20 is held: the first process cannot finish.
+    // 1.5 MiB in 64 KiB chunks: the file sink writes 1 MiB batches. Chunk 20 is held, so the
+    // first process cannot finish; it is killed once its first MiB is on disk.
     const next = pkg('1.1', 1_572_864);
     tb.hold(20);
     let kill: () => void = () => {};
@@ -545,6 +554,14 @@ describe('SIGKILL of the agent process, then a restart', () => {
     await until(
       () => tb.chunkRequests.some((request) => request.chunk === 20),
       () => 'the request for chunk 20',
+      30_000,
+    );
+    // The batch write is asynchronous: on a loaded machine it can still be in flight when chunk
+    // 20 is asked for (CI once killed before it landed, and the restart rightly began at 0).
+    const staging = join(root, 'agent', 'staging');
+    await until(
+      () => stagedBytes(staging) >= 1_048_576,
+      () => `1 MiB staged, got ${stagedBytes(staging)}`,
       30_000,
     );
     const firstRequestId = tb.chunkRequests[0]!.requestId;
