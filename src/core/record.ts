@@ -1,5 +1,5 @@
 /**
- * The one shape test every decoder runs before it reads fields off parsed JSON.
+ * The shape tests decoders run before they read fields off their input.
  *
  * @module
  */
@@ -10,4 +10,12 @@
  */
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Whether `value` is bytes (a typed array, a `DataView` or an `ArrayBuffer`): an object to
+ * `typeof`, but one whose indices are no field names, and walking them costs a step per byte.
+ */
+export function isBytes(value: unknown): value is ArrayBufferView | ArrayBuffer {
+  return ArrayBuffer.isView(value) || value instanceof ArrayBuffer;
 }

@@ -7,6 +7,7 @@
  */
 import type * as z from 'zod';
 import { ManifestError, type ValidationIssue } from './errors.js';
+import { isBytes } from './record.js';
 
 /** Formats a zod path the way a TypeScript user reads it: `artifacts[0].md5`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -99,7 +100,7 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown, what: 
  * only to report hundreds of thousands of unknown keys.
  */
 function guardedSafeParse<S extends z.ZodType>(schema: S, input: unknown, what: string) {
-  if ((ArrayBuffer.isView(input) || input instanceof ArrayBuffer) && schema._zod.def.type === 'object') {
+  if (isBytes(input) && schema._zod.def.type === 'object') {
     throw new ManifestError(what, [{ path: '', expected: 'an object (got bytes)' }]);
   }
   try {

@@ -93,21 +93,33 @@ export function stagedPath(directory: string, manifest: Pick<Manifest, 'id'>, in
 }
 
 /**
- * Runs one download attempt; when it fails having kept nothing (bytes that failed their check are
- * deleted), its update's folder goes too, so a refused download leaves nothing staged. A partial
- * worth resuming keeps the folder: `rmdir` only removes an empty one.
+ * Downloads of the same update into the same directory run one after another: an attempt the
+ * machine abandoned at its deadline may still be flushing into the staged file when the retry
+ * starts, and two writers on one file would corrupt it. One queue for every download hook, since
+ * they stage to the same paths.
  */
-export async function removeEmptyOnFailure<T>(
+const perStagedFolder = serializeByKey();
+
+/**
+ * Runs one download attempt of `manifest` into `directory`, after any earlier attempt there has
+ * ended. When it fails having kept nothing (bytes that failed their check are deleted), its
+ * update's folder goes too, so a refused download leaves nothing staged. A partial worth resuming
+ * keeps the folder: `rmdir` only removes an empty one.
+ */
+export function stagedAttempt<T>(
   directory: string,
   manifest: Pick<Manifest, 'id'>,
   attempt: () => Promise<T>,
 ): Promise<T> {
-  try {
-    return await attempt();
-  } catch (error) {
-    await rmdir(stagedFolder(directory, manifest)).catch(() => {});
-    throw error;
-  }
+  const folder = stagedFolder(directory, manifest);
+  return perStagedFolder(folder, async () => {
+    try {
+      return await attempt();
+    } catch (error) {
+      await rmdir(folder).catch(() => {});
+      throw error;
+    }
+  });
 }
 
 const PART_FILE = /^\d+\.part$/;
@@ -153,9 +165,7 @@ export function createFileDownloadHook(options: FileDownloadHookOptions): Update
     ...shared
   } = options;
   return (context: DownloadContext) =>
-    oneAtATime(options.directory, context.manifest.id, () =>
-      removeEmptyOnFailure(options.directory, context.manifest, () => download(context)),
-    );
+    stagedAttempt(options.directory, context.manifest, () => download(context));
 
   async function download(context: DownloadContext): Promise<StagedArtifactInput[]> {
     const { manifest } = context;
@@ -221,15 +231,4 @@ export function createFileDownloadHook(options: FileDownloadHookOptions): Update
     }
     return staged;
   }
-}
-
-/**
- * Downloads of the same update into the same directory run one after another: an attempt the
- * machine abandoned at its deadline may still be flushing into the staged file when the retry
- * starts, and two writers on one file would corrupt it.
- */
-const perStagedFile = serializeByKey();
-
-function oneAtATime<T>(directory: string, updateId: string, work: () => Promise<T>): Promise<T> {
-  return perStagedFile(`${directory}\u0000${updateId}`, work);
 }

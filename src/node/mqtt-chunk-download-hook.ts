@@ -9,14 +9,13 @@
 import type { Clock } from '../core/clock.js';
 import { OtaError } from '../core/errors.js';
 import type { RetryPolicy } from '../core/retry.js';
-import { serializeByKey } from '../core/serialize.js';
 import type { JsonValue } from '../core/store.js';
 import type { DownloadContext, UpdateHooks } from '../machine/hooks.js';
 import type { StagedArtifactInput } from '../machine/record.js';
 import type { HashFactory } from '../manifest/hash.js';
 import { type ChunkTopics, downloadMqttChunks } from '../transport/mqtt-chunks.js';
 import type { MqttConnection } from '../transport/mqtt-connection.js';
-import { removeEmptyOnFailure, stagedPath } from './download-hook.js';
+import { stagedAttempt, stagedPath } from './download-hook.js';
 import { FileSink } from './file-sink.js';
 import { createNodeHash } from './hash.js';
 import { ensureFreeSpace } from './install/free-space.js';
@@ -65,10 +64,7 @@ export function createMqttChunkDownloadHook(options: MqttChunkDownloadHookOption
   if (typeof options?.directory !== 'string' || options.directory.length === 0) {
     throw new OtaError('CONFIG', 'directory must be a staging directory path');
   }
-  return (context) =>
-    oneAtATime(options.directory, context.manifest.id, () =>
-      removeEmptyOnFailure(options.directory, context.manifest, () => download(context)),
-    );
+  return (context) => stagedAttempt(options.directory, context.manifest, () => download(context));
 
   async function download(context: DownloadContext): Promise<StagedArtifactInput[]> {
     const { manifest } = context;
@@ -120,14 +116,4 @@ export function createMqttChunkDownloadHook(options: MqttChunkDownloadHookOption
       },
     ];
   }
-}
-
-/**
- * Attempts of the same update into the same directory run one after another: an attempt the
- * machine abandoned at its deadline may still be writing the staged file when the retry starts.
- */
-const perStagedFile = serializeByKey();
-
-function oneAtATime<T>(directory: string, updateId: string, work: () => Promise<T>): Promise<T> {
-  return perStagedFile(`${directory}\u0000${updateId}`, work);
 }

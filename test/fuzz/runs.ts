@@ -11,7 +11,8 @@
  */
 import type fc from 'fast-check';
 
-function positiveInteger(name: string, fallback: number): number {
+/** The positive integer in environment variable `name`, or `fallback` when it is unset. */
+export function positiveInteger(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);

@@ -6,13 +6,13 @@
 import fc from 'fast-check';
 import { isOtaError } from '../../src/index.js';
 import { PROTOTYPE_NAMES } from '../support/public-decoders.js';
-import { noteElapsed } from './runs.js';
+import { noteElapsed, positiveInteger } from './runs.js';
 
 /**
  * Time one call may take before it counts as a hang: generous (two loaded cores), since the
  * slowest decoder case takes tens of milliseconds. `FUZZ_HANG_MS=200` hunts for slow inputs.
  */
-export const HANG_MS = Number(process.env.FUZZ_HANG_MS ?? 5_000);
+export const HANG_MS = positiveInteger('FUZZ_HANG_MS', 5_000);
 
 const BIG = 'a'.repeat(200_000);
 

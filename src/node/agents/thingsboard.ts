@@ -40,6 +40,7 @@ import type { ArchiveLimits } from '../archive/limits.js';
 import type { InstallStep } from '../install/types.js';
 import { createMqttChunkDownloadHook } from '../mqtt-chunk-download-hook.js';
 import { type PresetOptions, presetBase } from './common.js';
+import { dropStaged } from './drop-staged.js';
 import { attributeRequests } from './thingsboard-attributes.js';
 import { extensionChecksum, verifyThingsBoardChecksum } from './thingsboard-checksum.js';
 import { installHooks, type ThingsBoardInstallAs } from './thingsboard-install.js';
@@ -291,8 +292,5 @@ export {
   createMqttChunkDownloadHook,
   type MqttChunkDownloadHookOptions,
 } from '../mqtt-chunk-download-hook.js';
-
-import { dropStaged } from './drop-staged.js';
-
 export { checksumFile as thingsBoardChecksumFile } from './thingsboard-checksum.js';
 export type { ThingsBoardInstallAs } from './thingsboard-install.js';

@@ -6,6 +6,7 @@
  * @module
  */
 import { ManifestError, OtaError, type ValidationIssue } from '../../core/errors.js';
+import { isBytes, isRecord } from '../../core/record.js';
 import { parseWith } from '../../core/validate.js';
 import { type ContentDigestForm, formatContentDigest, parseContentDigest } from './digest.js';
 import { LIMITS } from './limits.js';
@@ -33,13 +34,7 @@ function headerValue(value: unknown): string | undefined {
  * seconds (found by the fuzz suite with 200 kB of bytes given as headers).
  */
 function isHeadersLike(headers: unknown): headers is HeadersLike {
-  return (
-    typeof headers === 'object' &&
-    headers !== null &&
-    !Array.isArray(headers) &&
-    !ArrayBuffer.isView(headers) &&
-    !(headers instanceof ArrayBuffer)
-  );
+  return isRecord(headers) && !isBytes(headers);
 }
 
 /**
