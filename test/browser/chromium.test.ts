@@ -330,8 +330,15 @@ describe.skipIf(!HAVE_CHROMIUM)(
       const stats = fault!.stats(FIRMWARE.path);
       expect(stats.requests).toBe(2);
       expect(stats.ranges[0]).toBeNull();
-      expect(stats.ranges[1]).toMatch(/^bytes=[1-9]\d*-$/);
-      expect(stats.headers[1]?.['if-range']).toBe(etagOf(FIRMWARE.body));
+      // The retry asks for the rest when bytes before the drop reached the page. On a loaded
+      // machine the reset can discard them in flight (CI saw it once); then the retry rightly
+      // starts over, without Range or If-Range (as test/device/connhex-agent.test.ts allows).
+      if (stats.ranges[1] === null) {
+        expect(stats.headers[1]?.['if-range']).toBeUndefined();
+      } else {
+        expect(stats.ranges[1]).toMatch(/^bytes=[1-9]\d*-$/);
+        expect(stats.headers[1]?.['if-range']).toBe(etagOf(FIRMWARE.body));
+      }
 
       // The tracker saw every status as JSON and ended where the device did.
       expect(report.trackerRefusals).toEqual([]);
